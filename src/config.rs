@@ -1,0 +1,172 @@
+//! Server configuration: a TOML file (every key optional, see `cairn.example.toml`) overridden by
+//! command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP listener binds.
+    pub listen: SocketAddr,
+    /// Directory holding all data.
+    pub data_dir: PathBuf,
+    /// Authentication settings.
+    pub auth: AuthConfig,
+    /// SLS API settings.
+    pub sls: SlsConfig,
+    /// Storage engine settings.
+    pub storage: StorageConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            data_dir: PathBuf::from("./cairn-data"),
+            auth: AuthConfig::default(),
+            sls: SlsConfig::default(),
+            storage: StorageConfig::default(),
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// When false every request is served without checking signatures.
+    pub enabled: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[sls]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlsConfig {
+    /// Host names of the service endpoint; `Host: <project>.<endpoint>` addresses a project.
+    pub endpoints: Vec<String>,
+    /// Largest accepted PutLogs body after decompression, in bytes.
+    pub max_raw_body_bytes: usize,
+}
+
+impl Default for SlsConfig {
+    fn default() -> Self {
+        Self { endpoints: vec!["localhost".into()], max_raw_body_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// `fsync` policy names of the configuration file.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncSetting {
+    /// Acknowledge after fdatasync (group commit).
+    Always,
+    /// Acknowledge after write; sync every `fsync_interval_ms`.
+    Interval,
+    /// Acknowledge after write; never sync explicitly.
+    Never,
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Durability policy.
+    pub fsync: FsyncSetting,
+    /// Sync period with `fsync = "interval"`.
+    pub fsync_interval_ms: u64,
+    /// Segment size at which a new segment starts.
+    pub segment_bytes: u64,
+    /// Bytes of records between two sparse index entries.
+    pub index_interval_bytes: u32,
+    /// How often retention runs.
+    pub retention_interval_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            fsync: FsyncSetting::Always,
+            fsync_interval_ms: 200,
+            segment_bytes: 128 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            retention_interval_secs: 60,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The storage engine's view of these settings.
+    pub fn log_config(&self) -> cairn_storage::LogConfig {
+        cairn_storage::LogConfig {
+            segment_bytes: self.segment_bytes,
+            index_interval_bytes: self.index_interval_bytes,
+            fsync: match self.fsync {
+                FsyncSetting::Always => cairn_storage::FsyncPolicy::Always,
+                FsyncSetting::Interval => cairn_storage::FsyncPolicy::Interval,
+                FsyncSetting::Never => cairn_storage::FsyncPolicy::Never,
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads a configuration file.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let cfg: Config =
+            toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.storage.segment_bytes >= 4096, "storage.segment_bytes must be at least 4096");
+        anyhow::ensure!(self.storage.index_interval_bytes > 0, "storage.index_interval_bytes must be positive");
+        anyhow::ensure!(self.storage.fsync_interval_ms > 0, "storage.fsync_interval_ms must be positive");
+        anyhow::ensure!(self.sls.max_raw_body_bytes > 0, "sls.max_raw_body_bytes must be positive");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../cairn.example.toml");
+        let cfg: Config = toml::from_str(text).unwrap();
+        let def = Config::default();
+        assert_eq!(cfg.listen, def.listen);
+        assert_eq!(cfg.data_dir, def.data_dir);
+        assert_eq!(cfg.auth.enabled, def.auth.enabled);
+        assert_eq!(cfg.sls.endpoints, def.sls.endpoints);
+        assert_eq!(cfg.sls.max_raw_body_bytes, def.sls.max_raw_body_bytes);
+        assert_eq!(cfg.storage.fsync, def.storage.fsync);
+        assert_eq!(cfg.storage.segment_bytes, def.storage.segment_bytes);
+        assert_eq!(cfg.storage.index_interval_bytes, def.storage.index_interval_bytes);
+        assert_eq!(cfg.storage.fsync_interval_ms, def.storage.fsync_interval_ms);
+        assert_eq!(cfg.storage.retention_interval_secs, def.storage.retention_interval_secs);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("[storage]\nfsynk = \"always\"").is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! SLS wire errors: `{"errorCode": ..., "errorMessage": ...}` with an HTTP status.
+
+use axum::http::StatusCode;
+
+use crate::service::Error;
+
+/// An error as the SLS API reports it.
+#[derive(Debug, Clone)]
+pub struct SlsError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `errorCode`.
+    pub code: &'static str,
+    /// `errorMessage`.
+    pub message: String,
+}
+
+impl SlsError {
+    /// An error with the given status and code.
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `400 ParameterInvalid`.
+    pub fn param(message: impl Into<String>) -> Self {
+        Self::new(400, "ParameterInvalid", message)
+    }
+
+    /// The JSON body.
+    pub fn body(&self, request_id: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "errorCode": self.code,
+            "errorMessage": self.message,
+            "requestId": request_id,
+        }))
+        .expect("json")
+    }
+}
+
+impl From<Error> for SlsError {
+    fn from(e: Error) -> Self {
+        let (status, code) = match &e {
+            Error::ProjectNotExist(_) => (404, "ProjectNotExist"),
+            Error::ProjectAlreadyExist(_) => (400, "ProjectAlreadyExist"),
+            Error::LogStoreNotExist(_) => (404, "LogStoreNotExist"),
+            Error::LogStoreAlreadyExist(_) => (400, "LogStoreAlreadyExist"),
+            Error::ShardNotExist(_) => (400, "ShardNotExist"),
+            Error::InvalidCursor(_) => (400, "InvalidCursor"),
+            Error::ParameterInvalid(_) => (400, "ParameterInvalid"),
+            Error::LogStoreInfoInvalid(_) => (400, "LogStoreInfoInvalid"),
+            Error::ProjectInfoInvalid(_) => (400, "ProjectInfoInvalid"),
+            Error::PostBodyInvalid(_) => (400, "PostBodyInvalid"),
+            Error::QuotaExceed(_) => (400, "ExceedQuota"),
+            Error::Internal(_) => (500, "InternalServerError"),
+        };
+        SlsError::new(status, code, e.to_string())
+    }
+}

@@ -1,0 +1,98 @@
+//! The HTTP edge: one listener serving the SLS API (project from the `Host` header) and the
+//! Atlas-compatible API under `/api/atlas/v1.0`.
+//!
+//! Handlers parse the request, call one service method on a blocking thread and map the result;
+//! they do no I/O of their own.
+
+mod error;
+mod request;
+mod sls;
+mod sls_auth;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::Router;
+
+use crate::keys::KeyRing;
+use crate::service::Service;
+
+pub use error::SlsError;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The service.
+    pub svc: Arc<Service>,
+    /// Accepted keys.
+    pub keys: Arc<KeyRing>,
+    /// Whether requests must be authenticated.
+    pub auth_enabled: bool,
+    /// Endpoint host names (`<project>.<endpoint>`).
+    pub endpoints: Arc<Vec<String>>,
+    /// Largest PutLogs body after decompression.
+    pub max_raw_body: usize,
+    ids: Arc<RequestIds>,
+}
+
+impl AppState {
+    /// State over a service.
+    pub fn new(
+        svc: Arc<Service>,
+        keys: KeyRing,
+        auth_enabled: bool,
+        endpoints: Vec<String>,
+        max_raw_body: usize,
+    ) -> Self {
+        Self {
+            svc,
+            keys: Arc::new(keys),
+            auth_enabled,
+            endpoints: Arc::new(endpoints),
+            max_raw_body,
+            ids: Arc::new(RequestIds::new()),
+        }
+    }
+}
+
+/// Generates SLS-style request ids: 24 uppercase hex digits, unique per process run.
+struct RequestIds {
+    prefix: u32,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        Self { prefix: rand::random(), counter: AtomicU64::new(rand::random::<u32>() as u64) }
+    }
+
+    fn next(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:016X}", self.prefix, n)
+    }
+}
+
+/// The router: every request goes through [`dispatch`].
+pub fn app(state: AppState) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+async fn dispatch(State(state): State<AppState>, req: Request) -> Response<Body> {
+    let request_id = state.ids.next();
+    sls::handle(state, req, request_id).await
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

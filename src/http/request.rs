@@ -1,0 +1,150 @@
+//! Request parsing shared by the API families: host → project, query strings, bodies.
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
+/// Percent-decodes `s`. `+` stays `+`: SLS clients encode it as `%2B` when they mean it, and base64
+/// cursors sent unencoded must survive.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decoded query parameters in order of appearance.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Parses a raw query string.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let Some(raw) = raw else { return Self::default() };
+        Query(
+            raw.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| match p.split_once('=') {
+                    Some((k, v)) => (percent_decode(k), percent_decode(v)),
+                    None => (percent_decode(p), String::new()),
+                })
+                .collect(),
+        )
+    }
+
+    /// First value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The host the request was addressed to, without port: the `Host` header, else the authority of
+/// an absolute-form target (as sent through an HTTP proxy).
+pub fn request_host(parts: &Parts) -> Option<String> {
+    let raw = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_string()))?;
+    Some(strip_port(&raw).to_ascii_lowercase())
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        // [v6]:port
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+fn is_ip_literal(h: &str) -> bool {
+    h.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// The project a host addresses: `<project>.<endpoint>` or `<project>.<IP>`; none for the bare
+/// endpoint, an IP literal or a single label; otherwise the first DNS label.
+pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
+    if is_ip_literal(host) || endpoints.iter().any(|e| e.eq_ignore_ascii_case(host)) {
+        return None;
+    }
+    for e in endpoints {
+        if let Some(prefix) = host.strip_suffix(e.as_str()).and_then(|p| p.strip_suffix('.')) {
+            if !prefix.is_empty() && !prefix.contains('.') {
+                return Some(prefix.to_string());
+            }
+        }
+    }
+    let (first, rest) = host.split_once('.')?;
+    if is_ip_literal(rest) || !first.is_empty() {
+        return Some(first.to_string());
+    }
+    None
+}
+
+/// Why a body could not be read.
+pub enum BodyError {
+    /// More than the limit.
+    TooLarge,
+    /// The connection failed.
+    Io(String),
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Io(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_map_to_projects() {
+        let eps = vec!["localhost".to_string(), "log.example.com".to_string()];
+        assert_eq!(project_from_host("localhost", &eps), None);
+        assert_eq!(project_from_host("proj.localhost", &eps).as_deref(), Some("proj"));
+        assert_eq!(project_from_host("proj.log.example.com", &eps).as_deref(), Some("proj"));
+        assert_eq!(project_from_host("log.example.com", &eps), None);
+        assert_eq!(project_from_host("127.0.0.1", &eps), None);
+        assert_eq!(project_from_host("myproj.127.0.0.1", &eps).as_deref(), Some("myproj"));
+        assert_eq!(project_from_host("proj.cn-hangzhou.log.aliyuncs.com", &eps).as_deref(), Some("proj"));
+        assert_eq!(project_from_host("single", &eps), None);
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("a.b:8080"), "a.b");
+        assert_eq!(strip_port("a.b"), "a.b");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn query_decoding_keeps_plus() {
+        let q = Query::parse(Some("cursor=MTI%3D&type=log&key=a+b&empty="));
+        assert_eq!(q.get("cursor"), Some("MTI="));
+        assert_eq!(q.get("key"), Some("a+b"));
+        assert_eq!(q.get("empty"), Some(""));
+        assert_eq!(q.get("none"), None);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}

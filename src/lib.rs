@@ -1,0 +1,19 @@
+//! Cairn: a self-hosted log service that speaks the Alibaba Cloud Log Service (SLS) API.
+//!
+//! Map of the crate (formats and rules are in `docs/design.md`):
+//! - [`config`] — the TOML configuration and its defaults;
+//! - [`keys`] — access keys (root key from the environment or generated);
+//! - [`meta`] — the transactional metadata store (projects, logstores, shards);
+//! - [`service`] — one method per API operation, over metadata and shard logs;
+//! - [`http`] — the HTTP edge: SLS routes, signatures, wire errors;
+//! - [`server`] — start-up: open everything, run background tasks, serve, shut down.
+//!
+//! The storage engine (`cairn-storage`), the SLS wire formats (`cairn-proto`) and request
+//! authentication (`cairn-auth`) are crates of their own in this workspace.
+
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod meta;
+pub mod server;
+pub mod service;

@@ -1,0 +1,272 @@
+//! The data plane: PutLogs, PullLogs, GetCursor, GetCursorTime.
+
+use std::sync::atomic::Ordering;
+
+use cairn_storage::Record;
+
+use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};
+use crate::meta::ShardStatus;
+
+/// Where a PutLogs goes.
+#[derive(Debug, Clone, Copy)]
+pub enum PutTarget {
+    /// Any readwrite shard (round robin): `/shards/lb` and bare `/logstores/{ls}`.
+    LoadBalance,
+    /// The readwrite shard whose hash range holds the key: `/shards/route?key=`.
+    HashKey(u128),
+}
+
+/// Where GetCursor starts.
+#[derive(Debug, Clone, Copy)]
+pub enum CursorFrom {
+    /// Oldest retained LogGroup.
+    Begin,
+    /// After the newest LogGroup.
+    End,
+    /// First LogGroup received at or after this unix time (seconds).
+    Time(i64),
+}
+
+/// What PullLogs answers.
+#[derive(Debug)]
+pub struct PullResult {
+    /// LogGroups read, in cursor order.
+    pub records: Vec<Record>,
+    /// Cursor to continue from (the request cursor when nothing was read).
+    pub next_cursor: u64,
+    /// The shard's end cursor when the read happened.
+    pub shard_end: u64,
+}
+
+/// Parses a 128-bit hash key written as hex (32 digits; shorter keys are right-padded with `0`,
+/// as a prefix of the key space).
+pub fn parse_hash_key(s: &str) -> Result<u128> {
+    let bad = || Error::ParameterInvalid(format!("hash key {s:?} is not a hexadecimal key of at most 32 digits"));
+    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let padded = format!("{s:0<32}");
+    u128::from_str_radix(&padded, 16).map_err(|_| bad())
+}
+
+impl Service {
+    /// PutLogs: validates `group` (an uncompressed LogGroup) and appends it durably.
+    /// Returns the shard it went to and its cursor.
+    pub fn put_logs(&self, project: &str, logstore: &str, target: PutTarget, group: &[u8]) -> Result<(u32, u64)> {
+        cairn_proto::validate_log_group(group).map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
+        let ls = self.logstore(project, logstore)?;
+        let writable = || ls.rec.shards.iter().filter(|s| s.status == ShardStatus::Readwrite);
+        let shard = match target {
+            PutTarget::LoadBalance => {
+                let n = writable().count();
+                if n == 0 {
+                    return Err(Error::Internal("logstore has no readwrite shard".into()));
+                }
+                let i = ls.lb.fetch_add(1, Ordering::Relaxed) % n;
+                writable().nth(i).expect("index below count").id
+            }
+            PutTarget::HashKey(key) => writable()
+                .find(|s| s.owns(key))
+                .ok_or_else(|| Error::Internal(format!("no readwrite shard owns key {key:032x}")))?
+                .id,
+        };
+        let log = ls.shard_log(shard)?;
+        let appended = log.append(group)?;
+        log.wait_durable(&appended)?;
+        Ok((shard, appended.cursor))
+    }
+
+    /// GetCursor.
+    pub fn get_cursor(&self, project: &str, logstore: &str, shard: u32, from: CursorFrom) -> Result<u64> {
+        let ls = self.logstore(project, logstore)?;
+        let log = ls.shard_log(shard)?;
+        Ok(match from {
+            CursorFrom::Begin => log.begin(),
+            CursorFrom::End => log.end(),
+            CursorFrom::Time(t) => log.cursor_for_time(t)?,
+        })
+    }
+
+    /// GetCursorTime: the receive time (unix seconds) of the LogGroup at `cursor`. The end cursor
+    /// of a non-empty shard answers the time of its newest LogGroup.
+    pub fn get_cursor_time(&self, project: &str, logstore: &str, shard: u32, cursor: u64) -> Result<u64> {
+        let ls = self.logstore(project, logstore)?;
+        let log = ls.shard_log(shard)?;
+        let (begin, end) = (log.begin(), log.end());
+        let at = if cursor == end && end > begin { end - 1 } else { cursor };
+        if at < begin || at >= end {
+            return Err(Error::InvalidCursor(format!(
+                "cursor {cursor} is out of range [{begin}, {end}) of shard {shard}"
+            )));
+        }
+        Ok(log.record_meta(at)?.receive_millis / 1000)
+    }
+
+    /// PullLogs: up to `count` LogGroups from `cursor`, stopping before `end_cursor` if given.
+    pub fn pull_logs(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        cursor: u64,
+        count: usize,
+        end_cursor: Option<u64>,
+    ) -> Result<PullResult> {
+        if !(1..=MAX_PULL_COUNT).contains(&count) {
+            return Err(Error::ParameterInvalid(format!("count {count} is out of range [1, {MAX_PULL_COUNT}]")));
+        }
+        let ls = self.logstore(project, logstore)?;
+        let log = ls.shard_log(shard)?;
+        let (begin, end) = (log.begin(), log.end());
+        if cursor < begin || cursor > end {
+            return Err(Error::InvalidCursor(format!(
+                "cursor {cursor} is out of range [{begin}, {end}] of shard {shard}"
+            )));
+        }
+        if let Some(e) = end_cursor {
+            if e < begin || e > end {
+                return Err(Error::InvalidCursor(format!(
+                    "end_cursor {e} is out of range [{begin}, {end}] of shard {shard}"
+                )));
+            }
+        }
+        let until = end_cursor.unwrap_or(u64::MAX);
+        let records = if until <= cursor { Vec::new() } else { log.read(cursor, until, count, MAX_PULL_BYTES)? };
+        let next_cursor = records.last().map_or(cursor, |r| r.cursor + 1);
+        Ok(PullResult { records, next_cursor, shard_end: end })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::logstores::LogstoreSpec;
+    use super::super::testing::{reopen, service, service_with_manual_clock};
+    use super::super::ProjectSpec;
+    use super::*;
+    use cairn_proto::{Log, LogContent, LogGroup};
+    use prost::Message;
+    use std::sync::Arc;
+
+    fn setup(svc: &Service, shards: u32) {
+        svc.create_project(ProjectSpec { name: "proj".into(), ..Default::default() }).unwrap();
+        svc.create_logstore(
+            "proj",
+            LogstoreSpec { name: "ls1".into(), ttl: Some(1), shard_count: Some(shards), ..Default::default() },
+        )
+        .unwrap();
+    }
+
+    fn group(i: u32) -> Vec<u8> {
+        LogGroup {
+            logs: vec![Log {
+                time: 1_700_000_000 + i,
+                contents: vec![LogContent { key: b"k".to_vec().into(), value: format!("value-{i}").into_bytes().into() }],
+                time_ns: Some(i),
+            }],
+            topic: Some(format!("t{i}")),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn put_pull_roundtrip_with_routing_and_lb() {
+        let (svc, _dir) = service();
+        setup(&svc, 2);
+        for i in 0..10 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i)).unwrap();
+        }
+        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 5);
+        assert_eq!(svc.get_cursor("proj", "ls1", 1, CursorFrom::End).unwrap(), 5);
+        let (shard, cursor) = svc.put_logs("proj", "ls1", PutTarget::HashKey(u128::MAX), &group(99)).unwrap();
+        assert_eq!((shard, cursor), (1, 5));
+        let (shard, _) = svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &group(98)).unwrap();
+        assert_eq!(shard, 0);
+        let r = svc.pull_logs("proj", "ls1", 1, 0, 100, None).unwrap();
+        assert_eq!(r.records.len(), 6);
+        assert_eq!(r.next_cursor, 6);
+        assert_eq!(&r.records[5].payload[..], &group(99)[..]);
+        let r = svc.pull_logs("proj", "ls1", 1, 2, 2, None).unwrap();
+        assert_eq!(r.records.iter().map(|r| r.cursor).collect::<Vec<_>>(), vec![2, 3]);
+        let r = svc.pull_logs("proj", "ls1", 1, 6, 100, None).unwrap();
+        assert!(r.records.is_empty());
+        assert_eq!(r.next_cursor, 6, "at the end the cursor is unchanged");
+        let r = svc.pull_logs("proj", "ls1", 1, 1, 100, Some(3)).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.next_cursor, 3);
+        assert!(matches!(svc.pull_logs("proj", "ls1", 1, 7, 100, None), Err(Error::InvalidCursor(_))));
+        assert!(matches!(svc.pull_logs("proj", "ls1", 9, 0, 100, None), Err(Error::ShardNotExist(9))));
+        assert!(matches!(svc.pull_logs("proj", "ls1", 1, 0, 0, None), Err(Error::ParameterInvalid(_))));
+    }
+
+    #[test]
+    fn bad_group_changes_nothing() {
+        let (svc, _dir) = service();
+        setup(&svc, 1);
+        let mut g = group(1);
+        g.truncate(g.len() - 3);
+        assert!(matches!(svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &g), Err(Error::PostBodyInvalid(_))));
+        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 0);
+    }
+
+    #[test]
+    fn cursor_time_and_seek_follow_receive_time() {
+        let (svc, _dir, clock) = service_with_manual_clock(1_000_000_000_000);
+        setup(&svc, 1);
+        for i in 0..5 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i)).unwrap();
+            clock.advance(10_000);
+        }
+        // Receive times: 1_000_000_000, +10, +20, +30, +40 seconds.
+        for c in 0..5u64 {
+            assert_eq!(svc.get_cursor_time("proj", "ls1", 0, c).unwrap(), 1_000_000_000 + 10 * c);
+        }
+        assert_eq!(svc.get_cursor_time("proj", "ls1", 0, 5).unwrap(), 1_000_000_040);
+        assert!(matches!(svc.get_cursor_time("proj", "ls1", 0, 6), Err(Error::InvalidCursor(_))));
+        let at = |t| svc.get_cursor("proj", "ls1", 0, CursorFrom::Time(t)).unwrap();
+        assert_eq!(at(0), 0);
+        assert_eq!(at(1_000_000_000), 0);
+        assert_eq!(at(1_000_000_001), 1);
+        assert_eq!(at(1_000_000_020), 2);
+        assert_eq!(at(1_000_000_041), 5);
+    }
+
+    #[test]
+    fn retention_moves_begin_and_data_survives_reopen() {
+        let (svc, dir, clock) = service_with_manual_clock(1_000_000_000_000);
+        setup(&svc, 1);
+        // Large groups so that the 64 KiB test segments roll.
+        let big = LogGroup {
+            logs: vec![Log {
+                time: 1,
+                contents: vec![LogContent { key: b"k".to_vec().into(), value: vec![b'x'; 20_000].into() }],
+                time_ns: None,
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        for _ in 0..10 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big).unwrap();
+        }
+        clock.advance(2 * 86_400_000);
+        svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big).unwrap();
+        assert!(svc.run_retention() > 0);
+        let begin = svc.get_cursor("proj", "ls1", 0, CursorFrom::Begin).unwrap();
+        assert!(begin > 0);
+        assert!(matches!(svc.pull_logs("proj", "ls1", 0, 0, 10, None), Err(Error::InvalidCursor(_))));
+        drop(svc);
+        let svc = reopen(dir.path(), clock);
+        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::Begin).unwrap(), begin);
+        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 11);
+        let _ = Arc::strong_count(svc.clock());
+    }
+
+    #[test]
+    fn hash_keys_parse() {
+        assert_eq!(parse_hash_key("ffffffffffffffffffffffffffffffff").unwrap(), u128::MAX);
+        assert_eq!(parse_hash_key("8").unwrap(), 1u128 << 127);
+        assert!(parse_hash_key("").is_err());
+        assert!(parse_hash_key("xyz").is_err());
+        assert!(parse_hash_key(&"0".repeat(33)).is_err());
+    }
+}
