@@ -1,1 +1,16 @@
-//! placeholder
+//! SLS wire formats for Cairn.
+//!
+//! - [`logs`] — the LogGroup protobuf: message types, a fast validator, LogGroupList framing;
+//! - [`codec`] — body compression (lz4 raw block, zstd, deflate);
+//! - [`cursor`] — cursors as base64 of a decimal position.
+
+pub mod codec;
+pub mod cursor;
+pub mod logs;
+
+pub use codec::{compress, compress_into, decompress, CodecError, CompressType};
+pub use cursor::{decode_cursor, encode_cursor, CursorError};
+pub use logs::{
+    frame_log_group, framed_len, validate_log_group, Log, LogContent, LogGroup, LogGroupInfo, LogGroupList, LogTag,
+    ProtoError,
+};

@@ -1,0 +1,431 @@
+//! The SLS LogGroup protobuf (proto2): message types for building and inspecting groups, an
+//! allocation-free validator for the write path, and LogGroupList framing for the read path.
+//!
+//! ```text
+//! LogGroup     { 1: repeated Log, 2: Reserved string, 3: Topic string, 4: Source string,
+//!                5: MachineUUID string, 6: repeated LogTag }
+//! Log          { 1: Time uint32 (required), 2: repeated Content, 4: Time_ns fixed32 }
+//! Content      { 1: Key (required), 2: Value (required) }      LogTag: same shape
+//! LogGroupList { 1: repeated LogGroup }
+//! ```
+//! Keys and values are carried as bytes: SDKs may send values that are not UTF-8.
+
+/// One key/value of a log.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogContent {
+    /// Key.
+    #[prost(bytes = "vec", required, tag = "1")]
+    pub key: Vec<u8>,
+    /// Value.
+    #[prost(bytes = "vec", required, tag = "2")]
+    pub value: Vec<u8>,
+}
+
+/// One log.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Log {
+    /// Unix seconds.
+    #[prost(uint32, required, tag = "1")]
+    pub time: u32,
+    /// Key/values.
+    #[prost(message, repeated, tag = "2")]
+    pub contents: Vec<LogContent>,
+    /// Nanosecond part of the time.
+    #[prost(fixed32, optional, tag = "4")]
+    pub time_ns: Option<u32>,
+}
+
+/// A tag of a LogGroup.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogTag {
+    /// Key.
+    #[prost(bytes = "vec", required, tag = "1")]
+    pub key: Vec<u8>,
+    /// Value.
+    #[prost(bytes = "vec", required, tag = "2")]
+    pub value: Vec<u8>,
+}
+
+/// A group of logs sharing topic, source and tags: the unit of PutLogs and of a cursor step.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogGroup {
+    /// Logs.
+    #[prost(message, repeated, tag = "1")]
+    pub logs: Vec<Log>,
+    /// Reserved (Go: Category).
+    #[prost(string, optional, tag = "2")]
+    pub reserved: Option<String>,
+    /// Topic.
+    #[prost(string, optional, tag = "3")]
+    pub topic: Option<String>,
+    /// Source.
+    #[prost(string, optional, tag = "4")]
+    pub source: Option<String>,
+    /// Machine UUID.
+    #[prost(string, optional, tag = "5")]
+    pub machine_uuid: Option<String>,
+    /// Tags.
+    #[prost(message, repeated, tag = "6")]
+    pub log_tags: Vec<LogTag>,
+}
+
+/// What PullLogs returns.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogGroupList {
+    /// Groups.
+    #[prost(message, repeated, tag = "1")]
+    pub log_groups: Vec<LogGroup>,
+}
+
+/// Why bytes are not a valid LogGroup.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ProtoError(String);
+
+/// Facts learnt while validating a LogGroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogGroupInfo {
+    /// Number of logs.
+    pub logs: usize,
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// Offset of `buf` within the whole message, for error messages.
+    base: usize,
+}
+
+const WT_VARINT: u8 = 0;
+const WT_FIXED64: u8 = 1;
+const WT_LEN: u8 = 2;
+const WT_FIXED32: u8 = 5;
+
+impl<'a> Reader<'a> {
+    fn at(&self) -> usize {
+        self.base + self.pos
+    }
+
+    fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, ProtoError> {
+        let start = self.at();
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| ProtoError(format!("truncated varint at offset {start}")))?;
+            self.pos += 1;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(ProtoError(format!("varint longer than 10 bytes at offset {start}")))
+    }
+
+    /// Reads a key: (field number, wire type).
+    fn key(&mut self) -> Result<(u64, u8), ProtoError> {
+        let at = self.at();
+        let k = self.varint()?;
+        let field = k >> 3;
+        if field == 0 {
+            return Err(ProtoError(format!("field number 0 at offset {at}")));
+        }
+        Ok((field, (k & 7) as u8))
+    }
+
+    fn bytes(&mut self) -> Result<Reader<'a>, ProtoError> {
+        let at = self.at();
+        let len = self.varint()?;
+        let len = usize::try_from(len).map_err(|_| ProtoError(format!("length too large at offset {at}")))?;
+        if len > self.buf.len() - self.pos {
+            return Err(ProtoError(format!("length {len} at offset {at} runs past the end of the data")));
+        }
+        let r = Reader { buf: &self.buf[self.pos..self.pos + len], pos: 0, base: self.at() };
+        self.pos += len;
+        Ok(r)
+    }
+
+    fn skip(&mut self, wt: u8) -> Result<(), ProtoError> {
+        let at = self.at();
+        let n = match wt {
+            WT_VARINT => return self.varint().map(drop),
+            WT_LEN => return self.bytes().map(drop),
+            WT_FIXED64 => 8,
+            WT_FIXED32 => 4,
+            other => return Err(ProtoError(format!("unsupported wire type {other} at offset {at}"))),
+        };
+        if self.buf.len() - self.pos < n {
+            return Err(ProtoError(format!("truncated fixed-size field at offset {at}")));
+        }
+        self.pos += n;
+        Ok(())
+    }
+}
+
+fn expect_wt(field: u64, wt: u8, want: u8, msg: &str, at: usize) -> Result<(), ProtoError> {
+    if wt == want {
+        Ok(())
+    } else {
+        Err(ProtoError(format!("{msg} field {field} at offset {at} has wire type {wt}, expected {want}")))
+    }
+}
+
+/// A Content or LogTag: key (1) and value (2), both required.
+fn validate_pair(mut r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
+    let start = r.base;
+    let (mut key, mut value) = (false, false);
+    while !r.done() {
+        let at = r.at();
+        let (field, wt) = r.key()?;
+        match field {
+            1 | 2 => {
+                expect_wt(field, wt, WT_LEN, what, at)?;
+                r.bytes()?;
+                if field == 1 {
+                    key = true;
+                } else {
+                    value = true;
+                }
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    if !key {
+        return Err(ProtoError(format!("{what} at offset {start} has no Key")));
+    }
+    if !value {
+        return Err(ProtoError(format!("{what} at offset {start} has no Value")));
+    }
+    Ok(())
+}
+
+fn validate_log(mut r: Reader<'_>) -> Result<(), ProtoError> {
+    let start = r.base;
+    let mut time = false;
+    while !r.done() {
+        let at = r.at();
+        let (field, wt) = r.key()?;
+        match field {
+            1 => {
+                expect_wt(field, wt, WT_VARINT, "Log", at)?;
+                let v = r.varint()?;
+                if v > u64::from(u32::MAX) {
+                    return Err(ProtoError(format!("Log Time at offset {at} does not fit 32 bits")));
+                }
+                time = true;
+            }
+            2 => {
+                expect_wt(field, wt, WT_LEN, "Log", at)?;
+                validate_pair(r.bytes()?, "Content")?;
+            }
+            4 => {
+                expect_wt(field, wt, WT_FIXED32, "Log", at)?;
+                r.skip(wt)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    if !time {
+        return Err(ProtoError(format!("Log at offset {start} has no Time")));
+    }
+    Ok(())
+}
+
+/// Checks that `buf` is a well-formed LogGroup: every tag, length and nested message in bounds,
+/// required fields present, known fields with their wire types, the string fields of the group
+/// (topic, source, …) UTF-8. Unknown fields are allowed.
+/// Never allocates and never panics.
+pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
+    let mut r = Reader { buf, pos: 0, base: 0 };
+    let mut logs = 0;
+    while !r.done() {
+        let at = r.at();
+        let (field, wt) = r.key()?;
+        match field {
+            1 => {
+                expect_wt(field, wt, WT_LEN, "LogGroup", at)?;
+                validate_log(r.bytes()?)?;
+                logs += 1;
+            }
+            2..=5 => {
+                expect_wt(field, wt, WT_LEN, "LogGroup", at)?;
+                // proto2 `string` fields: decoders (prost, Java) refuse invalid UTF-8 here.
+                let s = r.bytes()?;
+                if std::str::from_utf8(s.buf).is_err() {
+                    return Err(ProtoError(format!("LogGroup field {field} at offset {at} is not UTF-8")));
+                }
+            }
+            6 => {
+                expect_wt(field, wt, WT_LEN, "LogGroup", at)?;
+                validate_pair(r.bytes()?, "LogTag")?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(LogGroupInfo { logs })
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Bytes that [`frame_log_group`] adds for a group of `group_len` bytes.
+pub fn framed_len(group_len: usize) -> usize {
+    1 + varint_len(group_len as u64) + group_len
+}
+
+/// Appends `group` to `out` as one entry of a LogGroupList (field 1, length-delimited), so a list
+/// is built by concatenating stored groups without re-encoding them.
+pub fn frame_log_group(out: &mut Vec<u8>, group: &[u8]) {
+    out.push(0x0a);
+    let mut v = group.len() as u64;
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out.extend_from_slice(group);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    fn kv(k: &str, v: &[u8]) -> LogContent {
+        LogContent { key: k.as_bytes().to_vec(), value: v.to_vec() }
+    }
+
+    fn groups() -> Vec<LogGroup> {
+        vec![
+            LogGroup::default(),
+            LogGroup {
+                logs: vec![Log { time: 1, contents: vec![], time_ns: None }],
+                topic: Some(String::new()),
+                ..Default::default()
+            },
+            LogGroup {
+                logs: (0..20)
+                    .map(|i| Log {
+                        time: 1_700_000_000 + i,
+                        contents: vec![kv("a", b"1"), kv("msg", &[0xff, 0xfe, b'x']), kv("", b"")],
+                        time_ns: Some(i * 1000),
+                    })
+                    .collect(),
+                reserved: Some("r".into()),
+                topic: Some("topic".into()),
+                source: Some("10.1.2.3".into()),
+                machine_uuid: Some("uuid".into()),
+                log_tags: vec![
+                    LogTag { key: b"__tag__:a".to_vec(), value: b"b".to_vec() },
+                    LogTag { key: b"t".to_vec(), value: vec![] },
+                ],
+            },
+        ]
+    }
+
+    #[test]
+    fn valid_groups_validate_and_frame_into_a_list() {
+        let gs = groups();
+        let mut list = Vec::new();
+        for g in &gs {
+            let bytes = g.encode_to_vec();
+            assert_eq!(validate_log_group(&bytes).unwrap().logs, g.logs.len());
+            let before = list.len();
+            frame_log_group(&mut list, &bytes);
+            assert_eq!(list.len() - before, framed_len(bytes.len()));
+        }
+        let decoded = LogGroupList::decode(list.as_slice()).unwrap();
+        assert_eq!(decoded.log_groups, gs);
+    }
+
+    #[test]
+    fn framing_long_groups() {
+        let g = LogGroup {
+            logs: vec![Log { time: 1, contents: vec![kv("k", &vec![b'v'; 300_000])], time_ns: None }],
+            ..Default::default()
+        };
+        let bytes = g.encode_to_vec();
+        let mut list = Vec::new();
+        frame_log_group(&mut list, &bytes);
+        assert_eq!(list.len(), framed_len(bytes.len()));
+        assert_eq!(LogGroupList::decode(list.as_slice()).unwrap().log_groups, vec![g]);
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped() {
+        let mut bytes = groups()[2].encode_to_vec();
+        // field 9 varint, field 10 fixed64, field 11 bytes, field 12 fixed32
+        bytes.extend_from_slice(&[9 << 3, 5, (10 << 3) | 1, 0, 0, 0, 0, 0, 0, 0, 0, (11 << 3) | 2, 2, b'h', b'i', (12 << 3) | 5, 1, 2, 3, 4]);
+        assert!(validate_log_group(&bytes).is_ok());
+    }
+
+    #[test]
+    fn missing_required_fields() {
+        // Log without Time: LogGroup{1: Log{2: Content{1:"k",2:"v"}}}
+        let content = [0x0a, 1, b'k', 0x12, 1, b'v'];
+        let mut log = vec![0x12, content.len() as u8];
+        log.extend_from_slice(&content);
+        let mut g = vec![0x0a, log.len() as u8];
+        g.extend_from_slice(&log);
+        assert!(validate_log_group(&g).unwrap_err().to_string().contains("no Time"));
+        // Content without Value.
+        let g = [0x0a, 7, 0x08, 1, 0x12, 3, 0x0a, 1, b'k'];
+        assert!(validate_log_group(&g).unwrap_err().to_string().contains("no Value"));
+        // Wrong wire type for Log.
+        assert!(validate_log_group(&[0x08, 1]).is_err());
+        // Group wire types are refused.
+        assert!(validate_log_group(&[(7 << 3) | 3]).is_err());
+    }
+
+    #[test]
+    fn truncation_at_every_offset_is_an_error_or_a_valid_prefix() {
+        let bytes = groups()[2].encode_to_vec();
+        // The first Log ends here; cutting anywhere inside it must fail.
+        let first_log_end = 2 + bytes[1] as usize;
+        for cut in 0..bytes.len() {
+            let res = validate_log_group(&bytes[..cut]);
+            if cut > 0 && cut < first_log_end {
+                assert!(res.is_err(), "cut at {cut} inside the first Log validated");
+            }
+            if let Ok(info) = res {
+                // A valid prefix decodes to the same number of logs with prost.
+                assert_eq!(LogGroup::decode(&bytes[..cut]).unwrap().logs.len(), info.logs);
+            }
+        }
+    }
+
+    #[test]
+    fn random_corruption_never_panics_and_agrees_with_prost() {
+        let base = groups()[2].encode_to_vec();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut b = base.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % b.len();
+                b[i] = next() as u8;
+            }
+            let mine = validate_log_group(&b);
+            if mine.is_ok() {
+                // Whatever we accept, a full decoder accepts too.
+                assert!(LogGroup::decode(b.as_slice()).is_ok(), "accepted bytes prost rejects: {b:?}");
+            }
+        }
+    }
+}
