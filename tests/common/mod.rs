@@ -1,0 +1,261 @@
+//! Runs the real `cairn` binary for black-box tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Test access key id.
+pub const AK: &str = "test-ak";
+/// Test access key secret.
+pub const SK: &str = "test-secret";
+
+/// A running `cairn serve`.
+pub struct Server {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    extra: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts a server on a fresh data dir.
+    pub fn start(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        let mut s = Server {
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            data_dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            _tmp: Some(tmp),
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("serve")
+            .arg("--listen")
+            .arg(self.addr.to_string())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(&self.extra)
+            .env("CAIRN_ACCESS_KEY_ID", AK)
+            .env("CAIRN_ACCESS_KEY_SECRET", SK)
+            .env("CAIRN_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start cairn");
+        // The server prints its listening line once it accepts connections.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("listening on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+                break;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("cairn exited during start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "cairn did not start");
+        }
+        self.child = Some(child);
+    }
+
+    /// Base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// SIGKILLs the process.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Starts it again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Starts a second process on the data dir and returns its exit status and stderr, for
+    /// checking refusals to start.
+    pub fn try_start_on(data_dir: &Path) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+            .arg(data_dir)
+            .env("CAIRN_ACCESS_KEY_ID", AK)
+            .env("CAIRN_ACCESS_KEY_SECRET", SK)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A minimal signed SLS client over plain HTTP, for tests that need exact control of requests.
+pub struct SlsHttp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub secret: String,
+}
+
+/// A response, read whole.
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl SlsHttp {
+    pub fn new(server: &Server) -> Self {
+        Self::with_secret(server, SK)
+    }
+
+    pub fn with_secret(server: &Server, secret: &str) -> Self {
+        SlsHttp { base: server.url(), client: reqwest::Client::builder().no_proxy().build().unwrap(), secret: secret.into() }
+    }
+
+    /// Sends a v1-signed request to `project` (None: no project) and reads the response.
+    pub async fn send(
+        &self,
+        method: &str,
+        project: Option<&str>,
+        path: &str,
+        query: &str,
+        body: Vec<u8>,
+        extra: &[(&str, String)],
+    ) -> Result<Resp, reqwest::Error> {
+        let host = match project {
+            Some(p) => format!("{p}.localhost"),
+            None => "localhost".to_string(),
+        };
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let mut headers: Vec<(String, String)> = vec![
+            ("Date".into(), date),
+            ("x-log-apiversion".into(), "0.6.0".into()),
+            ("x-log-signaturemethod".into(), "hmac-sha1".into()),
+        ];
+        if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-log-bodyrawsize")) {
+            headers.push(("x-log-bodyrawsize".into(), "0".into()));
+        }
+        for (k, v) in extra {
+            headers.push((k.to_string(), v.clone()));
+        }
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let req = cairn_auth::SlsRequest { method, path, query, headers: &hs, body: &body };
+        let auth = cairn_auth::sign_v1(&req, AK, &self.secret);
+        let url = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
+        let mut rb = self
+            .client
+            .request(method.parse().unwrap(), url)
+            .header("host", host)
+            .header("authorization", auth)
+            .body(body);
+        for (k, v) in &headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        let r = rb.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.bytes().await?;
+        Ok(Resp { status, headers, body })
+    }
+
+    /// Sends JSON.
+    pub async fn json(&self, method: &str, project: Option<&str>, path: &str, v: serde_json::Value) -> Resp {
+        let body = serde_json::to_vec(&v).unwrap();
+        self.send(method, project, path, "", body, &[("Content-Type", "application/json".into())]).await.unwrap()
+    }
+
+    /// PutLogs of one LogGroup, lz4-compressed, to `target` ("lb" or "route?key=..").
+    pub async fn put(&self, project: &str, logstore: &str, key: Option<&str>, group: &[u8]) -> Result<Resp, reqwest::Error> {
+        let body = cairn_proto::compress(cairn_proto::CompressType::Lz4, group);
+        let (path, query) = match key {
+            Some(k) => (format!("/logstores/{logstore}/shards/route"), format!("key={k}")),
+            None => (format!("/logstores/{logstore}/shards/lb"), String::new()),
+        };
+        self.send(
+            "POST",
+            Some(project),
+            &path,
+            &query,
+            body,
+            &[
+                ("Content-Type", "application/x-protobuf".into()),
+                ("x-log-compresstype", "lz4".into()),
+                ("x-log-bodyrawsize", group.len().to_string()),
+            ],
+        )
+        .await
+    }
+
+    /// Pulls every LogGroup of a shard from its begin cursor: (cursor, LogGroup bytes).
+    pub async fn pull_all(&self, project: &str, logstore: &str, shard: u32) -> Vec<(u64, Vec<u8>)> {
+        use prost::Message;
+        let r = self
+            .send("GET", Some(project), &format!("/logstores/{logstore}/shards/{shard}"), "type=cursor&from=begin", vec![], &[])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        let mut cursor = r.json()["cursor"].as_str().unwrap().to_string();
+        let mut out = Vec::new();
+        loop {
+            let q = format!("type=log&count=1000&cursor={}", cursor.replace('=', "%3D"));
+            let r = self
+                .send("GET", Some(project), &format!("/logstores/{logstore}/shards/{shard}"), &q, vec![], &[("Accept-Encoding", "lz4".into())])
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            let count: usize = r.header("x-log-count").unwrap().parse().unwrap();
+            let next = r.header("x-log-cursor").unwrap().to_string();
+            if count == 0 {
+                assert_eq!(next, cursor);
+                return out;
+            }
+            let raw_len: usize = r.header("x-log-bodyrawsize").unwrap().parse().unwrap();
+            let raw = cairn_proto::decompress(cairn_proto::CompressType::Lz4, &r.body, Some(raw_len), 1 << 30).unwrap();
+            let list = cairn_proto::LogGroupList::decode(raw.as_slice()).unwrap();
+            assert_eq!(list.log_groups.len(), count);
+            let first = cairn_proto::decode_cursor(&cursor).unwrap();
+            for (i, g) in list.log_groups.iter().enumerate() {
+                out.push((first + i as u64, g.encode_to_vec()));
+            }
+            cursor = next;
+        }
+    }
+}
