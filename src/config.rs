@@ -64,7 +64,10 @@ pub struct SlsConfig {
 
 impl Default for SlsConfig {
     fn default() -> Self {
-        Self { endpoints: vec!["localhost".into()], max_raw_body_bytes: 10 * 1024 * 1024 }
+        Self {
+            endpoints: vec!["localhost".into()],
+            max_raw_body_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -128,18 +131,30 @@ impl Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        let cfg: Config =
-            toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+        let cfg: Config = toml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Rejects settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.storage.segment_bytes >= 4096, "storage.segment_bytes must be at least 4096");
-        anyhow::ensure!(self.storage.index_interval_bytes > 0, "storage.index_interval_bytes must be positive");
-        anyhow::ensure!(self.storage.fsync_interval_ms > 0, "storage.fsync_interval_ms must be positive");
-        anyhow::ensure!(self.sls.max_raw_body_bytes > 0, "sls.max_raw_body_bytes must be positive");
+        anyhow::ensure!(
+            self.storage.segment_bytes >= 4096,
+            "storage.segment_bytes must be at least 4096"
+        );
+        anyhow::ensure!(
+            self.storage.index_interval_bytes > 0,
+            "storage.index_interval_bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.storage.fsync_interval_ms > 0,
+            "storage.fsync_interval_ms must be positive"
+        );
+        anyhow::ensure!(
+            self.sls.max_raw_body_bytes > 0,
+            "sls.max_raw_body_bytes must be positive"
+        );
         Ok(())
     }
 }
@@ -160,9 +175,15 @@ mod tests {
         assert_eq!(cfg.sls.max_raw_body_bytes, def.sls.max_raw_body_bytes);
         assert_eq!(cfg.storage.fsync, def.storage.fsync);
         assert_eq!(cfg.storage.segment_bytes, def.storage.segment_bytes);
-        assert_eq!(cfg.storage.index_interval_bytes, def.storage.index_interval_bytes);
+        assert_eq!(
+            cfg.storage.index_interval_bytes,
+            def.storage.index_interval_bytes
+        );
         assert_eq!(cfg.storage.fsync_interval_ms, def.storage.fsync_interval_ms);
-        assert_eq!(cfg.storage.retention_interval_secs, def.storage.retention_interval_secs);
+        assert_eq!(
+            cfg.storage.retention_interval_secs,
+            def.storage.retention_interval_secs
+        );
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub struct AccessKey {
 
 impl std::fmt::Debug for AccessKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,14 +70,21 @@ pub fn load_root_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> 
     let secret = std::env::var(ENV_KEY_SECRET).ok().filter(|s| !s.is_empty());
     match (id, secret) {
         (Some(access_key_id), Some(access_key_secret)) => {
-            return Ok((AccessKey { access_key_id, access_key_secret }, KeySource::Env))
+            return Ok((
+                AccessKey {
+                    access_key_id,
+                    access_key_secret,
+                },
+                KeySource::Env,
+            ))
         }
         (None, None) => {}
         _ => anyhow::bail!("set both {ENV_KEY_ID} and {ENV_KEY_SECRET}, or neither"),
     }
     let path = data_dir.join(ROOT_KEY_FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let key: AccessKey =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         return Ok((key, KeySource::File(path)));
@@ -127,7 +136,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (k1, src1) = load_root_key(dir.path()).unwrap();
         assert!(matches!(src1, KeySource::Generated(_)));
-        let mode = std::fs::metadata(dir.path().join(ROOT_KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(ROOT_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (k2, src2) = load_root_key(dir.path()).unwrap();
         assert!(matches!(src2, KeySource::File(_)));

@@ -44,7 +44,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, data_dir, config, no_auth } => {
+        Command::Serve {
+            listen,
+            data_dir,
+            config,
+            no_auth,
+        } => {
             let mut cfg = match config {
                 Some(path) => Config::from_file(&path)?,
                 None => Config::default(),
@@ -59,7 +64,9 @@ fn main() -> anyhow::Result<()> {
                 cfg.auth.enabled = false;
             }
             cfg.validate()?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(cairn::server::run(cfg))
         }
     }

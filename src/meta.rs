@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 const LOGSTORES: TableDefinition<&str, &[u8]> = TableDefinition::new("logstores");
+const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumer_groups");
+const CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("checkpoints");
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +100,8 @@ pub struct ShardRec {
 impl ShardRec {
     /// Whether the hash `key` falls into this shard's range.
     pub fn owns(&self, key: u128) -> bool {
-        (self.begin_key <= key && key < self.end_key) || (key == u128::MAX && self.end_key == u128::MAX)
+        (self.begin_key <= key && key < self.end_key)
+            || (key == u128::MAX && self.end_key == u128::MAX)
     }
 }
 
@@ -157,6 +160,46 @@ fn logstore_key(project: &str, name: &str) -> String {
     format!("{project}/{name}")
 }
 
+fn group_key(project: &str, logstore: &str, group: &str) -> String {
+    format!("{project}/{logstore}/{group}")
+}
+
+fn checkpoint_key(project: &str, logstore: &str, group: &str, shard: u32) -> String {
+    format!("{project}/{logstore}/{group}/{shard:010}")
+}
+
+/// A consumer group as stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct GroupRec {
+    /// Project name.
+    pub project: String,
+    /// Logstore name.
+    pub logstore: String,
+    /// Group name.
+    pub name: String,
+    /// Seconds without a heartbeat after which a consumer is dropped.
+    pub timeout: u32,
+    /// Whether children shards wait for their parents to be consumed.
+    pub order: bool,
+    /// Unix seconds.
+    pub create_time: i64,
+}
+
+/// A committed consumer checkpoint of one shard.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CheckpointRec {
+    /// Shard id.
+    pub shard: u32,
+    /// The cursor, as committed (base64).
+    pub checkpoint: String,
+    /// The cursor as a number.
+    pub cursor: u64,
+    /// Unix microseconds of the commit.
+    pub update_time_us: i64,
+    /// Consumer that committed it (empty when committed without one).
+    pub consumer: String,
+}
+
 /// One change to the metadata.
 #[derive(Clone, Debug)]
 pub enum MetaOp {
@@ -166,8 +209,14 @@ pub enum MetaOp {
     DeleteProject(String),
     /// Insert or replace a logstore.
     PutLogstore(LogstoreRec),
-    /// Remove a logstore: project, name.
+    /// Remove a logstore (project, name), with its consumer groups and checkpoints.
     DeleteLogstore(String, String),
+    /// Insert or replace a consumer group.
+    PutGroup(GroupRec),
+    /// Remove a consumer group (project, logstore, group) with its checkpoints.
+    DeleteGroup(String, String, String),
+    /// Insert or replace a checkpoint of a group (project, logstore, group, checkpoint).
+    PutCheckpoint(String, String, String, CheckpointRec),
 }
 
 /// Everything the metadata store holds, as loaded at start.
@@ -177,6 +226,10 @@ pub struct MetaSnapshot {
     pub projects: Vec<ProjectRec>,
     /// All logstores.
     pub logstores: Vec<LogstoreRec>,
+    /// All consumer groups.
+    pub groups: Vec<GroupRec>,
+    /// All checkpoints: (project, logstore, group, checkpoint).
+    pub checkpoints: Vec<(String, String, String, CheckpointRec)>,
 }
 
 /// A transactional store of Cairn's metadata.
@@ -199,13 +252,18 @@ impl RedbMetaStore {
         let txn = db.begin_write()?;
         txn.open_table(PROJECTS)?;
         txn.open_table(LOGSTORES)?;
+        txn.open_table(GROUPS)?;
+        txn.open_table(CHECKPOINTS)?;
         txn.commit()?;
         Ok(Self { db })
     }
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, MetaError> {
-    serde_json::from_slice(bytes).map_err(|source| MetaError::Decode { key: key.to_string(), source })
+    serde_json::from_slice(bytes).map_err(|source| MetaError::Decode {
+        key: key.to_string(),
+        source,
+    })
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -224,6 +282,24 @@ impl MetadataStore for RedbMetaStore {
             let (k, v) = item?;
             snap.logstores.push(decode(k.value(), v.value())?);
         }
+        for item in txn.open_table(GROUPS)?.iter()? {
+            let (k, v) = item?;
+            snap.groups.push(decode(k.value(), v.value())?);
+        }
+        for item in txn.open_table(CHECKPOINTS)?.iter()? {
+            let (k, v) = item?;
+            let key = k.value();
+            let mut parts = key.splitn(4, '/');
+            let (Some(p), Some(l), Some(g)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            snap.checkpoints.push((
+                p.to_string(),
+                l.to_string(),
+                g.to_string(),
+                decode(key, v.value())?,
+            ));
+        }
         Ok(snap)
     }
 
@@ -232,6 +308,8 @@ impl MetadataStore for RedbMetaStore {
         {
             let mut projects = txn.open_table(PROJECTS)?;
             let mut logstores = txn.open_table(LOGSTORES)?;
+            let mut groups = txn.open_table(GROUPS)?;
+            let mut checkpoints = txn.open_table(CHECKPOINTS)?;
             for op in ops {
                 match op {
                     MetaOp::PutProject(p) => {
@@ -245,12 +323,128 @@ impl MetadataStore for RedbMetaStore {
                     }
                     MetaOp::DeleteLogstore(project, name) => {
                         logstores.remove(logstore_key(project, name).as_str())?;
+                        let prefix = format!("{}/", logstore_key(project, name));
+                        remove_prefix(&mut groups, &prefix)?;
+                        remove_prefix(&mut checkpoints, &prefix)?;
+                    }
+                    MetaOp::PutGroup(g) => {
+                        let key = group_key(&g.project, &g.logstore, &g.name);
+                        groups.insert(key.as_str(), encode(g).as_slice())?;
+                    }
+                    MetaOp::DeleteGroup(p, l, g) => {
+                        groups.remove(group_key(p, l, g).as_str())?;
+                        remove_prefix(&mut checkpoints, &format!("{}/", group_key(p, l, g)))?;
+                    }
+                    MetaOp::PutCheckpoint(p, l, g, c) => {
+                        let key = checkpoint_key(p, l, g, c.shard);
+                        checkpoints.insert(key.as_str(), encode(c).as_slice())?;
                     }
                 }
             }
         }
         txn.commit()?;
         Ok(())
+    }
+}
+
+fn remove_prefix(table: &mut redb::Table<&str, &[u8]>, prefix: &str) -> Result<(), MetaError> {
+    let keys: Vec<String> = table
+        .range(prefix..)?
+        .map(|item| item.map(|(k, _)| k.value().to_string()))
+        .take_while(|k| k.as_ref().map_or(true, |k| k.starts_with(prefix)))
+        .collect::<Result<_, _>>()?;
+    for k in keys {
+        table.remove(k.as_str())?;
+    }
+    Ok(())
+}
+
+/// The one writer of the metadata store: callers submit batches of ops and wait; whatever
+/// queues up while a transaction commits goes into the next one, so many small changes (consumer
+/// checkpoints) share one fsync. Submissions are applied in the order they were queued.
+pub struct MetaWriter {
+    tx: std::sync::Mutex<Option<std::sync::mpsc::Sender<WriteJob>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for MetaWriter {
+    /// Stops the writer thread after it has applied everything queued, so the store is closed
+    /// when this returns.
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct WriteJob {
+    ops: Vec<MetaOp>,
+    done: std::sync::mpsc::SyncSender<Result<(), String>>,
+}
+
+/// A queued change; [`Pending::wait`] returns once it is durable.
+pub struct Pending(std::sync::mpsc::Receiver<Result<(), String>>);
+
+impl Pending {
+    /// Waits until the change is committed.
+    pub fn wait(self) -> Result<(), MetaError> {
+        match self.0.recv() {
+            Ok(r) => r.map_err(MetaError::Db),
+            Err(_) => Err(MetaError::Db("metadata writer stopped".into())),
+        }
+    }
+}
+
+impl MetaWriter {
+    /// Starts the writer thread over `store`.
+    pub fn start(store: std::sync::Arc<dyn MetadataStore>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<WriteJob>();
+        let thread = std::thread::Builder::new()
+            .name("cairn-meta-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while let Ok(j) = rx.try_recv() {
+                        jobs.push(j);
+                    }
+                    let ops: Vec<MetaOp> =
+                        jobs.iter().flat_map(|j| j.ops.iter().cloned()).collect();
+                    let result = store.apply(&ops).map_err(|e| e.to_string());
+                    for j in jobs {
+                        let _ = j.done.send(result.clone());
+                    }
+                }
+            })
+            .expect("spawn metadata writer");
+        Self {
+            tx: std::sync::Mutex::new(Some(tx)),
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues `ops`; the returned handle waits for them to be durable.
+    pub fn submit(&self, ops: Vec<MetaOp>) -> Pending {
+        let (done, rx) = std::sync::mpsc::sync_channel(1);
+        let sent = self
+            .tx
+            .lock()
+            .map(|tx| {
+                tx.as_ref().is_some_and(|tx| {
+                    tx.send(WriteJob {
+                        ops,
+                        done: done.clone(),
+                    })
+                    .is_ok()
+                })
+            })
+            .unwrap_or(false);
+        if !sent {
+            let _ = done.send(Err("metadata writer stopped".into()));
+        }
+        Pending(rx)
     }
 }
 
@@ -315,7 +509,9 @@ mod tests {
         let snap = store.load().unwrap();
         assert_eq!(snap.projects, vec![project("p1")]);
         assert_eq!(snap.logstores, vec![ls]);
-        store.apply(&[MetaOp::DeleteLogstore("p1".into(), "ls".into())]).unwrap();
+        store
+            .apply(&[MetaOp::DeleteLogstore("p1".into(), "ls".into())])
+            .unwrap();
         assert!(store.load().unwrap().logstores.is_empty());
     }
 

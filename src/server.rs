@@ -18,7 +18,9 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Arc<Service>, KeyRing)> {
         .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
     let (root, source) = keys::load_root_key(&cfg.data_dir)?;
     match &source {
-        KeySource::Env => tracing::info!(access_key_id = %root.access_key_id, "root key from the environment"),
+        KeySource::Env => {
+            tracing::info!(access_key_id = %root.access_key_id, "root key from the environment")
+        }
         KeySource::File(p) => {
             tracing::info!(access_key_id = %root.access_key_id, file = %p.display(), "root key from file")
         }
@@ -31,9 +33,15 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Arc<Service>, KeyRing)> {
             );
         }
     }
-    let meta = RedbMetaStore::open(&cfg.data_dir.join("meta.redb")).context("opening metadata store")?;
+    let meta =
+        RedbMetaStore::open(&cfg.data_dir.join("meta.redb")).context("opening metadata store")?;
     let clock = Arc::new(HybridClock::new(Arc::new(SystemClock)));
-    let svc = Service::open(&cfg.data_dir, Box::new(meta), cfg.storage.log_config(), clock)?;
+    let svc = Service::open(
+        &cfg.data_dir,
+        Arc::new(meta),
+        cfg.storage.log_config(),
+        clock,
+    )?;
     Ok((Arc::new(svc), KeyRing::new(vec![root])))
 }
 
@@ -55,7 +63,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.sls.endpoints.clone(),
         cfg.sls.max_raw_body_bytes,
     );
-    println!("cairn listening on {addr} (data dir {})", cfg.data_dir.display());
+    println!(
+        "cairn listening on {addr} (data dir {})",
+        cfg.data_dir.display()
+    );
     tracing::info!(%addr, "listening");
     http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shutting down");
@@ -72,7 +83,9 @@ fn spawn_background(cfg: &Config, svc: Arc<Service>) {
             tick.tick().await;
             let s = s.clone();
             match tokio::task::spawn_blocking(move || s.run_retention()).await {
-                Ok(n) if n > 0 => tracing::info!(segments = n, "retention deleted expired segments"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(segments = n, "retention deleted expired segments")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "retention task failed"),
             }

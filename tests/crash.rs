@@ -14,16 +14,28 @@ use serde_json::json;
 
 const WRITERS: usize = 8;
 const KILL_AFTER_ACKS: usize = 1500;
-const KEYS: [&str; 2] = ["00000000000000000000000000000000", "ffffffffffffffffffffffffffffffff"];
+const KEYS: [&str; 2] = [
+    "00000000000000000000000000000000",
+    "ffffffffffffffffffffffffffffffff",
+];
 
 fn group(writer: usize, seq: usize) -> Vec<u8> {
     LogGroup {
         logs: vec![Log {
             time: 1_700_000_000,
             contents: vec![
-                LogContent { key: b"writer".to_vec(), value: writer.to_string().into_bytes() },
-                LogContent { key: b"seq".to_vec(), value: seq.to_string().into_bytes() },
-                LogContent { key: b"pad".to_vec(), value: vec![b'p'; 200 + (seq % 7) * 100] },
+                LogContent {
+                    key: b"writer".to_vec(),
+                    value: writer.to_string().into_bytes(),
+                },
+                LogContent {
+                    key: b"seq".to_vec(),
+                    value: seq.to_string().into_bytes(),
+                },
+                LogContent {
+                    key: b"pad".to_vec(),
+                    value: vec![b'p'; 200 + (seq % 7) * 100],
+                },
             ],
             time_ns: Some(seq as u32),
         }],
@@ -37,10 +49,17 @@ fn parse(bytes: &[u8]) -> (usize, usize) {
     let g = LogGroup::decode(bytes).unwrap();
     let field = |k: &[u8]| {
         let c = g.logs[0].contents.iter().find(|c| c.key == k).unwrap();
-        String::from_utf8(c.value.clone()).unwrap().parse::<usize>().unwrap()
+        String::from_utf8(c.value.clone())
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
     };
     let (w, s) = (field(b"writer"), field(b"seq"));
-    assert_eq!(bytes, group(w, s).as_slice(), "a recovered LogGroup is byte-identical to what was sent");
+    assert_eq!(
+        bytes,
+        group(w, s).as_slice(),
+        "a recovered LogGroup is byte-identical to what was sent"
+    );
     (w, s)
 }
 
@@ -48,9 +67,18 @@ fn parse(bytes: &[u8]) -> (usize, usize) {
 async fn sigkill_during_concurrent_puts_loses_nothing_acknowledged() {
     let mut server = Server::start(&[]);
     let http = Arc::new(SlsHttp::new(&server));
-    let r = http.json("POST", Some("crash"), "/", json!({"projectName": "crash"})).await;
+    let r = http
+        .json("POST", Some("crash"), "/", json!({"projectName": "crash"}))
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let r = http.json("POST", Some("crash"), "/logstores", json!({"logstoreName": "logs", "ttl": 7, "shardCount": 2})).await;
+    let r = http
+        .json(
+            "POST",
+            Some("crash"),
+            "/logstores",
+            json!({"logstoreName": "logs", "ttl": 7, "shardCount": 2}),
+        )
+        .await;
     assert_eq!(r.status, 200);
 
     let acked_total = Arc::new(AtomicUsize::new(0));
@@ -62,7 +90,10 @@ async fn sigkill_during_concurrent_puts_loses_nothing_acknowledged() {
             // Highest sequence number acknowledged; sequence numbers go 0, 1, 2, … per writer.
             let mut acked: Option<usize> = None;
             for seq in 0.. {
-                match http.put("crash", "logs", Some(KEYS[w % 2]), &group(w, seq)).await {
+                match http
+                    .put("crash", "logs", Some(KEYS[w % 2]), &group(w, seq))
+                    .await
+                {
                     Ok(r) if r.status == 200 => {
                         acked = Some(seq);
                         acked_total.fetch_add(1, Ordering::SeqCst);
@@ -95,7 +126,10 @@ async fn sigkill_during_concurrent_puts_loses_nothing_acknowledged() {
     for w in writers {
         acked.push(w.await.unwrap());
     }
-    assert!(acked.iter().all(Option::is_some), "every writer got acknowledgements: {acked:?}");
+    assert!(
+        acked.iter().all(Option::is_some),
+        "every writer got acknowledgements: {acked:?}"
+    );
 
     server.restart();
     let http = SlsHttp::new(&server);
@@ -115,16 +149,34 @@ async fn sigkill_during_concurrent_puts_loses_nothing_acknowledged() {
         let got = per_writer.remove(&w).unwrap_or_default();
         let max_acked = max_acked.unwrap();
         // Exactly once and in order: the writer's sequence numbers form a prefix 0..n.
-        assert_eq!(got, (0..got.len()).collect::<Vec<_>>(), "writer {w}: gaps, duplicates or reordering");
+        assert_eq!(
+            got,
+            (0..got.len()).collect::<Vec<_>>(),
+            "writer {w}: gaps, duplicates or reordering"
+        );
         // Everything acknowledged is there; at most the one in-flight request beyond it.
-        assert!(got.len() > max_acked, "writer {w}: acknowledged {max_acked} but only {} recovered", got.len());
-        assert!(got.len() <= max_acked + 2, "writer {w}: more than one unacknowledged group appeared");
+        assert!(
+            got.len() > max_acked,
+            "writer {w}: acknowledged {max_acked} but only {} recovered",
+            got.len()
+        );
+        assert!(
+            got.len() <= max_acked + 2,
+            "writer {w}: more than one unacknowledged group appeared"
+        );
     }
     for (shard, c, bytes) in seen_before {
-        assert_eq!(by_cursor.get(&(shard, c)), Some(&bytes), "cursor {c} of shard {shard} changed meaning");
+        assert_eq!(
+            by_cursor.get(&(shard, c)),
+            Some(&bytes),
+            "cursor {c} of shard {shard} changed meaning"
+        );
     }
     // Writing continues after the restart.
-    let r = http.put("crash", "logs", Some(KEYS[0]), &group(99, 0)).await.unwrap();
+    let r = http
+        .put("crash", "logs", Some(KEYS[0]), &group(99, 0))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 }
 
@@ -132,14 +184,30 @@ async fn sigkill_during_concurrent_puts_loses_nothing_acknowledged() {
 async fn refuses_to_start_on_unexplained_corruption() {
     let mut server = Server::start(&[]);
     let http = SlsHttp::new(&server);
-    http.json("POST", Some("dmg"), "/", json!({"projectName": "dmg"})).await;
-    http.json("POST", Some("dmg"), "/logstores", json!({"logstoreName": "logs", "ttl": 7, "shardCount": 1})).await;
+    http.json("POST", Some("dmg"), "/", json!({"projectName": "dmg"}))
+        .await;
+    http.json(
+        "POST",
+        Some("dmg"),
+        "/logstores",
+        json!({"logstoreName": "logs", "ttl": 7, "shardCount": 1}),
+    )
+    .await;
     for i in 0..10 {
-        assert_eq!(http.put("dmg", "logs", None, &group(0, i)).await.unwrap().status, 200);
+        assert_eq!(
+            http.put("dmg", "logs", None, &group(0, i))
+                .await
+                .unwrap()
+                .status,
+            200
+        );
     }
     server.kill();
     // Damage the middle of the shard's only segment.
-    let seg = walk(&server.data_dir.join("shards")).into_iter().find(|p| p.extension().is_some_and(|e| e == "log")).unwrap();
+    let seg = walk(&server.data_dir.join("shards"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
     let mut bytes = std::fs::read(&seg).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -161,4 +229,96 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_committed_before_sigkill_is_returned_unchanged() {
+    let mut server = Server::start(&[]);
+    let http = SlsHttp::new(&server);
+    http.json("POST", Some("ckpt"), "/", json!({"projectName": "ckpt"}))
+        .await;
+    http.json(
+        "POST",
+        Some("ckpt"),
+        "/logstores",
+        json!({"logstoreName": "logs", "ttl": 7, "shardCount": 2}),
+    )
+    .await;
+    let r = http
+        .json(
+            "POST",
+            Some("ckpt"),
+            "/logstores/logs/consumergroups",
+            json!({"consumerGroup": "cg", "timeout": 30, "order": true}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for i in 0..5 {
+        assert_eq!(
+            http.put("ckpt", "logs", Some(KEYS[0]), &group(0, i))
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    let cursor = cairn_proto::encode_cursor(3);
+    let body = serde_json::to_vec(&json!({"shard": 0, "checkpoint": cursor})).unwrap();
+    let r = http
+        .send(
+            "POST",
+            Some("ckpt"),
+            "/logstores/logs/consumergroups/cg",
+            "type=checkpoint&consumer=w1&forceSuccess=True",
+            body,
+            &[("Content-Type", "application/json".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let before = http
+        .send(
+            "GET",
+            Some("ckpt"),
+            "/logstores/logs/consumergroups/cg",
+            "",
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(before[0]["checkpoint"], cursor.as_str());
+    server.kill();
+    server.restart();
+    let http = SlsHttp::new(&server);
+    let after = http
+        .send(
+            "GET",
+            Some("ckpt"),
+            "/logstores/logs/consumergroups/cg",
+            "",
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(after, before);
+    let groups = http
+        .send(
+            "GET",
+            Some("ckpt"),
+            "/logstores/logs/consumergroups",
+            "",
+            vec![],
+            &[],
+        )
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(
+        groups,
+        json!([{"name": "cg", "timeout": 30, "order": true}])
+    );
 }

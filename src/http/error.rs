@@ -54,6 +54,10 @@ impl From<Error> for SlsError {
             Error::LogStoreInfoInvalid(_) => (400, "LogStoreInfoInvalid"),
             Error::ProjectInfoInvalid(_) => (400, "ProjectInfoInvalid"),
             Error::PostBodyInvalid(_) => (400, "PostBodyInvalid"),
+            Error::ConsumerGroupNotExist(_) => (404, "ConsumerGroupNotExist"),
+            Error::ConsumerGroupAlreadyExist(_) => (400, "ConsumerGroupAlreadyExist"),
+            Error::ConsumerNotExist(_) => (400, "ConsumerNotExist"),
+            Error::ConsumerNotMatch(_) => (400, "ConsumerNotMatch"),
             Error::QuotaExceed(_) => (400, "ExceedQuota"),
             Error::Internal(_) => (500, "InternalServerError"),
         };

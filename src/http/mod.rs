@@ -69,7 +69,10 @@ struct RequestIds {
 
 impl RequestIds {
     fn new() -> Self {
-        Self { prefix: rand::random(), counter: AtomicU64::new(rand::random::<u32>() as u64) }
+        Self {
+            prefix: rand::random(),
+            counter: AtomicU64::new(rand::random::<u32>() as u64),
+        }
     }
 
     fn next(&self) -> String {
@@ -94,5 +97,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -32,7 +32,9 @@ pub struct Query(Vec<(String, String)>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
-        let Some(raw) = raw else { return Self::default() };
+        let Some(raw) = raw else {
+            return Self::default();
+        };
         Query(
             raw.split('&')
                 .filter(|p| !p.is_empty())
@@ -46,7 +48,10 @@ impl Query {
 
     /// First value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -84,7 +89,10 @@ pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
         return None;
     }
     for e in endpoints {
-        if let Some(prefix) = host.strip_suffix(e.as_str()).and_then(|p| p.strip_suffix('.')) {
+        if let Some(prefix) = host
+            .strip_suffix(e.as_str())
+            .and_then(|p| p.strip_suffix('.'))
+        {
             if !prefix.is_empty() && !prefix.contains('.') {
                 return Some(prefix.to_string());
             }
@@ -122,12 +130,24 @@ mod tests {
     fn hosts_map_to_projects() {
         let eps = vec!["localhost".to_string(), "log.example.com".to_string()];
         assert_eq!(project_from_host("localhost", &eps), None);
-        assert_eq!(project_from_host("proj.localhost", &eps).as_deref(), Some("proj"));
-        assert_eq!(project_from_host("proj.log.example.com", &eps).as_deref(), Some("proj"));
+        assert_eq!(
+            project_from_host("proj.localhost", &eps).as_deref(),
+            Some("proj")
+        );
+        assert_eq!(
+            project_from_host("proj.log.example.com", &eps).as_deref(),
+            Some("proj")
+        );
         assert_eq!(project_from_host("log.example.com", &eps), None);
         assert_eq!(project_from_host("127.0.0.1", &eps), None);
-        assert_eq!(project_from_host("myproj.127.0.0.1", &eps).as_deref(), Some("myproj"));
-        assert_eq!(project_from_host("proj.cn-hangzhou.log.aliyuncs.com", &eps).as_deref(), Some("proj"));
+        assert_eq!(
+            project_from_host("myproj.127.0.0.1", &eps).as_deref(),
+            Some("myproj")
+        );
+        assert_eq!(
+            project_from_host("proj.cn-hangzhou.log.aliyuncs.com", &eps).as_deref(),
+            Some("proj")
+        );
         assert_eq!(project_from_host("single", &eps), None);
     }
 

@@ -10,10 +10,12 @@ use cairn_proto::{CodecError, CompressType};
 use serde_json::{json, Value};
 
 use super::error::SlsError;
-use super::request::{percent_decode, project_from_host, read_body, request_host, BodyError, Query};
+use super::request::{
+    percent_decode, project_from_host, read_body, request_host, BodyError, Query,
+};
 use super::{sls_auth, AppState};
 use crate::meta::{LogstoreRec, ProjectRec, ShardRec, ShardStatus};
-use crate::service::{parse_hash_key, CursorFrom, LogstoreSpec, ProjectSpec, PutTarget};
+use crate::service::{parse_hash_key, CursorFrom, GroupSpec, LogstoreSpec, ProjectSpec, PutTarget};
 
 type Reply = Result<Response<Body>, SlsError>;
 
@@ -34,14 +36,16 @@ pub async fn handle(state: AppState, req: Request, request_id: String) -> Respon
             }
             let mut r = Response::new(Body::from(e.body(&request_id)));
             *r.status_mut() = e.status;
-            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
     };
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-log-requestid", v);
     }
-    resp.headers_mut().insert("server", HeaderValue::from_static("cairn"));
+    resp.headers_mut()
+        .insert("server", HeaderValue::from_static("cairn"));
     resp
 }
 
@@ -57,7 +61,9 @@ struct Ctx {
 impl Ctx {
     fn project(&self) -> Result<String, SlsError> {
         self.project.clone().ok_or_else(|| {
-            SlsError::param("this operation needs a project: address it as Host: <project>.<endpoint>")
+            SlsError::param(
+                "this operation needs a project: address it as Host: <project>.<endpoint>",
+            )
         })
     }
 
@@ -67,10 +73,19 @@ impl Ctx {
 
     fn json_body(&self) -> Result<Value, SlsError> {
         if self.body.is_empty() {
-            return Err(SlsError::new(400, "PostBodyInvalid", "request body is empty; a JSON object is expected"));
+            return Err(SlsError::new(
+                400,
+                "PostBodyInvalid",
+                "request body is empty; a JSON object is expected",
+            ));
         }
-        let v: Value = serde_json::from_slice(&self.body)
-            .map_err(|e| SlsError::new(400, "PostBodyInvalid", format!("request body is not valid JSON: {e}")))?;
+        let v: Value = serde_json::from_slice(&self.body).map_err(|e| {
+            SlsError::new(
+                400,
+                "PostBodyInvalid",
+                format!("request body is not valid JSON: {e}"),
+            )
+        })?;
         Ok(v)
     }
 }
@@ -85,17 +100,34 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 format!("request body is larger than {} bytes", state.max_raw_body),
             ))
         }
-        Err(BodyError::Io(e)) => return Err(SlsError::new(400, "PostBodyInvalid", format!("reading body: {e}"))),
+        Err(BodyError::Io(e)) => {
+            return Err(SlsError::new(
+                400,
+                "PostBodyInvalid",
+                format!("reading body: {e}"),
+            ))
+        }
     };
     if state.auth_enabled {
         sls_auth::verify(state, &parts, &body)?;
     }
     let project = request_host(&parts).and_then(|h| project_from_host(&h, &state.endpoints));
     let query = Query::parse(parts.uri.query());
-    let segs: Vec<String> =
-        parts.uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
     let method = parts.method.clone();
-    let ctx = Ctx { state: state.clone(), parts, project, query, body };
+    let ctx = Ctx {
+        state: state.clone(),
+        parts,
+        project,
+        query,
+        body,
+    };
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {
         (m, []) if m == Method::GET => {
@@ -113,7 +145,9 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
         (m, ["logstores", ls]) if m == Method::GET => get_logstore(ctx, ls).await,
         (m, ["logstores", ls]) if m == Method::PUT => update_logstore(ctx, ls).await,
         (m, ["logstores", ls]) if m == Method::DELETE => delete_logstore(ctx, ls).await,
-        (m, ["logstores", ls]) if m == Method::POST => put_logs(ctx, ls, PutTarget::LoadBalance).await,
+        (m, ["logstores", ls]) if m == Method::POST => {
+            put_logs(ctx, ls, PutTarget::LoadBalance).await
+        }
         (m, ["logstores", ls, "shards"]) if m == Method::GET => list_shards(ctx, ls).await,
         (m, ["logstores", ls, "shards", "lb"]) if m == Method::POST => {
             put_logs(ctx, ls, PutTarget::LoadBalance).await
@@ -143,7 +177,31 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
             match ctx.query.get("action") {
                 Some("split") => split_shard(ctx, ls, shard).await,
                 Some("merge") => merge_shards(ctx, ls, shard).await,
-                other => Err(SlsError::param(format!("action {other:?} is not supported; use split or merge"))),
+                other => Err(SlsError::param(format!(
+                    "action {other:?} is not supported; use split or merge"
+                ))),
+            }
+        }
+        (m, ["logstores", ls, "consumergroups"]) if m == Method::GET => list_groups(ctx, ls).await,
+        (m, ["logstores", ls, "consumergroups"]) if m == Method::POST => {
+            create_group(ctx, ls).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::PUT => {
+            update_group(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::DELETE => {
+            delete_group(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::GET => {
+            get_checkpoints(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::POST => {
+            match ctx.query.get("type") {
+                Some("heartbeat") => heartbeat(ctx, ls, cg).await,
+                Some("checkpoint") => update_checkpoint(ctx, ls, cg).await,
+                other => Err(SlsError::param(format!(
+                    "type {other:?} is not supported; use heartbeat or checkpoint"
+                ))),
             }
         }
         (m, ["logstores", ls, "shards", shard]) if m == Method::DELETE => {
@@ -159,7 +217,8 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
 }
 
 fn parse_shard_id(s: &str) -> Result<u32, SlsError> {
-    s.parse::<u32>().map_err(|_| SlsError::param(format!("shard id {s:?} is not a non-negative integer")))
+    s.parse::<u32>()
+        .map_err(|_| SlsError::param(format!("shard id {s:?} is not a non-negative integer")))
 }
 
 /// Runs a service call on a blocking thread.
@@ -177,7 +236,8 @@ fn empty() -> Reply {
 
 fn json_reply(v: &Value) -> Reply {
     let mut r = Response::new(Body::from(serde_json::to_vec(v).expect("json")));
-    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     Ok(r)
 }
 
@@ -218,7 +278,9 @@ async fn create_project(ctx: Ctx) -> Reply {
     let body_name = str_field(&v, "projectName")?.map(str::to_string);
     let name = match (&ctx.project, body_name) {
         (Some(h), Some(b)) if *h != b => {
-            return Err(SlsError::param(format!("projectName {b:?} does not match the Host project {h:?}")))
+            return Err(SlsError::param(format!(
+                "projectName {b:?} does not match the Host project {h:?}"
+            )))
         }
         (Some(h), _) => h.clone(),
         (None, Some(b)) => b,
@@ -226,9 +288,15 @@ async fn create_project(ctx: Ctx) -> Reply {
     };
     let spec = ProjectSpec {
         name,
-        description: str_field(&v, "description")?.unwrap_or_default().to_string(),
-        resource_group_id: str_field(&v, "resourceGroupId")?.unwrap_or_default().to_string(),
-        data_redundancy_type: str_field(&v, "dataRedundancyType")?.unwrap_or_default().to_string(),
+        description: str_field(&v, "description")?
+            .unwrap_or_default()
+            .to_string(),
+        resource_group_id: str_field(&v, "resourceGroupId")?
+            .unwrap_or_default()
+            .to_string(),
+        data_redundancy_type: str_field(&v, "dataRedundancyType")?
+            .unwrap_or_default()
+            .to_string(),
     };
     let svc = ctx.state.svc.clone();
     blocking(move || Ok(svc.create_project(spec)?)).await?;
@@ -244,7 +312,9 @@ fn paging(q: &Query, max: usize) -> Result<(usize, usize), SlsError> {
     let num = |k: &str, d: usize| -> Result<usize, SlsError> {
         match q.get(k) {
             None | Some("") => Ok(d),
-            Some(s) => s.parse().map_err(|_| SlsError::param(format!("{k} must be a non-negative integer"))),
+            Some(s) => s
+                .parse()
+                .map_err(|_| SlsError::param(format!("{k} must be a non-negative integer"))),
         }
     };
     let offset = num("offset", 0)?;
@@ -266,7 +336,9 @@ async fn list_projects(ctx: Ctx) -> Reply {
 async fn update_project(ctx: Ctx) -> Reply {
     let project = ctx.project()?;
     let v = ctx.json_body()?;
-    let description = str_field(&v, "description")?.unwrap_or_default().to_string();
+    let description = str_field(&v, "description")?
+        .unwrap_or_default()
+        .to_string();
     let svc = ctx.state.svc.clone();
     blocking(move || Ok(svc.update_project(&project, description)?)).await?;
     empty()
@@ -310,7 +382,8 @@ fn logstore_spec(v: &Value) -> Result<LogstoreSpec, SlsError> {
         }
     };
     Ok(LogstoreSpec {
-        name: string_field("logstoreName")?.ok_or_else(|| invalid("logstoreName is required".into()))?,
+        name: string_field("logstoreName")?
+            .ok_or_else(|| invalid("logstoreName is required".into()))?,
         ttl: u32_field("ttl")?,
         shard_count: u32_field("shardCount")?,
         enable_tracking: bool_field("enable_tracking")?,
@@ -325,7 +398,11 @@ fn logstore_spec(v: &Value) -> Result<LogstoreSpec, SlsError> {
 
 fn logstore_json(l: &LogstoreRec) -> Value {
     let s = &l.settings;
-    let rw = l.shards.iter().filter(|s| s.status == ShardStatus::Readwrite).count();
+    let rw = l
+        .shards
+        .iter()
+        .filter(|s| s.status == ShardStatus::Readwrite)
+        .count();
     let mut v = json!({
         "logstoreName": l.name,
         "ttl": s.ttl,
@@ -364,7 +441,10 @@ async fn list_logstores(ctx: Ctx) -> Reply {
     let project = ctx.project()?;
     let (offset, size) = paging(&ctx.query, 500)?;
     let filter = ctx.query.get("logstoreName").unwrap_or("");
-    let (total, names) = ctx.state.svc.list_logstores(&project, offset, size, filter)?;
+    let (total, names) = ctx
+        .state
+        .svc
+        .list_logstores(&project, offset, size, filter)?;
     json_reply(&json!({"count": names.len(), "total": total, "logstores": names}))
 }
 
@@ -406,7 +486,9 @@ async fn split_shard(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     };
     if let Some(n) = ctx.query.get("shardCount") {
         if n != "2" {
-            return Err(SlsError::param(format!("shardCount {n} is not supported; a shard splits into 2")));
+            return Err(SlsError::param(format!(
+                "shardCount {n} is not supported; a shard splits into 2"
+            )));
         }
     }
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
@@ -430,17 +512,26 @@ async fn delete_shard(ctx: Ctx, ls: &str, shard: u32) -> Reply {
 
 fn codec_error(e: CodecError, limit: usize) -> SlsError {
     match e {
-        CodecError::TooLarge { .. } => {
-            SlsError::new(413, "PostBodyTooLarge", format!("decompressed body is larger than {limit} bytes"))
-        }
-        other => SlsError::new(400, "PostBodyUncompressError", format!("cannot decompress the body: {other}")),
+        CodecError::TooLarge { .. } => SlsError::new(
+            413,
+            "PostBodyTooLarge",
+            format!("decompressed body is larger than {limit} bytes"),
+        ),
+        other => SlsError::new(
+            400,
+            "PostBodyUncompressError",
+            format!("cannot decompress the body: {other}"),
+        ),
     }
 }
 
 async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     let project = ctx.project()?;
     let limit = ctx.state.max_raw_body;
-    if ctx.header("content-type").is_some_and(|c| c.starts_with("application/json")) {
+    if ctx
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+    {
         return Err(SlsError::new(
             400,
             "PostBodyInvalid",
@@ -459,16 +550,26 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     })?;
     let raw_size = match ctx.header("x-log-bodyrawsize") {
         None => None,
-        Some(s) => Some(
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| SlsError::new(400, "InvalidBodyRawSize", format!("x-log-bodyrawsize {s:?} is not a size")))?,
-        ),
+        Some(s) => Some(s.trim().parse::<usize>().map_err(|_| {
+            SlsError::new(
+                400,
+                "InvalidBodyRawSize",
+                format!("x-log-bodyrawsize {s:?} is not a size"),
+            )
+        })?),
     };
     if ct != CompressType::None && raw_size.is_none() {
-        return Err(SlsError::new(400, "MissingBodyRawSize", "a compressed body needs x-log-bodyrawsize"));
+        return Err(SlsError::new(
+            400,
+            "MissingBodyRawSize",
+            "a compressed body needs x-log-bodyrawsize",
+        ));
     }
-    let declared = if ct == CompressType::None { ctx.body.len() } else { raw_size.unwrap_or(0) };
+    let declared = if ct == CompressType::None {
+        ctx.body.len()
+    } else {
+        raw_size.unwrap_or(0)
+    };
     if declared > limit {
         return Err(SlsError::new(
             413,
@@ -482,7 +583,8 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
         let group: &[u8] = if ct == CompressType::None {
             &body
         } else {
-            raw = cairn_proto::decompress(ct, &body, raw_size, limit).map_err(|e| codec_error(e, limit))?;
+            raw = cairn_proto::decompress(ct, &body, raw_size, limit)
+                .map_err(|e| codec_error(e, limit))?;
             &raw
         };
         svc.put_logs(&project, &ls, target, group)?;
@@ -494,7 +596,8 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
 
 fn parse_cursor(s: Option<&str>, name: &str) -> Result<u64, SlsError> {
     let s = s.ok_or_else(|| SlsError::param(format!("{name} is required")))?;
-    cairn_proto::decode_cursor(s).map_err(|e| SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")))
+    cairn_proto::decode_cursor(s)
+        .map_err(|e| SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")))
 }
 
 async fn get_cursor(ctx: Ctx, ls: &str, shard: u32) -> Reply {
@@ -502,10 +605,18 @@ async fn get_cursor(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     let from = match ctx.query.get("from") {
         Some("begin") => CursorFrom::Begin,
         Some("end") => CursorFrom::End,
-        Some(t) => CursorFrom::Time(t.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
-            SlsError::param(format!("from {t:?} must be begin, end or a unix time in seconds"))
-        })?),
-        None => return Err(SlsError::param("from is required (begin, end or a unix time in seconds)")),
+        Some(t) => {
+            CursorFrom::Time(t.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
+                SlsError::param(format!(
+                    "from {t:?} must be begin, end or a unix time in seconds"
+                ))
+            })?)
+        }
+        None => {
+            return Err(SlsError::param(
+                "from is required (begin, end or a unix time in seconds)",
+            ))
+        }
     };
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     let cursor = blocking(move || Ok(svc.get_cursor(&project, &ls, shard, from)?)).await?;
@@ -525,7 +636,9 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     let cursor = parse_cursor(ctx.query.get("cursor"), "cursor")?;
     let count = match ctx.query.get("count") {
         None => 1000,
-        Some(c) => c.parse::<usize>().map_err(|_| SlsError::param(format!("count {c:?} is not a number")))?,
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| SlsError::param(format!("count {c:?} is not a number")))?,
     };
     let end_cursor = match ctx.query.get("end_cursor") {
         None | Some("") => None,
@@ -539,20 +652,33 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     let (res, raw_len, body) = blocking(move || {
         let res = svc.pull_logs(&project, &ls, shard, cursor, count, end_cursor)?;
         let mut raw = Vec::with_capacity(
-            res.records.iter().map(|r| cairn_proto::framed_len(r.payload.len())).sum(),
+            res.records
+                .iter()
+                .map(|r| cairn_proto::framed_len(r.payload.len()))
+                .sum(),
         );
         for r in &res.records {
             cairn_proto::frame_log_group(&mut raw, &r.payload);
         }
         let raw_len = raw.len();
-        let body = if raw.is_empty() || ct == CompressType::None { raw } else { cairn_proto::compress(ct, &raw) };
+        let body = if raw.is_empty() || ct == CompressType::None {
+            raw
+        } else {
+            cairn_proto::compress(ct, &raw)
+        };
         Ok((res, raw_len, body))
     })
     .await?;
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/x-protobuf"));
-    h.insert("x-log-cursor", hv(&cairn_proto::encode_cursor(res.next_cursor)));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-protobuf"),
+    );
+    h.insert(
+        "x-log-cursor",
+        hv(&cairn_proto::encode_cursor(res.next_cursor)),
+    );
     h.insert("x-log-count", hv(&res.records.len().to_string()));
     h.insert("x-log-bodyrawsize", hv(&raw_len.to_string()));
     if raw_len > 0 {
@@ -562,7 +688,10 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     }
     if let Some(last) = res.records.last() {
         h.insert("x-log-read-last-cursor", hv(&last.cursor.to_string()));
-        h.insert("x-log-cursor-time", hv(&(last.receive_millis / 1000).to_string()));
+        h.insert(
+            "x-log-cursor-time",
+            hv(&(last.receive_millis / 1000).to_string()),
+        );
     }
     if res.next_cursor >= res.shard_end {
         h.insert("x-log-end-of-cursor", HeaderValue::from_static("1"));
@@ -573,4 +702,144 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
 
 fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).expect("header-safe value")
+}
+
+async fn list_groups(ctx: Ctx, ls: &str) -> Reply {
+    let groups = ctx.state.svc.list_consumer_groups(&ctx.project()?, ls)?;
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({"name": g.name, "timeout": g.timeout, "order": g.order}))
+        .collect();
+    json_reply(&Value::Array(list))
+}
+
+fn timeout_field(v: &Value) -> Result<Option<u32>, SlsError> {
+    match v.get("timeout") {
+        None | Some(Value::Null) => Ok(None),
+        Some(t) => t
+            .as_u64()
+            .and_then(|t| u32::try_from(t).ok())
+            .map(Some)
+            .ok_or_else(|| SlsError::param("timeout must be a positive integer (seconds)")),
+    }
+}
+
+fn order_field(v: &Value) -> Result<Option<bool>, SlsError> {
+    match v.get("order") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(SlsError::param("order must be a boolean")),
+    }
+}
+
+async fn create_group(ctx: Ctx, ls: &str) -> Reply {
+    let project = ctx.project()?;
+    let v = ctx.json_body()?;
+    let name = str_field(&v, "consumerGroup")?
+        .ok_or_else(|| SlsError::param("consumerGroup is required"))?;
+    let spec = GroupSpec {
+        name: name.to_string(),
+        timeout: timeout_field(&v)?.ok_or_else(|| SlsError::param("timeout is required"))?,
+        order: order_field(&v)?.unwrap_or(false),
+    };
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    blocking(move || Ok(svc.create_consumer_group(&project, &ls, spec)?)).await?;
+    empty()
+}
+
+async fn update_group(ctx: Ctx, ls: &str, cg: &str) -> Reply {
+    let project = ctx.project()?;
+    let v = ctx.json_body()?;
+    let (timeout, order) = (timeout_field(&v)?, order_field(&v)?);
+    let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
+    blocking(move || Ok(svc.update_consumer_group(&project, &ls, &cg, timeout, order)?)).await?;
+    empty()
+}
+
+async fn delete_group(ctx: Ctx, ls: &str, cg: &str) -> Reply {
+    let project = ctx.project()?;
+    let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
+    blocking(move || Ok(svc.delete_consumer_group(&project, &ls, &cg)?)).await?;
+    empty()
+}
+
+async fn heartbeat(ctx: Ctx, ls: &str, cg: &str) -> Reply {
+    let project = ctx.project()?;
+    let consumer = ctx
+        .query
+        .get("consumer")
+        .ok_or_else(|| SlsError::param("consumer is required"))?
+        .to_string();
+    let held: Vec<u32> = if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&ctx.body).map_err(|e| {
+            SlsError::param(format!(
+                "heartbeat body must be a JSON array of shard ids: {e}"
+            ))
+        })?
+    };
+    let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
+    let shards = blocking(move || Ok(svc.heartbeat(&project, &ls, &cg, &consumer, &held)?)).await?;
+    json_reply(&json!(shards))
+}
+
+async fn update_checkpoint(ctx: Ctx, ls: &str, cg: &str) -> Reply {
+    let project = ctx.project()?;
+    let consumer = ctx
+        .query
+        .get("consumer")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    let force = match ctx.query.get("forceSuccess") {
+        None => true,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            return Err(SlsError::param(format!(
+                "forceSuccess {v:?} must be true or false"
+            )))
+        }
+    };
+    let v = ctx.json_body()?;
+    let shard = v
+        .get("shard")
+        .and_then(Value::as_u64)
+        .and_then(|s| u32::try_from(s).ok())
+        .ok_or_else(|| SlsError::param("shard must be a non-negative integer"))?;
+    let checkpoint = str_field(&v, "checkpoint")?
+        .ok_or_else(|| SlsError::param("checkpoint is required"))?
+        .to_string();
+    let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
+    blocking(move || {
+        Ok(svc.update_checkpoint(
+            &project,
+            &ls,
+            &cg,
+            consumer.as_deref(),
+            force,
+            shard,
+            &checkpoint,
+        )?)
+    })
+    .await?;
+    empty()
+}
+
+async fn get_checkpoints(ctx: Ctx, ls: &str, cg: &str) -> Reply {
+    let project = ctx.project()?;
+    let shard = match ctx.query.get("shard") {
+        None | Some("") => None,
+        Some(s) => match s.parse::<i64>() {
+            // A shard id that cannot exist answers an empty list, as a missing shard does.
+            Ok(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+            Err(_) => return Err(SlsError::param(format!("shard {s:?} is not an integer"))),
+        },
+    };
+    let list = ctx.state.svc.get_checkpoints(&project, ls, cg, shard)?;
+    let out: Vec<Value> = list
+        .iter()
+        .map(|c| json!({"shard": c.shard, "checkpoint": c.checkpoint, "updateTime": c.update_time_us, "consumer": c.consumer}))
+        .collect();
+    json_reply(&Value::Array(out))
 }

@@ -29,7 +29,8 @@ struct Resp {
 
 impl Resp {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
     }
 
     fn error_code(&self) -> String {
@@ -37,27 +38,50 @@ impl Resp {
     }
 
     fn header(&self, name: &str) -> &str {
-        self.headers.get(name).unwrap_or_else(|| panic!("no header {name}")).to_str().unwrap()
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no header {name}"))
+            .to_str()
+            .unwrap()
     }
 }
 
 impl Harness {
     fn new() -> Self {
         let (svc, dir) = service();
-        let state = AppState::new(Arc::new(svc), KeyRing::new(vec![]), false, vec!["localhost".into()], 10 << 20);
-        Self { router: app(state), _dir: dir }
+        let state = AppState::new(
+            Arc::new(svc),
+            KeyRing::new(vec![]),
+            false,
+            vec!["localhost".into()],
+            10 << 20,
+        );
+        Self {
+            router: app(state),
+            _dir: dir,
+        }
     }
 
     async fn send(&self, req: Request<Body>) -> Resp {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        assert!(parts.headers.contains_key("x-log-requestid"), "every response has a request id");
-        Resp { status: parts.status, headers: parts.headers, body }
+        assert!(
+            parts.headers.contains_key("x-log-requestid"),
+            "every response has a request id"
+        );
+        Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
     }
 
     async fn call(&self, method: &str, host: &str, uri: &str, body: Option<Value>) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri).header("host", host);
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", host);
         let body = match body {
             Some(v) => {
                 b = b.header("content-type", "application/json");
@@ -85,7 +109,14 @@ impl Harness {
     }
 
     async fn setup(&self, shards: u32) {
-        let r = self.call("POST", "proj.localhost", "/", Some(json!({"projectName": "proj", "description": "d"}))).await;
+        let r = self
+            .call(
+                "POST",
+                "proj.localhost",
+                "/",
+                Some(json!({"projectName": "proj", "description": "d"})),
+            )
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         let r = self
             .call(
@@ -99,7 +130,14 @@ impl Harness {
     }
 
     async fn end_cursor(&self, shard: u32) -> String {
-        let r = self.call("GET", "proj.localhost", &format!("/logstores/ls1/shards/{shard}?type=cursor&from=end"), None).await;
+        let r = self
+            .call(
+                "GET",
+                "proj.localhost",
+                &format!("/logstores/ls1/shards/{shard}?type=cursor&from=end"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200);
         r.json()["cursor"].as_str().unwrap().to_string()
     }
@@ -109,7 +147,10 @@ fn group(i: u32) -> Vec<u8> {
     LogGroup {
         logs: vec![Log {
             time: 1_700_000_000 + i,
-            contents: vec![LogContent { key: b"msg".to_vec().into(), value: format!("hello {i}").into_bytes().into() }],
+            contents: vec![LogContent {
+                key: b"msg".to_vec(),
+                value: format!("hello {i}").into_bytes(),
+            }],
             time_ns: Some(7),
         }],
         topic: Some("topic".into()),
@@ -124,28 +165,77 @@ async fn project_and_logstore_json_shapes() {
     let h = Harness::new();
     h.setup(4).await;
     let p = h.call("GET", "proj.localhost", "/", None).await.json();
-    for k in ["projectName", "description", "status", "region", "owner", "createTime", "lastModifyTime"] {
+    for k in [
+        "projectName",
+        "description",
+        "status",
+        "region",
+        "owner",
+        "createTime",
+        "lastModifyTime",
+    ] {
         assert!(p.get(k).is_some(), "GetProject lacks {k}: {p}");
     }
     assert!(p["createTime"].is_string());
-    let list = h.call("GET", "localhost:7070", "/?offset=0&size=10", None).await.json();
+    let list = h
+        .call("GET", "localhost:7070", "/?offset=0&size=10", None)
+        .await
+        .json();
     assert_eq!(list["total"], 1);
     assert_eq!(list["projects"][0]["projectName"], "proj");
-    let ls = h.call("GET", "proj.localhost", "/logstores/ls1", None).await.json();
-    for k in ["logstoreName", "ttl", "shardCount", "enable_tracking", "appendMeta", "autoSplit", "maxSplitShard"] {
+    let ls = h
+        .call("GET", "proj.localhost", "/logstores/ls1", None)
+        .await
+        .json();
+    for k in [
+        "logstoreName",
+        "ttl",
+        "shardCount",
+        "enable_tracking",
+        "appendMeta",
+        "autoSplit",
+        "maxSplitShard",
+    ] {
         assert!(ls.get(k).is_some(), "GetLogStore lacks {k}: {ls}");
     }
-    let shards = h.call("GET", "proj.localhost", "/logstores/ls1/shards", None).await.json();
+    let shards = h
+        .call("GET", "proj.localhost", "/logstores/ls1/shards", None)
+        .await
+        .json();
     assert_eq!(shards.as_array().unwrap().len(), 4);
-    assert_eq!(shards[1]["inclusiveBeginKey"], "40000000000000000000000000000000");
-    assert_eq!(shards[3]["exclusiveEndKey"], "ffffffffffffffffffffffffffffffff");
+    assert_eq!(
+        shards[1]["inclusiveBeginKey"],
+        "40000000000000000000000000000000"
+    );
+    assert_eq!(
+        shards[3]["exclusiveEndKey"],
+        "ffffffffffffffffffffffffffffffff"
+    );
     assert_eq!(shards[0]["status"], "readwrite");
-    let r = h.call("POST", "proj.localhost", "/", Some(json!({"projectName": "proj"}))).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "ProjectAlreadyExist"));
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            "/",
+            Some(json!({"projectName": "proj"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "ProjectAlreadyExist")
+    );
     let r = h.call("GET", "nope.localhost", "/", None).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (404, "ProjectNotExist"));
-    let r = h.call("GET", "proj.localhost", "/logstores/nope", None).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (404, "LogStoreNotExist"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "ProjectNotExist")
+    );
+    let r = h
+        .call("GET", "proj.localhost", "/logstores/nope", None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "LogStoreNotExist")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,9 +257,14 @@ async fn put_and_pull_with_every_codec() {
     let h = Harness::new();
     h.setup(1).await;
     let mut sent = Vec::new();
-    for (i, ct) in [CompressType::Lz4, CompressType::Zstd, CompressType::Deflate, CompressType::None]
-        .into_iter()
-        .enumerate()
+    for (i, ct) in [
+        CompressType::Lz4,
+        CompressType::Zstd,
+        CompressType::Deflate,
+        CompressType::None,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let g = group(i as u32);
         let r = h.put("ls1", ct, &g, Some(g.len())).await;
@@ -191,7 +286,12 @@ async fn put_and_pull_with_every_codec() {
         assert_eq!(r.header("x-log-end-of-cursor"), "1");
         assert!(!r.headers.contains_key("content-encoding"));
         let raw_len: usize = r.header("x-log-bodyrawsize").parse().unwrap();
-        let ct = CompressType::from_header(r.headers.get("x-log-compresstype").map(|v| v.to_str().unwrap())).unwrap();
+        let ct = CompressType::from_header(
+            r.headers
+                .get("x-log-compresstype")
+                .map(|v| v.to_str().unwrap()),
+        )
+        .unwrap();
         let raw = cairn_proto::decompress(ct, &r.body, Some(raw_len), 1 << 30).unwrap();
         let list = LogGroupList::decode(raw.as_slice()).unwrap();
         let got: Vec<Vec<u8>> = list.log_groups.iter().map(|g| g.encode_to_vec()).collect();
@@ -199,8 +299,18 @@ async fn put_and_pull_with_every_codec() {
     }
     // At the end: no groups, the same cursor back.
     let c4 = cairn_proto::encode_cursor(4);
-    let r = h.call("GET", "proj.localhost", &format!("/logstores/ls1/shards/0?type=log&cursor={c4}&count=10"), None).await;
-    assert_eq!((r.header("x-log-count"), r.header("x-log-cursor")), ("0", c4.as_str()));
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            &format!("/logstores/ls1/shards/0?type=log&cursor={c4}&count=10"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.header("x-log-count"), r.header("x-log-cursor")),
+        ("0", c4.as_str())
+    );
     assert_eq!(r.header("x-log-bodyrawsize"), "0");
     assert!(r.body.is_empty());
 }
@@ -215,16 +325,35 @@ async fn bad_put_bodies_are_rejected_and_change_nothing() {
     let mut truncated = g.clone();
     truncated.truncate(g.len() - 4);
     let r = h.put("ls1", CompressType::None, &truncated, None).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyInvalid"));
-    let r = h.put("ls1", CompressType::Lz4, &truncated, Some(truncated.len())).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyInvalid"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyInvalid")
+    );
+    let r = h
+        .put("ls1", CompressType::Lz4, &truncated, Some(truncated.len()))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyInvalid")
+    );
 
     let r = h.put("ls1", CompressType::Lz4, &g, Some(g.len() + 5)).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyUncompressError"));
-    let r = h.put("ls1", CompressType::Zstd, &g, Some(g.len() - 1)).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyUncompressError"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyUncompressError")
+    );
+    let r = h
+        .put("ls1", CompressType::Zstd, &g, Some(g.len() - 1))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyUncompressError")
+    );
     let r = h.put("ls1", CompressType::Lz4, &g, None).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "MissingBodyRawSize"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "MissingBodyRawSize")
+    );
 
     let req = Request::builder()
         .method("POST")
@@ -235,7 +364,10 @@ async fn bad_put_bodies_are_rejected_and_change_nothing() {
         .body(Body::from(vec![0xffu8; 12]))
         .unwrap();
     let r = h.send(req).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyUncompressError"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyUncompressError")
+    );
 
     let req = Request::builder()
         .method("POST")
@@ -246,7 +378,10 @@ async fn bad_put_bodies_are_rejected_and_change_nothing() {
         .body(Body::from(g.clone()))
         .unwrap();
     let r = h.send(req).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "InvalidCompressType"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "InvalidCompressType")
+    );
 
     let req = Request::builder()
         .method("POST")
@@ -257,29 +392,53 @@ async fn bad_put_bodies_are_rejected_and_change_nothing() {
         .body(Body::from(g.clone()))
         .unwrap();
     let r = h.send(req).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "InvalidBodyRawSize"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "InvalidBodyRawSize")
+    );
 
     // Over 10 MB raw: refused by the declared size and by the plain body size.
-    let r = h.put("ls1", CompressType::Lz4, &g, Some((10 << 20) + 1)).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (413, "PostBodyTooLarge"));
+    let r = h
+        .put("ls1", CompressType::Lz4, &g, Some((10 << 20) + 1))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (413, "PostBodyTooLarge")
+    );
     let big = LogGroup {
         logs: vec![Log {
             time: 1,
-            contents: vec![LogContent { key: b"k".to_vec().into(), value: vec![b'a'; (10 << 20) + 10].into() }],
+            contents: vec![LogContent {
+                key: b"k".to_vec(),
+                value: vec![b'a'; (10 << 20) + 10],
+            }],
             time_ns: None,
         }],
         ..Default::default()
     }
     .encode_to_vec();
     let r = h.put("ls1", CompressType::None, &big, None).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (413, "PostBodyTooLarge"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (413, "PostBodyTooLarge")
+    );
     let r = h.put("ls1", CompressType::Lz4, &big, Some(big.len())).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (413, "PostBodyTooLarge"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (413, "PostBodyTooLarge")
+    );
 
     let r = h.put("nope", CompressType::Lz4, &g, Some(g.len())).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (404, "LogStoreNotExist"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "LogStoreNotExist")
+    );
 
-    assert_eq!(h.end_cursor(0).await, before, "rejected writes changed nothing");
+    assert_eq!(
+        h.end_cursor(0).await,
+        before,
+        "rejected writes changed nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,31 +446,158 @@ async fn bad_parameters_get_sls_errors() {
     let h = Harness::new();
     h.setup(2).await;
     let cases: Vec<(&str, &str, Option<Value>, u16, &str)> = vec![
-        ("GET", "/logstores/ls1/shards/0?type=log&cursor=%%%&count=10", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/0?type=log&cursor=LTE%3D&count=10", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/0?type=log&cursor=OTk%3D&count=10", None, 400, "InvalidCursor"),
-        ("GET", "/logstores/ls1/shards/0?type=cursor_time&cursor=OTk%3D", None, 400, "InvalidCursor"),
-        ("GET", "/logstores/ls1/shards/0?type=log&cursor=MA%3D%3D&count=0", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/0?type=log&cursor=MA%3D%3D&count=1001", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/7?type=cursor&from=begin", None, 400, "ShardNotExist"),
-        ("GET", "/logstores/ls1/shards/abc?type=cursor&from=begin", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/-1?type=cursor&from=begin", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/0?type=cursor&from=yesterday", None, 400, "ParameterInvalid"),
-        ("GET", "/logstores/ls1/shards/0?type=bogus", None, 400, "ParameterInvalid"),
-        ("POST", "/logstores/ls1/shards/route?key=zz", None, 400, "ParameterInvalid"),
-        ("POST", "/logstores/ls1/shards/0?action=split&key=00", None, 400, "ParameterInvalid"),
-        ("POST", "/logstores/ls1/shards/1?action=merge", None, 400, "ParameterInvalid"),
-        ("DELETE", "/logstores/ls1/shards/0", None, 400, "ParameterInvalid"),
-        ("POST", "/logstores", Some(json!({"logstoreName": "Bad Name", "ttl": 1, "shardCount": 1})), 400, "ParameterInvalid"),
-        ("POST", "/logstores", Some(json!({"logstoreName": "ls2", "ttl": "x", "shardCount": 1})), 400, "LogStoreInfoInvalid"),
-        ("POST", "/logstores", Some(json!({"logstoreName": "ls2", "ttl": 1, "shardCount": 1000})), 400, "LogStoreInfoInvalid"),
-        ("POST", "/logstores", Some(json!([1, 2])), 400, "LogStoreInfoInvalid"),
-        ("PUT", "/logstores/ls1", Some(json!({"logstoreName": "ls1", "ttl": 0})), 400, "LogStoreInfoInvalid"),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=log&cursor=%%%&count=10",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=log&cursor=LTE%3D&count=10",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=log&cursor=OTk%3D&count=10",
+            None,
+            400,
+            "InvalidCursor",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=cursor_time&cursor=OTk%3D",
+            None,
+            400,
+            "InvalidCursor",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=log&cursor=MA%3D%3D&count=0",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=log&cursor=MA%3D%3D&count=1001",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/7?type=cursor&from=begin",
+            None,
+            400,
+            "ShardNotExist",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/abc?type=cursor&from=begin",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/-1?type=cursor&from=begin",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=cursor&from=yesterday",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "GET",
+            "/logstores/ls1/shards/0?type=bogus",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "POST",
+            "/logstores/ls1/shards/route?key=zz",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "POST",
+            "/logstores/ls1/shards/0?action=split&key=00",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "POST",
+            "/logstores/ls1/shards/1?action=merge",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "DELETE",
+            "/logstores/ls1/shards/0",
+            None,
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "POST",
+            "/logstores",
+            Some(json!({"logstoreName": "Bad Name", "ttl": 1, "shardCount": 1})),
+            400,
+            "ParameterInvalid",
+        ),
+        (
+            "POST",
+            "/logstores",
+            Some(json!({"logstoreName": "ls2", "ttl": "x", "shardCount": 1})),
+            400,
+            "LogStoreInfoInvalid",
+        ),
+        (
+            "POST",
+            "/logstores",
+            Some(json!({"logstoreName": "ls2", "ttl": 1, "shardCount": 1000})),
+            400,
+            "LogStoreInfoInvalid",
+        ),
+        (
+            "POST",
+            "/logstores",
+            Some(json!([1, 2])),
+            400,
+            "LogStoreInfoInvalid",
+        ),
+        (
+            "PUT",
+            "/logstores/ls1",
+            Some(json!({"logstoreName": "ls1", "ttl": 0})),
+            400,
+            "LogStoreInfoInvalid",
+        ),
     ];
     for (method, uri, body, status, code) in cases {
         let r = h.call(method, "proj.localhost", uri, body).await;
-        assert_eq!((r.status.as_u16(), r.error_code().as_str()), (status, code), "{method} {uri}: {:?}", r.body);
-        assert!(r.json()["errorMessage"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (r.status.as_u16(), r.error_code().as_str()),
+            (status, code),
+            "{method} {uri}: {:?}",
+            r.body
+        );
+        assert!(r.json()["errorMessage"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
     // Bad JSON bytes.
     let req = Request::builder()
@@ -322,13 +608,34 @@ async fn bad_parameters_get_sls_errors() {
         .body(Body::from("{not json"))
         .unwrap();
     let r = h.send(req).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "PostBodyInvalid"));
-    let r = h.call("POST", "localhost", "/", Some(json!({"projectName": "UPPER"}))).await;
-    assert_eq!((r.status.as_u16(), r.error_code().as_str()), (400, "ParameterInvalid"));
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyInvalid")
+    );
+    let r = h
+        .call(
+            "POST",
+            "localhost",
+            "/",
+            Some(json!({"projectName": "UPPER"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "ParameterInvalid")
+    );
     // Nothing above created anything.
-    let list = h.call("GET", "proj.localhost", "/logstores", None).await.json();
+    let list = h
+        .call("GET", "proj.localhost", "/logstores", None)
+        .await
+        .json();
     assert_eq!(list["logstores"], json!(["ls1"]));
-    assert_eq!(h.call("GET", "proj.localhost", "/logstores/ls1", None).await.json()["ttl"], 7);
+    assert_eq!(
+        h.call("GET", "proj.localhost", "/logstores/ls1", None)
+            .await
+            .json()["ttl"],
+        7
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,33 +652,259 @@ async fn routed_writes_and_split_merge() {
             .body(Body::from(g))
             .unwrap()
     };
-    assert_eq!(h.send(route("7fffffffffffffffffffffffffffffff")).await.status, 200);
-    assert_eq!(h.send(route("ffffffffffffffffffffffffffffffff")).await.status, 200);
-    assert_eq!(h.send(route("80000000000000000000000000000000")).await.status, 200);
+    assert_eq!(
+        h.send(route("7fffffffffffffffffffffffffffffff"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        h.send(route("ffffffffffffffffffffffffffffffff"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        h.send(route("80000000000000000000000000000000"))
+            .await
+            .status,
+        200
+    );
     assert_eq!(h.end_cursor(0).await, cairn_proto::encode_cursor(1));
     assert_eq!(h.end_cursor(1).await, cairn_proto::encode_cursor(2));
 
-    let r = h.call("POST", "proj.localhost", "/logstores/ls1/shards/1?action=split&key=c0000000000000000000000000000000", None).await;
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            "/logstores/ls1/shards/1?action=split&key=c0000000000000000000000000000000",
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let split = r.json();
     assert_eq!(split[0]["shardID"], 1);
     assert_eq!(split[0]["status"], "readonly");
     assert_eq!(split[1]["shardID"], 2);
     assert_eq!(split[2]["shardID"], 3);
-    assert_eq!(split[2]["inclusiveBeginKey"], "c0000000000000000000000000000000");
-    assert_eq!(h.send(route("ffffffffffffffffffffffffffffffff")).await.status, 200);
-    assert_eq!(h.end_cursor(1).await, cairn_proto::encode_cursor(2), "readonly parent takes no writes");
+    assert_eq!(
+        split[2]["inclusiveBeginKey"],
+        "c0000000000000000000000000000000"
+    );
+    assert_eq!(
+        h.send(route("ffffffffffffffffffffffffffffffff"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        h.end_cursor(1).await,
+        cairn_proto::encode_cursor(2),
+        "readonly parent takes no writes"
+    );
     assert_eq!(h.end_cursor(3).await, cairn_proto::encode_cursor(1));
-    let r = h.call("GET", "proj.localhost", "/logstores/ls1/shards/1?type=log&cursor=MA%3D%3D&count=10", None).await;
-    assert_eq!(r.header("x-log-count"), "2", "readonly parent stays readable");
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            "/logstores/ls1/shards/1?type=log&cursor=MA%3D%3D&count=10",
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.header("x-log-count"),
+        "2",
+        "readonly parent stays readable"
+    );
 
-    let r = h.call("POST", "proj.localhost", "/logstores/ls1/shards/2?action=merge", None).await;
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            "/logstores/ls1/shards/2?action=merge",
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let merged = r.json();
     assert_eq!(merged[0]["shardID"], 4);
     assert_eq!(merged[0]["status"], "readwrite");
     assert_eq!(merged[1]["shardID"], 2);
     assert_eq!(merged[2]["shardID"], 3);
-    let all = h.call("GET", "proj.localhost", "/logstores/ls1/shards", None).await.json();
+    let all = h
+        .call("GET", "proj.localhost", "/logstores/ls1/shards", None)
+        .await
+        .json();
     assert_eq!(all.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_checkpoint_as_the_reference_describes() {
+    let h = Harness::new();
+    h.setup(2).await;
+    let base = "/logstores/ls1/consumergroups";
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            base,
+            Some(json!({"consumerGroup": "cg1", "timeout": 20, "order": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            base,
+            Some(json!({"consumerGroup": "cg1", "timeout": 20, "order": false})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "ConsumerGroupAlreadyExist")
+    );
+    let r = h
+        .call(
+            "PUT",
+            "proj.localhost",
+            &format!("{base}/cg1"),
+            Some(json!({"order": true, "timeout": 30})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let list = h.call("GET", "proj.localhost", base, None).await.json();
+    assert_eq!(list, json!([{"name": "cg1", "timeout": 30, "order": true}]));
+
+    // Never committed: one element with an empty checkpoint for an existing shard, [] for a missing one.
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            &format!("{base}/cg1?shard=1"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(
+        r.json(),
+        json!([{"shard": 1, "checkpoint": "", "updateTime": 0, "consumer": ""}])
+    );
+    assert_eq!(
+        h.call(
+            "GET",
+            "proj.localhost",
+            &format!("{base}/cg1?shard=9"),
+            None
+        )
+        .await
+        .json(),
+        json!([])
+    );
+
+    // Heartbeat, then a commit by the owner.
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            &format!("{base}/cg1?type=heartbeat&consumer=c1"),
+            Some(json!([])),
+        )
+        .await;
+    assert_eq!(r.json(), json!([0, 1]));
+    let g = group(1);
+    assert_eq!(
+        h.put("ls1", CompressType::Lz4, &g, Some(g.len()))
+            .await
+            .status,
+        200
+    );
+    let c = cairn_proto::encode_cursor(1);
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            &format!("{base}/cg1?type=checkpoint&consumer=c1&forceSuccess=False"),
+            Some(json!({"shard": 0, "checkpoint": c})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            &format!("{base}/cg1?type=checkpoint&consumer=c2&forceSuccess=false"),
+            Some(json!({"shard": 1, "checkpoint": cairn_proto::encode_cursor(0)})),
+        )
+        .await;
+    assert_eq!(r.error_code(), "ConsumerNotExist");
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            &format!("{base}/cg1?type=checkpoint&consumer=c1&forceSuccess=true"),
+            Some(json!({"shard": 1, "checkpoint": cairn_proto::encode_cursor(5)})),
+        )
+        .await;
+    assert_eq!(r.error_code(), "InvalidCursor");
+    let all = h
+        .call("GET", "proj.localhost", &format!("{base}/cg1"), None)
+        .await
+        .json();
+    let arr = all.as_array().unwrap();
+    assert_eq!(arr.len(), 2, "without shard: every shard");
+    assert_eq!(arr[0]["shard"], 0);
+    assert_eq!(arr[0]["checkpoint"], c.as_str());
+    assert_eq!(arr[0]["consumer"], "c1");
+    let t = arr[0]["updateTime"].as_i64().unwrap();
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    assert!(
+        (now_us - t).abs() < 60_000_000,
+        "updateTime is in microseconds: {t}"
+    );
+    assert_eq!(
+        arr[1],
+        json!({"shard": 1, "checkpoint": "", "updateTime": 0, "consumer": ""})
+    );
+
+    // Errors of the seed.
+    let r = h
+        .call("GET", "nope.localhost", &format!("{base}/cg1"), None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "ProjectNotExist")
+    );
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            "/logstores/nope/consumergroups/cg1",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "LogStoreNotExist")
+    );
+    let r = h
+        .call("GET", "proj.localhost", &format!("{base}/nope"), None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (404, "ConsumerGroupNotExist")
+    );
+
+    let r = h
+        .call("DELETE", "proj.localhost", &format!("{base}/cg1"), None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        h.call("GET", "proj.localhost", base, None).await.json(),
+        json!([])
+    );
 }

@@ -41,7 +41,11 @@ pub struct PullResult {
 /// Parses a 128-bit hash key written as hex (32 digits; shorter keys are right-padded with `0`,
 /// as a prefix of the key space).
 pub fn parse_hash_key(s: &str) -> Result<u128> {
-    let bad = || Error::ParameterInvalid(format!("hash key {s:?} is not a hexadecimal key of at most 32 digits"));
+    let bad = || {
+        Error::ParameterInvalid(format!(
+            "hash key {s:?} is not a hexadecimal key of at most 32 digits"
+        ))
+    };
     if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
@@ -52,10 +56,22 @@ pub fn parse_hash_key(s: &str) -> Result<u128> {
 impl Service {
     /// PutLogs: validates `group` (an uncompressed LogGroup) and appends it durably.
     /// Returns the shard it went to and its cursor.
-    pub fn put_logs(&self, project: &str, logstore: &str, target: PutTarget, group: &[u8]) -> Result<(u32, u64)> {
-        cairn_proto::validate_log_group(group).map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
+    pub fn put_logs(
+        &self,
+        project: &str,
+        logstore: &str,
+        target: PutTarget,
+        group: &[u8],
+    ) -> Result<(u32, u64)> {
+        cairn_proto::validate_log_group(group)
+            .map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
         let ls = self.logstore(project, logstore)?;
-        let writable = || ls.rec.shards.iter().filter(|s| s.status == ShardStatus::Readwrite);
+        let writable = || {
+            ls.rec
+                .shards
+                .iter()
+                .filter(|s| s.status == ShardStatus::Readwrite)
+        };
         let shard = match target {
             PutTarget::LoadBalance => {
                 let n = writable().count();
@@ -65,10 +81,14 @@ impl Service {
                 let i = ls.lb.fetch_add(1, Ordering::Relaxed) % n;
                 writable().nth(i).expect("index below count").id
             }
-            PutTarget::HashKey(key) => writable()
-                .find(|s| s.owns(key))
-                .ok_or_else(|| Error::Internal(format!("no readwrite shard owns key {key:032x}")))?
-                .id,
+            PutTarget::HashKey(key) => {
+                writable()
+                    .find(|s| s.owns(key))
+                    .ok_or_else(|| {
+                        Error::Internal(format!("no readwrite shard owns key {key:032x}"))
+                    })?
+                    .id
+            }
         };
         let log = ls.shard_log(shard)?;
         let appended = log.append(group)?;
@@ -77,7 +97,13 @@ impl Service {
     }
 
     /// GetCursor.
-    pub fn get_cursor(&self, project: &str, logstore: &str, shard: u32, from: CursorFrom) -> Result<u64> {
+    pub fn get_cursor(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        from: CursorFrom,
+    ) -> Result<u64> {
         let ls = self.logstore(project, logstore)?;
         let log = ls.shard_log(shard)?;
         Ok(match from {
@@ -89,11 +115,21 @@ impl Service {
 
     /// GetCursorTime: the receive time (unix seconds) of the LogGroup at `cursor`. The end cursor
     /// of a non-empty shard answers the time of its newest LogGroup.
-    pub fn get_cursor_time(&self, project: &str, logstore: &str, shard: u32, cursor: u64) -> Result<u64> {
+    pub fn get_cursor_time(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        cursor: u64,
+    ) -> Result<u64> {
         let ls = self.logstore(project, logstore)?;
         let log = ls.shard_log(shard)?;
         let (begin, end) = (log.begin(), log.end());
-        let at = if cursor == end && end > begin { end - 1 } else { cursor };
+        let at = if cursor == end && end > begin {
+            end - 1
+        } else {
+            cursor
+        };
         if at < begin || at >= end {
             return Err(Error::InvalidCursor(format!(
                 "cursor {cursor} is out of range [{begin}, {end}) of shard {shard}"
@@ -113,7 +149,9 @@ impl Service {
         end_cursor: Option<u64>,
     ) -> Result<PullResult> {
         if !(1..=MAX_PULL_COUNT).contains(&count) {
-            return Err(Error::ParameterInvalid(format!("count {count} is out of range [1, {MAX_PULL_COUNT}]")));
+            return Err(Error::ParameterInvalid(format!(
+                "count {count} is out of range [1, {MAX_PULL_COUNT}]"
+            )));
         }
         let ls = self.logstore(project, logstore)?;
         let log = ls.shard_log(shard)?;
@@ -131,9 +169,17 @@ impl Service {
             }
         }
         let until = end_cursor.unwrap_or(u64::MAX);
-        let records = if until <= cursor { Vec::new() } else { log.read(cursor, until, count, MAX_PULL_BYTES)? };
+        let records = if until <= cursor {
+            Vec::new()
+        } else {
+            log.read(cursor, until, count, MAX_PULL_BYTES)?
+        };
         let next_cursor = records.last().map_or(cursor, |r| r.cursor + 1);
-        Ok(PullResult { records, next_cursor, shard_end: end })
+        Ok(PullResult {
+            records,
+            next_cursor,
+            shard_end: end,
+        })
     }
 }
 
@@ -148,10 +194,19 @@ mod tests {
     use std::sync::Arc;
 
     fn setup(svc: &Service, shards: u32) {
-        svc.create_project(ProjectSpec { name: "proj".into(), ..Default::default() }).unwrap();
+        svc.create_project(ProjectSpec {
+            name: "proj".into(),
+            ..Default::default()
+        })
+        .unwrap();
         svc.create_logstore(
             "proj",
-            LogstoreSpec { name: "ls1".into(), ttl: Some(1), shard_count: Some(shards), ..Default::default() },
+            LogstoreSpec {
+                name: "ls1".into(),
+                ttl: Some(1),
+                shard_count: Some(shards),
+                ..Default::default()
+            },
         )
         .unwrap();
     }
@@ -160,7 +215,10 @@ mod tests {
         LogGroup {
             logs: vec![Log {
                 time: 1_700_000_000 + i,
-                contents: vec![LogContent { key: b"k".to_vec().into(), value: format!("value-{i}").into_bytes().into() }],
+                contents: vec![LogContent {
+                    key: b"k".to_vec(),
+                    value: format!("value-{i}").into_bytes(),
+                }],
                 time_ns: Some(i),
             }],
             topic: Some(format!("t{i}")),
@@ -174,29 +232,52 @@ mod tests {
         let (svc, _dir) = service();
         setup(&svc, 2);
         for i in 0..10 {
-            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i)).unwrap();
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
         }
-        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 5);
-        assert_eq!(svc.get_cursor("proj", "ls1", 1, CursorFrom::End).unwrap(), 5);
-        let (shard, cursor) = svc.put_logs("proj", "ls1", PutTarget::HashKey(u128::MAX), &group(99)).unwrap();
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(),
+            5
+        );
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 1, CursorFrom::End).unwrap(),
+            5
+        );
+        let (shard, cursor) = svc
+            .put_logs("proj", "ls1", PutTarget::HashKey(u128::MAX), &group(99))
+            .unwrap();
         assert_eq!((shard, cursor), (1, 5));
-        let (shard, _) = svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &group(98)).unwrap();
+        let (shard, _) = svc
+            .put_logs("proj", "ls1", PutTarget::HashKey(0), &group(98))
+            .unwrap();
         assert_eq!(shard, 0);
         let r = svc.pull_logs("proj", "ls1", 1, 0, 100, None).unwrap();
         assert_eq!(r.records.len(), 6);
         assert_eq!(r.next_cursor, 6);
         assert_eq!(&r.records[5].payload[..], &group(99)[..]);
         let r = svc.pull_logs("proj", "ls1", 1, 2, 2, None).unwrap();
-        assert_eq!(r.records.iter().map(|r| r.cursor).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(
+            r.records.iter().map(|r| r.cursor).collect::<Vec<_>>(),
+            vec![2, 3]
+        );
         let r = svc.pull_logs("proj", "ls1", 1, 6, 100, None).unwrap();
         assert!(r.records.is_empty());
         assert_eq!(r.next_cursor, 6, "at the end the cursor is unchanged");
         let r = svc.pull_logs("proj", "ls1", 1, 1, 100, Some(3)).unwrap();
         assert_eq!(r.records.len(), 2);
         assert_eq!(r.next_cursor, 3);
-        assert!(matches!(svc.pull_logs("proj", "ls1", 1, 7, 100, None), Err(Error::InvalidCursor(_))));
-        assert!(matches!(svc.pull_logs("proj", "ls1", 9, 0, 100, None), Err(Error::ShardNotExist(9))));
-        assert!(matches!(svc.pull_logs("proj", "ls1", 1, 0, 0, None), Err(Error::ParameterInvalid(_))));
+        assert!(matches!(
+            svc.pull_logs("proj", "ls1", 1, 7, 100, None),
+            Err(Error::InvalidCursor(_))
+        ));
+        assert!(matches!(
+            svc.pull_logs("proj", "ls1", 9, 0, 100, None),
+            Err(Error::ShardNotExist(9))
+        ));
+        assert!(matches!(
+            svc.pull_logs("proj", "ls1", 1, 0, 0, None),
+            Err(Error::ParameterInvalid(_))
+        ));
     }
 
     #[test]
@@ -205,8 +286,14 @@ mod tests {
         setup(&svc, 1);
         let mut g = group(1);
         g.truncate(g.len() - 3);
-        assert!(matches!(svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &g), Err(Error::PostBodyInvalid(_))));
-        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 0);
+        assert!(matches!(
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &g),
+            Err(Error::PostBodyInvalid(_))
+        ));
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(),
+            0
+        );
     }
 
     #[test]
@@ -214,16 +301,29 @@ mod tests {
         let (svc, _dir, clock) = service_with_manual_clock(1_000_000_000_000);
         setup(&svc, 1);
         for i in 0..5 {
-            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i)).unwrap();
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
             clock.advance(10_000);
         }
         // Receive times: 1_000_000_000, +10, +20, +30, +40 seconds.
         for c in 0..5u64 {
-            assert_eq!(svc.get_cursor_time("proj", "ls1", 0, c).unwrap(), 1_000_000_000 + 10 * c);
+            assert_eq!(
+                svc.get_cursor_time("proj", "ls1", 0, c).unwrap(),
+                1_000_000_000 + 10 * c
+            );
         }
-        assert_eq!(svc.get_cursor_time("proj", "ls1", 0, 5).unwrap(), 1_000_000_040);
-        assert!(matches!(svc.get_cursor_time("proj", "ls1", 0, 6), Err(Error::InvalidCursor(_))));
-        let at = |t| svc.get_cursor("proj", "ls1", 0, CursorFrom::Time(t)).unwrap();
+        assert_eq!(
+            svc.get_cursor_time("proj", "ls1", 0, 5).unwrap(),
+            1_000_000_040
+        );
+        assert!(matches!(
+            svc.get_cursor_time("proj", "ls1", 0, 6),
+            Err(Error::InvalidCursor(_))
+        ));
+        let at = |t| {
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::Time(t))
+                .unwrap()
+        };
         assert_eq!(at(0), 0);
         assert_eq!(at(1_000_000_000), 0);
         assert_eq!(at(1_000_000_001), 1);
@@ -239,31 +339,48 @@ mod tests {
         let big = LogGroup {
             logs: vec![Log {
                 time: 1,
-                contents: vec![LogContent { key: b"k".to_vec().into(), value: vec![b'x'; 20_000].into() }],
+                contents: vec![LogContent {
+                    key: b"k".to_vec(),
+                    value: vec![b'x'; 20_000],
+                }],
                 time_ns: None,
             }],
             ..Default::default()
         }
         .encode_to_vec();
         for _ in 0..10 {
-            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big).unwrap();
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big)
+                .unwrap();
         }
         clock.advance(2 * 86_400_000);
-        svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big).unwrap();
+        svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &big)
+            .unwrap();
         assert!(svc.run_retention() > 0);
         let begin = svc.get_cursor("proj", "ls1", 0, CursorFrom::Begin).unwrap();
         assert!(begin > 0);
-        assert!(matches!(svc.pull_logs("proj", "ls1", 0, 0, 10, None), Err(Error::InvalidCursor(_))));
+        assert!(matches!(
+            svc.pull_logs("proj", "ls1", 0, 0, 10, None),
+            Err(Error::InvalidCursor(_))
+        ));
         drop(svc);
         let svc = reopen(dir.path(), clock);
-        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::Begin).unwrap(), begin);
-        assert_eq!(svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(), 11);
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::Begin).unwrap(),
+            begin
+        );
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(),
+            11
+        );
         let _ = Arc::strong_count(svc.clock());
     }
 
     #[test]
     fn hash_keys_parse() {
-        assert_eq!(parse_hash_key("ffffffffffffffffffffffffffffffff").unwrap(), u128::MAX);
+        assert_eq!(
+            parse_hash_key("ffffffffffffffffffffffffffffffff").unwrap(),
+            u128::MAX
+        );
         assert_eq!(parse_hash_key("8").unwrap(), 1u128 << 127);
         assert!(parse_hash_key("").is_err());
         assert!(parse_hash_key("xyz").is_err());

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use cairn_storage::ShardLog;
 
 use super::{
-    new_id, shard_dir, validate_logstore_name, Error, Logstore, Result, Service, MAX_LOGSTORES_PER_PROJECT,
-    MAX_SHARDS_AT_CREATE,
+    new_id, shard_dir, validate_logstore_name, Error, Logstore, Result, Service,
+    MAX_LOGSTORES_PER_PROJECT, MAX_SHARDS_AT_CREATE,
 };
 use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ShardRec, ShardStatus};
 
@@ -47,7 +47,9 @@ fn check_ttl(ttl: u32) -> Result<()> {
     if (1..=TTL_FOREVER).contains(&ttl) {
         Ok(())
     } else {
-        Err(Error::LogStoreInfoInvalid(format!("ttl {ttl} is out of range [1, {TTL_FOREVER}]")))
+        Err(Error::LogStoreInfoInvalid(format!(
+            "ttl {ttl} is out of range [1, {TTL_FOREVER}]"
+        )))
     }
 }
 
@@ -61,12 +63,19 @@ fn check_settings(s: &LogstoreSettings) -> Result<()> {
     }
     if let Some(h) = s.hot_ttl {
         if h > s.ttl {
-            return Err(Error::LogStoreInfoInvalid(format!("hot_ttl {h} is larger than ttl {}", s.ttl)));
+            return Err(Error::LogStoreInfoInvalid(format!(
+                "hot_ttl {h} is larger than ttl {}",
+                s.ttl
+            )));
         }
     }
     match s.telemetry_type.as_str() {
         "" | "None" | "Metrics" | "Event" => {}
-        other => return Err(Error::LogStoreInfoInvalid(format!("unknown telemetryType {other:?}"))),
+        other => {
+            return Err(Error::LogStoreInfoInvalid(format!(
+                "unknown telemetryType {other:?}"
+            )))
+        }
     }
     if let Some(m) = &s.mode {
         if !matches!(m.as_str(), "standard" | "query" | "lite") {
@@ -95,9 +104,12 @@ impl Service {
     /// CreateLogStore.
     pub fn create_logstore(&self, project: &str, spec: LogstoreSpec) -> Result<()> {
         validate_logstore_name(&spec.name)?;
-        let ttl = spec.ttl.ok_or_else(|| Error::LogStoreInfoInvalid("ttl is required".into()))?;
-        let shard_count =
-            spec.shard_count.ok_or_else(|| Error::LogStoreInfoInvalid("shardCount is required".into()))?;
+        let ttl = spec
+            .ttl
+            .ok_or_else(|| Error::LogStoreInfoInvalid("ttl is required".into()))?;
+        let shard_count = spec
+            .shard_count
+            .ok_or_else(|| Error::LogStoreInfoInvalid("shardCount is required".into()))?;
         if !(1..=MAX_SHARDS_AT_CREATE).contains(&shard_count) {
             return Err(Error::LogStoreInfoInvalid(format!(
                 "shardCount {shard_count} is out of range [1, {MAX_SHARDS_AT_CREATE}]"
@@ -119,7 +131,10 @@ impl Service {
         self.project_exists(project)?;
         {
             let cat = self.catalog.read();
-            if cat.logstores.contains_key(&(project.to_string(), spec.name.clone())) {
+            if cat
+                .logstores
+                .contains_key(&(project.to_string(), spec.name.clone()))
+            {
                 return Err(Error::LogStoreAlreadyExist(spec.name));
             }
             let count = cat.logstores.keys().filter(|(p, _)| p == project).count();
@@ -154,12 +169,21 @@ impl Service {
         // directory that the next start removes.
         let mut logs = BTreeMap::new();
         for s in &rec.shards {
-            let log = ShardLog::open(&shard_dir(&self.shards_dir, &rec.uid, s.id), self.log_cfg.clone(), self.clock.clone())?;
+            let log = ShardLog::open(
+                &shard_dir(&self.shards_dir, &rec.uid, s.id),
+                self.log_cfg.clone(),
+                self.clock.clone(),
+            )?;
             logs.insert(s.id, Arc::new(log));
         }
-        let ls = Arc::new(Logstore { rec: rec.clone(), logs, lb: Default::default() });
+        let ls = Arc::new(Logstore {
+            rec: rec.clone(),
+            logs,
+            lb: Default::default(),
+        });
         self.commit(&[MetaOp::PutLogstore(rec.clone())], |c| {
-            c.logstores.insert((rec.project.clone(), rec.name.clone()), ls);
+            c.logstores
+                .insert((rec.project.clone(), rec.name.clone()), ls);
         })
     }
 
@@ -184,7 +208,10 @@ impl Service {
             .filter(|(p, n)| p == project && n.contains(name_filter))
             .map(|(_, n)| n)
             .collect();
-        Ok((names.len(), names.into_iter().skip(offset).take(size).cloned().collect()))
+        Ok((
+            names.len(),
+            names.into_iter().skip(offset).take(size).cloned().collect(),
+        ))
     }
 
     /// UpdateLogStore: applies the given fields. `shardCount` is accepted and ignored (shards
@@ -236,9 +263,14 @@ impl Service {
         rec: LogstoreRec,
         logs: BTreeMap<u32, Arc<ShardLog>>,
     ) -> Result<()> {
-        let ls = Arc::new(Logstore { rec: rec.clone(), logs, lb: old.lb.clone() });
+        let ls = Arc::new(Logstore {
+            rec: rec.clone(),
+            logs,
+            lb: old.lb.clone(),
+        });
         self.commit(&[MetaOp::PutLogstore(rec.clone())], |c| {
-            c.logstores.insert((rec.project.clone(), rec.name.clone()), ls);
+            c.logstores
+                .insert((rec.project.clone(), rec.name.clone()), ls);
         })
     }
 
@@ -246,9 +278,16 @@ impl Service {
     pub fn delete_logstore(&self, project: &str, name: &str) -> Result<()> {
         let _ddl = self.ddl.lock();
         let ls = self.logstore(project, name)?;
-        self.commit(&[MetaOp::DeleteLogstore(project.to_string(), name.to_string())], |c| {
-            c.logstores.remove(&(project.to_string(), name.to_string()));
-        })?;
+        self.commit(
+            &[MetaOp::DeleteLogstore(
+                project.to_string(),
+                name.to_string(),
+            )],
+            |c| {
+                c.logstores.remove(&(project.to_string(), name.to_string()));
+            },
+        )?;
+        self.forget_groups(project, name);
         self.remove_logstore_files(&ls);
         Ok(())
     }
@@ -270,7 +309,12 @@ mod tests {
     use super::*;
 
     pub(crate) fn spec(name: &str, shards: u32) -> LogstoreSpec {
-        LogstoreSpec { name: name.into(), ttl: Some(7), shard_count: Some(shards), ..Default::default() }
+        LogstoreSpec {
+            name: name.into(),
+            ttl: Some(7),
+            shard_count: Some(shards),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -287,28 +331,56 @@ mod tests {
     #[test]
     fn crud_and_errors() {
         let (svc, dir) = service();
-        assert!(matches!(svc.create_logstore("nope", spec("ls1", 2)), Err(Error::ProjectNotExist(_))));
-        svc.create_project(ProjectSpec { name: "proj".into(), ..Default::default() }).unwrap();
+        assert!(matches!(
+            svc.create_logstore("nope", spec("ls1", 2)),
+            Err(Error::ProjectNotExist(_))
+        ));
+        svc.create_project(ProjectSpec {
+            name: "proj".into(),
+            ..Default::default()
+        })
+        .unwrap();
         svc.create_logstore("proj", spec("ls1", 4)).unwrap();
-        assert!(matches!(svc.create_logstore("proj", spec("ls1", 4)), Err(Error::LogStoreAlreadyExist(_))));
-        assert!(matches!(svc.create_logstore("proj", spec("ls2", 0)), Err(Error::LogStoreInfoInvalid(_))));
-        assert!(matches!(svc.create_logstore("proj", spec("ls2", 101)), Err(Error::LogStoreInfoInvalid(_))));
+        assert!(matches!(
+            svc.create_logstore("proj", spec("ls1", 4)),
+            Err(Error::LogStoreAlreadyExist(_))
+        ));
+        assert!(matches!(
+            svc.create_logstore("proj", spec("ls2", 0)),
+            Err(Error::LogStoreInfoInvalid(_))
+        ));
+        assert!(matches!(
+            svc.create_logstore("proj", spec("ls2", 101)),
+            Err(Error::LogStoreInfoInvalid(_))
+        ));
         let mut bad_ttl = spec("ls2", 1);
         bad_ttl.ttl = Some(0);
-        assert!(matches!(svc.create_logstore("proj", bad_ttl), Err(Error::LogStoreInfoInvalid(_))));
+        assert!(matches!(
+            svc.create_logstore("proj", bad_ttl),
+            Err(Error::LogStoreInfoInvalid(_))
+        ));
         let rec = svc.get_logstore("proj", "ls1").unwrap();
         assert_eq!(rec.shards.len(), 4);
         assert_eq!(rec.shards[3].end_key, u128::MAX);
-        let mut upd = LogstoreSpec { name: "ls1".into(), ..Default::default() };
+        let mut upd = LogstoreSpec {
+            name: "ls1".into(),
+            ..Default::default()
+        };
         upd.ttl = Some(30);
         upd.shard_count = Some(4);
         svc.update_logstore("proj", "ls1", upd).unwrap();
         assert_eq!(svc.get_logstore("proj", "ls1").unwrap().settings.ttl, 30);
-        assert_eq!(svc.list_logstores("proj", 0, 100, "").unwrap(), (1, vec!["ls1".to_string()]));
+        assert_eq!(
+            svc.list_logstores("proj", 0, 100, "").unwrap(),
+            (1, vec!["ls1".to_string()])
+        );
         let uid_dir = dir.path().join("shards").join(&rec.uid);
         assert!(uid_dir.exists());
         svc.delete_logstore("proj", "ls1").unwrap();
         assert!(!uid_dir.exists());
-        assert!(matches!(svc.get_logstore("proj", "ls1"), Err(Error::LogStoreNotExist(_))));
+        assert!(matches!(
+            svc.get_logstore("proj", "ls1"),
+            Err(Error::LogStoreNotExist(_))
+        ));
     }
 }

@@ -5,6 +5,7 @@
 //! State is a catalogue of projects and logstores kept in memory and written through to the
 //! [`MetadataStore`] before a change becomes visible, plus one [`ShardLog`] per shard.
 
+mod consumers;
 mod logs;
 mod logstores;
 mod projects;
@@ -18,8 +19,9 @@ use std::sync::Arc;
 use cairn_storage::{HybridClock, LogConfig, ShardLog, StorageError};
 use parking_lot::{Mutex, RwLock};
 
-use crate::meta::{LogstoreRec, MetaError, MetaOp, MetadataStore, ProjectRec};
+use crate::meta::{LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec};
 
+pub use consumers::{CheckpointView, GroupSpec};
 pub use logs::{parse_hash_key, CursorFrom, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec};
@@ -66,6 +68,18 @@ pub enum Error {
     /// A PutLogs body that is not a valid LogGroup.
     #[error("{0}")]
     PostBodyInvalid(String),
+    /// No such consumer group.
+    #[error("consumer group {0} does not exist")]
+    ConsumerGroupNotExist(String),
+    /// Duplicate consumer group.
+    #[error("consumer group {0} already exists")]
+    ConsumerGroupAlreadyExist(String),
+    /// A checkpoint from a consumer the group does not know.
+    #[error("consumer {0} does not exist in this group")]
+    ConsumerNotExist(String),
+    /// A checkpoint from a consumer that does not hold the shard.
+    #[error("{0}")]
+    ConsumerNotMatch(String),
     /// A limit on the number of things was reached.
     #[error("{0}")]
     QuotaExceed(String),
@@ -122,8 +136,10 @@ struct Catalog {
 
 /// The Cairn service.
 pub struct Service {
-    meta: Box<dyn MetadataStore>,
+    meta: MetaWriter,
     catalog: RwLock<Catalog>,
+    /// Consumer groups: definitions, checkpoints, live consumers.
+    consumers: consumers::Registry,
     /// Serialises metadata changes so read-modify-write of records is safe.
     ddl: Mutex<()>,
     clock: Arc<HybridClock>,
@@ -135,7 +151,7 @@ impl Service {
     /// Opens the service over `data_dir`: loads metadata and opens (recovering) every shard log.
     pub fn open(
         data_dir: &Path,
-        meta: Box<dyn MetadataStore>,
+        meta: Arc<dyn MetadataStore>,
         log_cfg: LogConfig,
         clock: Arc<HybridClock>,
     ) -> anyhow::Result<Self> {
@@ -166,7 +182,14 @@ impl Service {
                 logs.insert(shard.id, Arc::new(log));
             }
             let key = (rec.project.clone(), rec.name.clone());
-            catalog.logstores.insert(key, Arc::new(Logstore { rec, logs, lb: Default::default() }));
+            catalog.logstores.insert(
+                key,
+                Arc::new(Logstore {
+                    rec,
+                    logs,
+                    lb: Default::default(),
+                }),
+            );
         }
         // Directories whose logstore is gone were left by a delete interrupted by a crash.
         for entry in std::fs::read_dir(&shards_dir)? {
@@ -177,9 +200,11 @@ impl Service {
                 std::fs::remove_dir_all(entry.path())?;
             }
         }
+        let consumers = consumers::Registry::load(snap.groups, snap.checkpoints, &catalog);
         Ok(Self {
-            meta,
+            meta: MetaWriter::start(meta),
             catalog: RwLock::new(catalog),
+            consumers,
             ddl: Mutex::new(()),
             clock,
             log_cfg,
@@ -219,7 +244,7 @@ impl Service {
 
     /// Applies metadata ops durably, then installs the new catalogue state with `install`.
     fn commit(&self, ops: &[MetaOp], install: impl FnOnce(&mut Catalog)) -> Result<()> {
-        self.meta.apply(ops)?;
+        self.meta.submit(ops.to_vec()).wait()?;
         install(&mut self.catalog.write());
         Ok(())
     }
@@ -250,7 +275,9 @@ impl Service {
             for (id, log) in &ls.logs {
                 match log.expire_before(cutoff) {
                     Ok(n) => deleted += n,
-                    Err(e) => tracing::error!(error = %e, logstore = %ls.rec.name, shard = id, "retention failed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, logstore = %ls.rec.name, shard = id, "retention failed")
+                    }
                 }
             }
         }
@@ -272,7 +299,9 @@ pub fn new_id() -> String {
 /// with a letter or digit.
 pub fn validate_project_name(name: &str) -> Result<()> {
     let ok = (3..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
     if ok {
@@ -313,7 +342,9 @@ pub mod testing {
     }
 
     /// Like [`service`] with a manual clock.
-    pub fn service_with_manual_clock(start_ms: u64) -> (Service, tempfile::TempDir, Arc<ManualClock>) {
+    pub fn service_with_manual_clock(
+        start_ms: u64,
+    ) -> (Service, tempfile::TempDir, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(start_ms));
         let (svc, dir) = service_with_clock(clock.clone());
         (svc, dir, clock)
@@ -328,8 +359,11 @@ pub mod testing {
     /// Opens a service over an existing data dir.
     pub fn reopen(dir: &Path, clock: Arc<dyn cairn_storage::Clock>) -> Service {
         let meta = crate::meta::RedbMetaStore::open(&dir.join("meta.redb")).unwrap();
-        let cfg = LogConfig { segment_bytes: 64 * 1024, ..LogConfig::default() };
-        Service::open(dir, Box::new(meta), cfg, Arc::new(HybridClock::new(clock))).unwrap()
+        let cfg = LogConfig {
+            segment_bytes: 64 * 1024,
+            ..LogConfig::default()
+        };
+        Service::open(dir, Arc::new(meta), cfg, Arc::new(HybridClock::new(clock))).unwrap()
     }
 }
 

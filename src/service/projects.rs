@@ -69,17 +69,30 @@ impl Service {
 
     /// Finds a project by its 24-hex id.
     pub fn project_by_id(&self, id: &str) -> Option<ProjectRec> {
-        self.catalog.read().projects.values().find(|p| p.id == id).cloned()
+        self.catalog
+            .read()
+            .projects
+            .values()
+            .find(|p| p.id == id)
+            .cloned()
     }
 
     /// ListProject: projects whose name contains `name_filter`, sorted by name, paged.
     pub fn list_projects(&self, offset: usize, size: usize, name_filter: &str) -> ProjectList {
         let cat = self.catalog.read();
-        let matching: Vec<&ProjectRec> =
-            cat.projects.values().filter(|p| p.name.contains(name_filter)).collect();
+        let matching: Vec<&ProjectRec> = cat
+            .projects
+            .values()
+            .filter(|p| p.name.contains(name_filter))
+            .collect();
         ProjectList {
             total: matching.len(),
-            projects: matching.into_iter().skip(offset).take(size).cloned().collect(),
+            projects: matching
+                .into_iter()
+                .skip(offset)
+                .take(size)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -121,6 +134,7 @@ impl Service {
             c.logstores.retain(|(p, _), _| p != name);
         })?;
         for ls in stores {
+            self.forget_groups(name, &ls.rec.name);
             self.remove_logstore_files(&ls);
         }
         Ok(())
@@ -133,7 +147,11 @@ mod tests {
     use super::*;
 
     fn spec(name: &str) -> ProjectSpec {
-        ProjectSpec { name: name.into(), description: "d".into(), ..Default::default() }
+        ProjectSpec {
+            name: name.into(),
+            description: "d".into(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -141,8 +159,14 @@ mod tests {
         let (svc, _dir) = service();
         let p = svc.create_project(spec("proj-a")).unwrap();
         assert_eq!(p.id.len(), 24);
-        assert!(matches!(svc.create_project(spec("proj-a")), Err(Error::ProjectAlreadyExist(_))));
-        assert!(matches!(svc.create_project(spec("Bad_Name")), Err(Error::ParameterInvalid(_))));
+        assert!(matches!(
+            svc.create_project(spec("proj-a")),
+            Err(Error::ProjectAlreadyExist(_))
+        ));
+        assert!(matches!(
+            svc.create_project(spec("Bad_Name")),
+            Err(Error::ParameterInvalid(_))
+        ));
         svc.create_project(spec("proj-b")).unwrap();
         let page = svc.list_projects(1, 10, "proj");
         assert_eq!(page.total, 2);
@@ -152,7 +176,13 @@ mod tests {
         assert_eq!(svc.get_project("proj-a").unwrap().description, "new");
         assert_eq!(svc.project_by_id(&p.id).unwrap().name, "proj-a");
         svc.delete_project("proj-a").unwrap();
-        assert!(matches!(svc.get_project("proj-a"), Err(Error::ProjectNotExist(_))));
-        assert!(matches!(svc.delete_project("proj-a"), Err(Error::ProjectNotExist(_))));
+        assert!(matches!(
+            svc.get_project("proj-a"),
+            Err(Error::ProjectNotExist(_))
+        ));
+        assert!(matches!(
+            svc.delete_project("proj-a"),
+            Err(Error::ProjectNotExist(_))
+        ));
     }
 }

@@ -35,10 +35,16 @@ impl Service {
         let _ddl = self.ddl.lock();
         let old = self.logstore(project, logstore)?;
         let mut rec = old.rec.clone();
-        let idx = rec.shards.iter().position(|s| s.id == shard).ok_or(Error::ShardNotExist(shard))?;
+        let idx = rec
+            .shards
+            .iter()
+            .position(|s| s.id == shard)
+            .ok_or(Error::ShardNotExist(shard))?;
         let parent = rec.shards[idx].clone();
         if parent.status != ShardStatus::Readwrite {
-            return Err(Error::ParameterInvalid(format!("shard {shard} is readonly and cannot be split")));
+            return Err(Error::ParameterInvalid(format!(
+                "shard {shard} is readonly and cannot be split"
+            )));
         }
         let split_at = key.unwrap_or_else(|| midpoint(&parent));
         if split_at <= parent.begin_key || split_at >= parent.end_key {
@@ -72,7 +78,11 @@ impl Service {
         rec.last_modify_time = now;
         let mut logs = old.logs.clone();
         for s in [&left, &right] {
-            let log = ShardLog::open(&shard_dir(&self.shards_dir, &rec.uid, s.id), self.log_cfg.clone(), self.clock.clone())?;
+            let log = ShardLog::open(
+                &shard_dir(&self.shards_dir, &rec.uid, s.id),
+                self.log_cfg.clone(),
+                self.clock.clone(),
+            )?;
             logs.insert(s.id, Arc::new(log));
         }
         self.replace_logstore(&old, rec, logs)?;
@@ -85,17 +95,29 @@ impl Service {
         let _ddl = self.ddl.lock();
         let old = self.logstore(project, logstore)?;
         let mut rec = old.rec.clone();
-        let li = rec.shards.iter().position(|s| s.id == shard).ok_or(Error::ShardNotExist(shard))?;
+        let li = rec
+            .shards
+            .iter()
+            .position(|s| s.id == shard)
+            .ok_or(Error::ShardNotExist(shard))?;
         if rec.shards[li].status != ShardStatus::Readwrite {
-            return Err(Error::ParameterInvalid(format!("shard {shard} is readonly and cannot be merged")));
+            return Err(Error::ParameterInvalid(format!(
+                "shard {shard} is readonly and cannot be merged"
+            )));
         }
         let left_end = rec.shards[li].end_key;
         let ri = rec
             .shards
             .iter()
-            .position(|s| s.status == ShardStatus::Readwrite && s.begin_key == left_end && left_end != u128::MAX)
+            .position(|s| {
+                s.status == ShardStatus::Readwrite
+                    && s.begin_key == left_end
+                    && left_end != u128::MAX
+            })
             .ok_or_else(|| {
-                Error::ParameterInvalid(format!("shard {shard} has no readwrite right neighbour to merge with"))
+                Error::ParameterInvalid(format!(
+                    "shard {shard} has no readwrite right neighbour to merge with"
+                ))
             })?;
         let now = self.now_secs();
         let next_id = rec.shards.iter().map(|s| s.id).max().unwrap_or(0) + 1;
@@ -113,7 +135,11 @@ impl Service {
         rec.shards.push(merged.clone());
         rec.last_modify_time = now;
         let mut logs = old.logs.clone();
-        let log = ShardLog::open(&shard_dir(&self.shards_dir, &rec.uid, merged.id), self.log_cfg.clone(), self.clock.clone())?;
+        let log = ShardLog::open(
+            &shard_dir(&self.shards_dir, &rec.uid, merged.id),
+            self.log_cfg.clone(),
+            self.clock.clone(),
+        )?;
         logs.insert(merged.id, Arc::new(log));
         self.replace_logstore(&old, rec, logs)?;
         Ok(vec![merged, left, right])
@@ -124,7 +150,11 @@ impl Service {
         let _ddl = self.ddl.lock();
         let old = self.logstore(project, logstore)?;
         let mut rec = old.rec.clone();
-        let idx = rec.shards.iter().position(|s| s.id == shard).ok_or(Error::ShardNotExist(shard))?;
+        let idx = rec
+            .shards
+            .iter()
+            .position(|s| s.id == shard)
+            .ok_or(Error::ShardNotExist(shard))?;
         if rec.shards[idx].status != ShardStatus::Readonly {
             return Err(Error::ParameterInvalid(format!(
                 "shard {shard} is readwrite; only readonly shards can be deleted"
@@ -152,10 +182,19 @@ mod tests {
 
     fn setup(shards: u32) -> (Service, tempfile::TempDir) {
         let (svc, dir) = service();
-        svc.create_project(ProjectSpec { name: "proj".into(), ..Default::default() }).unwrap();
+        svc.create_project(ProjectSpec {
+            name: "proj".into(),
+            ..Default::default()
+        })
+        .unwrap();
         svc.create_logstore(
             "proj",
-            LogstoreSpec { name: "ls1".into(), ttl: Some(7), shard_count: Some(shards), ..Default::default() },
+            LogstoreSpec {
+                name: "ls1".into(),
+                ttl: Some(7),
+                shard_count: Some(shards),
+                ..Default::default()
+            },
         )
         .unwrap();
         (svc, dir)
@@ -170,19 +209,37 @@ mod tests {
         assert_eq!(res[1].begin_key, 1u128 << 127);
         assert_eq!(res[1].end_key, 3u128 << 126);
         assert_eq!(res[2].end_key, u128::MAX);
-        assert!(svc.split_shard("proj", "ls1", 1, None).is_err(), "readonly parent cannot split again");
+        assert!(
+            svc.split_shard("proj", "ls1", 1, None).is_err(),
+            "readonly parent cannot split again"
+        );
         assert!(matches!(
             svc.split_shard("proj", "ls1", 0, Some(1u128 << 127)),
             Err(Error::ParameterInvalid(_))
         ));
         let merged = svc.merge_shards("proj", "ls1", 2).unwrap();
-        assert_eq!(merged.iter().map(|s| s.id).collect::<Vec<_>>(), vec![4, 2, 3]);
-        assert_eq!((merged[0].begin_key, merged[0].end_key), (1u128 << 127, u128::MAX));
-        assert!(matches!(svc.merge_shards("proj", "ls1", 4), Err(Error::ParameterInvalid(_))));
+        assert_eq!(
+            merged.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![4, 2, 3]
+        );
+        assert_eq!(
+            (merged[0].begin_key, merged[0].end_key),
+            (1u128 << 127, u128::MAX)
+        );
+        assert!(matches!(
+            svc.merge_shards("proj", "ls1", 4),
+            Err(Error::ParameterInvalid(_))
+        ));
         assert_eq!(svc.list_shards("proj", "ls1").unwrap().len(), 5);
-        assert!(matches!(svc.delete_shard("proj", "ls1", 0), Err(Error::ParameterInvalid(_))));
+        assert!(matches!(
+            svc.delete_shard("proj", "ls1", 0),
+            Err(Error::ParameterInvalid(_))
+        ));
         svc.delete_shard("proj", "ls1", 1).unwrap();
-        assert!(matches!(svc.delete_shard("proj", "ls1", 1), Err(Error::ShardNotExist(1))));
+        assert!(matches!(
+            svc.delete_shard("proj", "ls1", 1),
+            Err(Error::ShardNotExist(1))
+        ));
         assert_eq!(svc.list_shards("proj", "ls1").unwrap().len(), 4);
     }
 

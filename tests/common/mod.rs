@@ -22,7 +22,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -102,7 +106,12 @@ impl Server {
     /// checking refusals to start.
     pub fn try_start_on(data_dir: &Path) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env("CAIRN_ACCESS_KEY_ID", AK)
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
@@ -133,7 +142,8 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -147,7 +157,11 @@ impl SlsHttp {
     }
 
     pub fn with_secret(server: &Server, secret: &str) -> Self {
-        SlsHttp { base: server.url(), client: reqwest::Client::builder().no_proxy().build().unwrap(), secret: secret.into() }
+        SlsHttp {
+            base: server.url(),
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            secret: secret.into(),
+        }
     }
 
     /// Sends a v1-signed request to `project` (None: no project) and reads the response.
@@ -170,16 +184,32 @@ impl SlsHttp {
             ("x-log-apiversion".into(), "0.6.0".into()),
             ("x-log-signaturemethod".into(), "hmac-sha1".into()),
         ];
-        if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-log-bodyrawsize")) {
+        if !extra
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-log-bodyrawsize"))
+        {
             headers.push(("x-log-bodyrawsize".into(), "0".into()));
         }
         for (k, v) in extra {
             headers.push((k.to_string(), v.clone()));
         }
-        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let req = cairn_auth::SlsRequest { method, path, query, headers: &hs, body: &body };
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let req = cairn_auth::SlsRequest {
+            method,
+            path,
+            query,
+            headers: &hs,
+            body: &body,
+        };
         let auth = cairn_auth::sign_v1(&req, AK, &self.secret);
-        let url = if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{query}", self.base) };
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
         let mut rb = self
             .client
             .request(method.parse().unwrap(), url)
@@ -193,20 +223,48 @@ impl SlsHttp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let body = r.bytes().await?;
-        Ok(Resp { status, headers, body })
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// Sends JSON.
-    pub async fn json(&self, method: &str, project: Option<&str>, path: &str, v: serde_json::Value) -> Resp {
+    pub async fn json(
+        &self,
+        method: &str,
+        project: Option<&str>,
+        path: &str,
+        v: serde_json::Value,
+    ) -> Resp {
         let body = serde_json::to_vec(&v).unwrap();
-        self.send(method, project, path, "", body, &[("Content-Type", "application/json".into())]).await.unwrap()
+        self.send(
+            method,
+            project,
+            path,
+            "",
+            body,
+            &[("Content-Type", "application/json".into())],
+        )
+        .await
+        .unwrap()
     }
 
     /// PutLogs of one LogGroup, lz4-compressed, to `target` ("lb" or "route?key=..").
-    pub async fn put(&self, project: &str, logstore: &str, key: Option<&str>, group: &[u8]) -> Result<Resp, reqwest::Error> {
+    pub async fn put(
+        &self,
+        project: &str,
+        logstore: &str,
+        key: Option<&str>,
+        group: &[u8],
+    ) -> Result<Resp, reqwest::Error> {
         let body = cairn_proto::compress(cairn_proto::CompressType::Lz4, group);
         let (path, query) = match key {
-            Some(k) => (format!("/logstores/{logstore}/shards/route"), format!("key={k}")),
+            Some(k) => (
+                format!("/logstores/{logstore}/shards/route"),
+                format!("key={k}"),
+            ),
             None => (format!("/logstores/{logstore}/shards/lb"), String::new()),
         };
         self.send(
@@ -228,7 +286,14 @@ impl SlsHttp {
     pub async fn pull_all(&self, project: &str, logstore: &str, shard: u32) -> Vec<(u64, Vec<u8>)> {
         use prost::Message;
         let r = self
-            .send("GET", Some(project), &format!("/logstores/{logstore}/shards/{shard}"), "type=cursor&from=begin", vec![], &[])
+            .send(
+                "GET",
+                Some(project),
+                &format!("/logstores/{logstore}/shards/{shard}"),
+                "type=cursor&from=begin",
+                vec![],
+                &[],
+            )
             .await
             .unwrap();
         assert_eq!(r.status, 200);
@@ -237,7 +302,14 @@ impl SlsHttp {
         loop {
             let q = format!("type=log&count=1000&cursor={}", cursor.replace('=', "%3D"));
             let r = self
-                .send("GET", Some(project), &format!("/logstores/{logstore}/shards/{shard}"), &q, vec![], &[("Accept-Encoding", "lz4".into())])
+                .send(
+                    "GET",
+                    Some(project),
+                    &format!("/logstores/{logstore}/shards/{shard}"),
+                    &q,
+                    vec![],
+                    &[("Accept-Encoding", "lz4".into())],
+                )
                 .await
                 .unwrap();
             assert_eq!(r.status, 200, "{:?}", r.body);
@@ -248,7 +320,13 @@ impl SlsHttp {
                 return out;
             }
             let raw_len: usize = r.header("x-log-bodyrawsize").unwrap().parse().unwrap();
-            let raw = cairn_proto::decompress(cairn_proto::CompressType::Lz4, &r.body, Some(raw_len), 1 << 30).unwrap();
+            let raw = cairn_proto::decompress(
+                cairn_proto::CompressType::Lz4,
+                &r.body,
+                Some(raw_len),
+                1 << 30,
+            )
+            .unwrap();
             let list = cairn_proto::LogGroupList::decode(raw.as_slice()).unwrap();
             assert_eq!(list.log_groups.len(), count);
             let first = cairn_proto::decode_cursor(&cursor).unwrap();

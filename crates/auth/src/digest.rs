@@ -48,7 +48,9 @@ fn md5_hex(s: &str) -> String {
 impl DigestAuthority {
     /// An authority with a server secret (random bytes, shared by every node that checks).
     pub fn new(server_secret: &[u8]) -> Self {
-        Self { key: server_secret.to_vec() }
+        Self {
+            key: server_secret.to_vec(),
+        }
     }
 
     /// An authority with a fresh random secret.
@@ -99,7 +101,12 @@ impl DigestAuthority {
             _ => return Err(DigestError::Missing),
         };
         let params = parse_params(rest);
-        let get = |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
         let need = |k: &str| get(k).ok_or_else(|| DigestError::Malformed(format!("missing {k}")));
         let user = need("username")?;
         let nonce = need("nonce")?;
@@ -107,14 +114,18 @@ impl DigestAuthority {
         let response = need("response")?;
         let realm = need("realm")?;
         let algorithm = get("algorithm").unwrap_or("MD5");
-        let secret = keys.secret(user).ok_or_else(|| DigestError::UnknownUser(user.to_string()))?;
+        let secret = keys
+            .secret(user)
+            .ok_or_else(|| DigestError::UnknownUser(user.to_string()))?;
         let mut ha1 = md5_hex(&format!("{user}:{realm}:{secret}"));
         let cnonce = get("cnonce");
         if algorithm.eq_ignore_ascii_case("MD5-sess") {
             let c = cnonce.ok_or_else(|| DigestError::Malformed("MD5-sess needs cnonce".into()))?;
             ha1 = md5_hex(&format!("{ha1}:{nonce}:{c}"));
         } else if !algorithm.eq_ignore_ascii_case("MD5") {
-            return Err(DigestError::Malformed(format!("unsupported algorithm {algorithm}")));
+            return Err(DigestError::Malformed(format!(
+                "unsupported algorithm {algorithm}"
+            )));
         }
         let ha2 = md5_hex(&format!("{method}:{uri}"));
         let expected = match get("qop") {
@@ -130,7 +141,9 @@ impl DigestAuthority {
             return Err(DigestError::BadResponse);
         }
         self.check_nonce(nonce, now_unix)?;
-        Ok(Principal { access_key_id: user.to_string() })
+        Ok(Principal {
+            access_key_id: user.to_string(),
+        })
     }
 }
 
@@ -207,26 +220,63 @@ mod tests {
         assert!(challenge.starts_with("Digest realm=\"MMS Public API\""));
         assert!(challenge.contains("qop=\"auth\"") && challenge.contains("algorithm=MD5"));
         let nonce = auth.nonce(now);
-        let uri = "/api/atlas/v1.0/groups/abc/clusters/c/backupCheckpoints?pageNum=2&itemsPerPage=5";
+        let uri =
+            "/api/atlas/v1.0/groups/abc/clusters/c/backupCheckpoints?pageNum=2&itemsPerPage=5";
         let h = client_header("pub", "priv", "GET", uri, &nonce);
-        assert_eq!(auth.verify("GET", &h, &Keys, now + 10).unwrap().access_key_id, "pub");
-        assert_eq!(auth.verify("POST", &h, &Keys, now), Err(DigestError::BadResponse));
+        assert_eq!(
+            auth.verify("GET", &h, &Keys, now + 10)
+                .unwrap()
+                .access_key_id,
+            "pub"
+        );
+        assert_eq!(
+            auth.verify("POST", &h, &Keys, now),
+            Err(DigestError::BadResponse)
+        );
         let wrong = client_header("pub", "nope", "GET", uri, &nonce);
-        assert_eq!(auth.verify("GET", &wrong, &Keys, now), Err(DigestError::BadResponse));
+        assert_eq!(
+            auth.verify("GET", &wrong, &Keys, now),
+            Err(DigestError::BadResponse)
+        );
         let unknown = client_header("who", "priv", "GET", uri, &nonce);
-        assert_eq!(auth.verify("GET", &unknown, &Keys, now), Err(DigestError::UnknownUser("who".into())));
-        assert_eq!(auth.verify("GET", &h, &Keys, now + NONCE_TTL_SECS + 1), Err(DigestError::StaleNonce));
+        assert_eq!(
+            auth.verify("GET", &unknown, &Keys, now),
+            Err(DigestError::UnknownUser("who".into()))
+        );
+        assert_eq!(
+            auth.verify("GET", &h, &Keys, now + NONCE_TTL_SECS + 1),
+            Err(DigestError::StaleNonce)
+        );
         let forged = client_header("pub", "priv", "GET", uri, &format!("{now}:00"));
-        assert_eq!(auth.verify("GET", &forged, &Keys, now), Err(DigestError::StaleNonce));
+        assert_eq!(
+            auth.verify("GET", &forged, &Keys, now),
+            Err(DigestError::StaleNonce)
+        );
         let other = DigestAuthority::new(b"other");
-        assert_eq!(other.verify("GET", &h, &Keys, now), Err(DigestError::StaleNonce));
-        assert_eq!(auth.verify("GET", "Basic abc", &Keys, now), Err(DigestError::Missing));
-        assert!(matches!(auth.verify("GET", "Digest username=\"pub\"", &Keys, now), Err(DigestError::Malformed(_))));
+        assert_eq!(
+            other.verify("GET", &h, &Keys, now),
+            Err(DigestError::StaleNonce)
+        );
+        assert_eq!(
+            auth.verify("GET", "Basic abc", &Keys, now),
+            Err(DigestError::Missing)
+        );
+        assert!(matches!(
+            auth.verify("GET", "Digest username=\"pub\"", &Keys, now),
+            Err(DigestError::Malformed(_))
+        ));
     }
 
     #[test]
     fn params_parse_quoted_commas() {
         let p = parse_params("a=\"x, y\", b=1,c=\"q\\\"z\"");
-        assert_eq!(p, vec![("a".into(), "x, y".into()), ("b".into(), "1".into()), ("c".into(), "q\"z".into())]);
+        assert_eq!(
+            p,
+            vec![
+                ("a".into(), "x, y".into()),
+                ("b".into(), "1".into()),
+                ("c".into(), "q\"z".into())
+            ]
+        );
     }
 }

@@ -35,7 +35,10 @@ pub struct SlsRequest<'a> {
 
 impl SlsRequest<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 
     fn query_pairs(&self) -> Vec<(String, String)> {
@@ -107,26 +110,41 @@ impl SlsAuthError {
 const V4_PREFIX: &str = "SLS4-HMAC-SHA256 ";
 
 /// Verifies a signed SLS request against the known keys at server time `now_unix`.
-pub fn verify_sls(req: &SlsRequest, keys: &dyn SecretLookup, now_unix: i64) -> Result<Principal, SlsAuthError> {
-    let auth = req.header("authorization").ok_or(SlsAuthError::MissingAuthorization)?.trim();
+pub fn verify_sls(
+    req: &SlsRequest,
+    keys: &dyn SecretLookup,
+    now_unix: i64,
+) -> Result<Principal, SlsAuthError> {
+    let auth = req
+        .header("authorization")
+        .ok_or(SlsAuthError::MissingAuthorization)?
+        .trim();
     if let Some(rest) = auth.strip_prefix(V4_PREFIX) {
         return verify_v4(req, rest, keys, now_unix);
     }
-    let rest = auth
-        .strip_prefix("LOG ")
-        .ok_or_else(|| SlsAuthError::Malformed("expected \"LOG <id>:<signature>\" or SLS4-HMAC-SHA256".into()))?;
+    let rest = auth.strip_prefix("LOG ").ok_or_else(|| {
+        SlsAuthError::Malformed("expected \"LOG <id>:<signature>\" or SLS4-HMAC-SHA256".into())
+    })?;
     let (id, sig) = rest
         .rsplit_once(':')
         .ok_or_else(|| SlsAuthError::Malformed("expected \"LOG <id>:<signature>\"".into()))?;
-    let secret = keys.secret(id.trim()).ok_or_else(|| SlsAuthError::UnknownKey(id.trim().to_string()))?;
+    let secret = keys
+        .secret(id.trim())
+        .ok_or_else(|| SlsAuthError::UnknownKey(id.trim().to_string()))?;
     check_time_v1(req, now_unix)?;
     let expected_sig = sig.trim().as_bytes();
     for with_meta in [false, true] {
         let sts = string_to_sign_v1(req, with_meta);
         if constant_eq(sign_v1_raw(&secret, &sts).as_bytes(), expected_sig) {
-            return Ok(Principal { access_key_id: id.trim().to_string() });
+            return Ok(Principal {
+                access_key_id: id.trim().to_string(),
+            });
         }
-        if !req.headers.iter().any(|(k, _)| k.to_ascii_lowercase().starts_with("x-log-meta-")) {
+        if !req
+            .headers
+            .iter()
+            .any(|(k, _)| k.to_ascii_lowercase().starts_with("x-log-meta-"))
+        {
             break;
         }
     }
@@ -134,14 +152,20 @@ pub fn verify_sls(req: &SlsRequest, keys: &dyn SecretLookup, now_unix: i64) -> R
 }
 
 fn check_time_v1(req: &SlsRequest, now: i64) -> Result<(), SlsAuthError> {
-    let raw = req.header("x-log-date").or_else(|| req.header("date")).ok_or(SlsAuthError::MissingDate)?;
+    let raw = req
+        .header("x-log-date")
+        .or_else(|| req.header("date"))
+        .ok_or(SlsAuthError::MissingDate)?;
     let t = parse_http_date(raw).ok_or_else(|| SlsAuthError::InvalidDate(raw.to_string()))?;
     check_skew(t, now)
 }
 
 fn check_skew(t: i64, now: i64) -> Result<(), SlsAuthError> {
     if (t - now).abs() > MAX_SKEW_SECS {
-        return Err(SlsAuthError::Expired { request: t, server: now });
+        return Err(SlsAuthError::Expired {
+            request: t,
+            server: now,
+        });
     }
     Ok(())
 }
@@ -150,7 +174,11 @@ fn parse_http_date(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc2822(s.trim())
         .ok()
         .map(|d| d.timestamp())
-        .or_else(|| chrono::NaiveDateTime::parse_from_str(s.trim(), "%a, %d %b %Y %H:%M:%S GMT").ok().map(|d| d.and_utc().timestamp()))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%a, %d %b %Y %H:%M:%S GMT")
+                .ok()
+                .map(|d| d.and_utc().timestamp())
+        })
 }
 
 /// Lines `name:value\n` of the headers that take part in a v1 signature.
@@ -202,7 +230,10 @@ fn sign_v1_raw(secret: &str, sts: &str) -> String {
 
 /// The v1 `Authorization` value for a request (used by clients, tests and load generators).
 pub fn sign_v1(req: &SlsRequest, access_key_id: &str, secret: &str) -> String {
-    format!("LOG {access_key_id}:{}", sign_v1_raw(secret, &string_to_sign_v1(req, false)))
+    format!(
+        "LOG {access_key_id}:{}",
+        sign_v1_raw(secret, &string_to_sign_v1(req, false))
+    )
 }
 
 fn hmac256(key: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -233,7 +264,8 @@ fn canonical_request_v4(req: &SlsRequest, with_meta: bool, body_hash: &str) -> S
         .filter(|(k, _)| {
             k == "content-type"
                 || k == "host"
-                || ((k.starts_with("x-log-") || k.starts_with("x-acs-")) && (with_meta || !k.starts_with("x-log-meta-")))
+                || ((k.starts_with("x-log-") || k.starts_with("x-acs-"))
+                    && (with_meta || !k.starts_with("x-log-meta-")))
         })
         .collect();
     hs.sort();
@@ -243,7 +275,13 @@ fn canonical_request_v4(req: &SlsRequest, with_meta: bool, body_hash: &str) -> S
     params.sort_by(|a, b| a.0.cmp(&b.0));
     let query: Vec<String> = params
         .iter()
-        .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={}", pct(v)) })
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={}", pct(v))
+            }
+        })
         .collect();
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
@@ -256,10 +294,21 @@ fn canonical_request_v4(req: &SlsRequest, with_meta: bool, body_hash: &str) -> S
     )
 }
 
-fn v4_signature(req: &SlsRequest, secret: &str, date: &str, day: &str, region: &str, with_meta: bool, body_hash: &str) -> String {
+fn v4_signature(
+    req: &SlsRequest,
+    secret: &str,
+    date: &str,
+    day: &str,
+    region: &str,
+    with_meta: bool,
+    body_hash: &str,
+) -> String {
     let scope = format!("{day}/{region}/sls/aliyun_v4_request");
     let creq = canonical_request_v4(req, with_meta, body_hash);
-    let sts = format!("SLS4-HMAC-SHA256\n{date}\n{scope}\n{}", hex::encode(Sha256::digest(creq.as_bytes())));
+    let sts = format!(
+        "SLS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(creq.as_bytes()))
+    );
     let mut k = hmac256(format!("aliyun_v4{secret}").as_bytes(), day.as_bytes());
     k = hmac256(&k, region.as_bytes());
     k = hmac256(&k, b"sls");
@@ -267,8 +316,17 @@ fn v4_signature(req: &SlsRequest, secret: &str, date: &str, day: &str, region: &
     hex::encode(hmac256(&k, sts.as_bytes()))
 }
 
-fn verify_v4(req: &SlsRequest, rest: &str, keys: &dyn SecretLookup, now: i64) -> Result<Principal, SlsAuthError> {
-    let malformed = || SlsAuthError::Malformed("expected Credential=<id>/<date>/<region>/sls/aliyun_v4_request,Signature=<hex>".into());
+fn verify_v4(
+    req: &SlsRequest,
+    rest: &str,
+    keys: &dyn SecretLookup,
+    now: i64,
+) -> Result<Principal, SlsAuthError> {
+    let malformed = || {
+        SlsAuthError::Malformed(
+            "expected Credential=<id>/<date>/<region>/sls/aliyun_v4_request,Signature=<hex>".into(),
+        )
+    };
     let mut credential = None;
     let mut signature = None;
     for part in rest.split(',') {
@@ -279,13 +337,18 @@ fn verify_v4(req: &SlsRequest, rest: &str, keys: &dyn SecretLookup, now: i64) ->
             signature = Some(v);
         }
     }
-    let (credential, signature) = (credential.ok_or_else(malformed)?, signature.ok_or_else(malformed)?);
+    let (credential, signature) = (
+        credential.ok_or_else(malformed)?,
+        signature.ok_or_else(malformed)?,
+    );
     let parts: Vec<&str> = credential.split('/').collect();
     if parts.len() != 5 || parts[3] != "sls" || parts[4] != "aliyun_v4_request" {
         return Err(malformed());
     }
     let (id, day, region) = (parts[0], parts[1], parts[2]);
-    let secret = keys.secret(id).ok_or_else(|| SlsAuthError::UnknownKey(id.to_string()))?;
+    let secret = keys
+        .secret(id)
+        .ok_or_else(|| SlsAuthError::UnknownKey(id.to_string()))?;
     let date = req.header("x-log-date").ok_or(SlsAuthError::MissingDate)?;
     let t = chrono::NaiveDateTime::parse_from_str(date.trim(), "%Y%m%dT%H%M%SZ")
         .map_err(|_| SlsAuthError::InvalidDate(date.to_string()))?
@@ -302,9 +365,22 @@ fn verify_v4(req: &SlsRequest, rest: &str, keys: &dyn SecretLookup, now: i64) ->
         }
     }
     for with_meta in [false, true] {
-        let sig = v4_signature(req, &secret, date.trim(), day, region, with_meta, &actual_hash);
-        if constant_eq(sig.as_bytes(), signature.trim().to_ascii_lowercase().as_bytes()) {
-            return Ok(Principal { access_key_id: id.to_string() });
+        let sig = v4_signature(
+            req,
+            &secret,
+            date.trim(),
+            day,
+            region,
+            with_meta,
+            &actual_hash,
+        );
+        if constant_eq(
+            sig.as_bytes(),
+            signature.trim().to_ascii_lowercase().as_bytes(),
+        ) {
+            return Ok(Principal {
+                access_key_id: id.to_string(),
+            });
         }
     }
     Err(SlsAuthError::SignatureNotMatch)
@@ -346,18 +422,55 @@ mod tests {
     const NOW: i64 = 1_795_000_000;
 
     fn date(t: i64) -> String {
-        chrono::DateTime::from_timestamp(t, 0).unwrap().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string()
     }
 
-    fn signed_v1(headers: &mut Vec<(String, String)>, method: &str, path: &str, query: &str, body: &[u8]) -> String {
-        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let req = SlsRequest { method, path, query, headers: &hs, body };
+    fn signed_v1(
+        headers: &mut Vec<(String, String)>,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+    ) -> String {
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let req = SlsRequest {
+            method,
+            path,
+            query,
+            headers: &hs,
+            body,
+        };
         sign_v1(&req, "ak", "secret")
     }
 
-    fn verify(headers: &[(String, String)], method: &str, path: &str, query: &str, body: &[u8]) -> Result<Principal, SlsAuthError> {
-        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        verify_sls(&SlsRequest { method, path, query, headers: &hs, body }, &keys(), NOW)
+    fn verify(
+        headers: &[(String, String)],
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &[u8],
+    ) -> Result<Principal, SlsAuthError> {
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        verify_sls(
+            &SlsRequest {
+                method,
+                path,
+                query,
+                headers: &hs,
+                body,
+            },
+            &keys(),
+            NOW,
+        )
     }
 
     #[test]
@@ -371,15 +484,36 @@ mod tests {
             ("x-log-date", "Sun, 22 Nov 2026 12:48:03 GMT"),
             ("User-Agent", "x"),
         ];
-        let req = SlsRequest { method: "GET", path: "/logstores/ls1/shards/0", query: "type=cursor&from=begin", headers: &headers, body: b"" };
+        let req = SlsRequest {
+            method: "GET",
+            path: "/logstores/ls1/shards/0",
+            query: "type=cursor&from=begin",
+            headers: &headers,
+            body: b"",
+        };
         assert_eq!(
             string_to_sign_v1(&req, false),
             "GET\n\napplication/json\nSun, 22 Nov 2026 12:48:03 GMT\nx-log-apiversion:0.6.0\nx-log-bodyrawsize:0\nx-log-signaturemethod:hmac-sha1\n/logstores/ls1/shards/0?from=begin&type=cursor"
         );
-        let req = SlsRequest { method: "GET", path: "/", query: "offset=0&size=100&resourceGroupId=", headers: &headers, body: b"" };
+        let req = SlsRequest {
+            method: "GET",
+            path: "/",
+            query: "offset=0&size=100&resourceGroupId=",
+            headers: &headers,
+            body: b"",
+        };
         assert!(string_to_sign_v1(&req, false).ends_with("/?offset=0&resourceGroupId=&size=100"));
-        let req = SlsRequest { method: "GET", path: "/x", query: "cursor=MTI%3D&count=10", headers: &headers, body: b"" };
-        assert!(string_to_sign_v1(&req, false).ends_with("/x?count=10&cursor=MTI="), "values are URL-decoded");
+        let req = SlsRequest {
+            method: "GET",
+            path: "/x",
+            query: "cursor=MTI%3D&count=10",
+            headers: &headers,
+            body: b"",
+        };
+        assert!(
+            string_to_sign_v1(&req, false).ends_with("/x?count=10&cursor=MTI="),
+            "values are URL-decoded"
+        );
     }
 
     #[test]
@@ -394,24 +528,55 @@ mod tests {
         ];
         let auth = signed_v1(&mut headers, "POST", "/logstores", "a=1", &body);
         headers.push(("Authorization".to_string(), auth));
-        assert_eq!(verify(&headers, "POST", "/logstores", "a=1", &body).unwrap().access_key_id, "ak");
-        assert_eq!(verify(&headers, "PUT", "/logstores", "a=1", &body), Err(SlsAuthError::SignatureNotMatch));
-        assert_eq!(verify(&headers, "POST", "/logstore", "a=1", &body), Err(SlsAuthError::SignatureNotMatch));
-        assert_eq!(verify(&headers, "POST", "/logstores", "a=2", &body), Err(SlsAuthError::SignatureNotMatch));
+        assert_eq!(
+            verify(&headers, "POST", "/logstores", "a=1", &body)
+                .unwrap()
+                .access_key_id,
+            "ak"
+        );
+        assert_eq!(
+            verify(&headers, "PUT", "/logstores", "a=1", &body),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        assert_eq!(
+            verify(&headers, "POST", "/logstore", "a=1", &body),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        assert_eq!(
+            verify(&headers, "POST", "/logstores", "a=2", &body),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
         for i in 1..5 {
             let mut h = headers.clone();
             h[i].1.push('x');
-            assert_eq!(verify(&h, "POST", "/logstores", "a=1", &body), Err(SlsAuthError::SignatureNotMatch), "header {i}");
+            assert_eq!(
+                verify(&h, "POST", "/logstores", "a=1", &body),
+                Err(SlsAuthError::SignatureNotMatch),
+                "header {i}"
+            );
         }
         // x-log-date is not signed but overrides Date for the time check.
         let mut h = headers.clone();
         h.push(("x-log-date".to_string(), date(NOW - 3600)));
-        assert!(matches!(verify(&h, "POST", "/logstores", "a=1", &body), Err(SlsAuthError::Expired { .. })));
+        assert!(matches!(
+            verify(&h, "POST", "/logstores", "a=1", &body),
+            Err(SlsAuthError::Expired { .. })
+        ));
         // Wrong secret, unknown key, malformed.
         let mut h = headers.clone();
         h.pop();
         let hs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let wrong = sign_v1(&SlsRequest { method: "POST", path: "/logstores", query: "a=1", headers: &hs, body: &body }, "ak", "nope");
+        let wrong = sign_v1(
+            &SlsRequest {
+                method: "POST",
+                path: "/logstores",
+                query: "a=1",
+                headers: &hs,
+                body: &body,
+            },
+            "ak",
+            "nope",
+        );
         let mut h2 = h.clone();
         h2.push(("Authorization".into(), wrong));
         let e = verify(&h2, "POST", "/logstores", "a=1", &body).unwrap_err();
@@ -427,7 +592,12 @@ mod tests {
 
     #[test]
     fn v1_skew_is_checked() {
-        for (t, ok) in [(NOW, true), (NOW - 14 * 60, true), (NOW + 16 * 60, false), (NOW - 3600, false)] {
+        for (t, ok) in [
+            (NOW, true),
+            (NOW - 14 * 60, true),
+            (NOW + 16 * 60, false),
+            (NOW - 3600, false),
+        ] {
             let mut headers = vec![("Date".to_string(), date(t))];
             let auth = signed_v1(&mut headers, "GET", "/", "", b"");
             headers.push(("Authorization".to_string(), auth));
@@ -437,35 +607,82 @@ mod tests {
                 assert_eq!(r.unwrap_err().code(), "RequestTimeExpired");
             }
         }
-        let headers = vec![("Date".to_string(), "yesterday".to_string()), ("Authorization".to_string(), "LOG ak:x".to_string())];
-        assert_eq!(verify(&headers, "GET", "/", "", b"").unwrap_err().code(), "InvalidDateFormat");
+        let headers = vec![
+            ("Date".to_string(), "yesterday".to_string()),
+            ("Authorization".to_string(), "LOG ak:x".to_string()),
+        ];
+        assert_eq!(
+            verify(&headers, "GET", "/", "", b"").unwrap_err().code(),
+            "InvalidDateFormat"
+        );
     }
 
     #[test]
     fn v4_sign_verify_and_tamper() {
         let body = b"payload".to_vec();
-        let xdate = chrono::DateTime::from_timestamp(NOW, 0).unwrap().format("%Y%m%dT%H%M%SZ").to_string();
+        let xdate = chrono::DateTime::from_timestamp(NOW, 0)
+            .unwrap()
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string();
         let mut headers = vec![
             ("Host".to_string(), "proj.localhost".to_string()),
-            ("Content-Type".to_string(), "application/x-protobuf".to_string()),
+            (
+                "Content-Type".to_string(),
+                "application/x-protobuf".to_string(),
+            ),
             ("x-log-date".to_string(), xdate),
-            ("x-log-content-sha256".to_string(), hex::encode(Sha256::digest(&body))),
+            (
+                "x-log-content-sha256".to_string(),
+                hex::encode(Sha256::digest(&body)),
+            ),
             ("x-log-apiversion".to_string(), "0.6.0".to_string()),
             ("User-Agent".to_string(), "not signed".to_string()),
         ];
-        let hs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let q = "key=a b+c&empty=";
-        let auth = sign_v4(&SlsRequest { method: "POST", path: "/logstores/l/shards/route", query: q, headers: &hs, body: &body }, "ak", "secret", "cn-hangzhou");
+        let auth = sign_v4(
+            &SlsRequest {
+                method: "POST",
+                path: "/logstores/l/shards/route",
+                query: q,
+                headers: &hs,
+                body: &body,
+            },
+            "ak",
+            "secret",
+            "cn-hangzhou",
+        );
         headers.push(("Authorization".to_string(), auth));
         assert!(verify(&headers, "POST", "/logstores/l/shards/route", q, &body).is_ok());
-        assert_eq!(verify(&headers, "POST", "/logstores/l/shards/route", q, b"other"), Err(SlsAuthError::SignatureNotMatch));
-        assert_eq!(verify(&headers, "POST", "/logstores/l/shards/route", "key=x", &body), Err(SlsAuthError::SignatureNotMatch));
+        assert_eq!(
+            verify(&headers, "POST", "/logstores/l/shards/route", q, b"other"),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        assert_eq!(
+            verify(
+                &headers,
+                "POST",
+                "/logstores/l/shards/route",
+                "key=x",
+                &body
+            ),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
         let mut h = headers.clone();
         h[0].1 = "other.localhost".into();
-        assert_eq!(verify(&h, "POST", "/logstores/l/shards/route", q, &body), Err(SlsAuthError::SignatureNotMatch));
+        assert_eq!(
+            verify(&h, "POST", "/logstores/l/shards/route", q, &body),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
         let mut h = headers.clone();
         h[5].1 = "changed".into();
-        assert!(verify(&h, "POST", "/logstores/l/shards/route", q, &body).is_ok(), "unsigned headers may change");
+        assert!(
+            verify(&h, "POST", "/logstores/l/shards/route", q, &body).is_ok(),
+            "unsigned headers may change"
+        );
         assert_eq!(pct("a b+c/~"), "a%20b%2Bc%2F~");
     }
 }

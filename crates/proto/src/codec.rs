@@ -67,7 +67,12 @@ impl CompressType {
     pub fn from_accept_encoding(value: Option<&str>) -> Self {
         let Some(v) = value else { return Self::Lz4 };
         for token in v.split(',') {
-            let name = token.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let name = token
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             match name.as_str() {
                 "lz4" => return Self::Lz4,
                 "zstd" => return Self::Zstd,
@@ -91,14 +96,22 @@ impl CompressType {
 
 /// Decompresses `body`. `raw_size` is the announced size (`x-log-bodyrawsize`), required for lz4
 /// and checked when given; nothing larger than `limit` is ever allocated.
-pub fn decompress(ct: CompressType, body: &[u8], raw_size: Option<usize>, limit: usize) -> Result<Vec<u8>, CodecError> {
+pub fn decompress(
+    ct: CompressType,
+    body: &[u8],
+    raw_size: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>, CodecError> {
     if let Some(n) = raw_size {
         if n > limit {
             return Err(CodecError::TooLarge { limit });
         }
     }
     let check = |out: Vec<u8>| match raw_size {
-        Some(n) if n != out.len() => Err(CodecError::RawSizeMismatch { declared: n, actual: out.len() }),
+        Some(n) if n != out.len() => Err(CodecError::RawSizeMismatch {
+            declared: n,
+            actual: out.len(),
+        }),
         _ => Ok(out),
     };
     match ct {
@@ -111,28 +124,45 @@ pub fn decompress(ct: CompressType, body: &[u8], raw_size: Option<usize>, limit:
         CompressType::Lz4 => {
             let n = raw_size.ok_or(CodecError::MissingRawSize)?;
             let mut out = vec![0u8; n];
-            let got = lz4_flex::block::decompress_into(body, &mut out)
-                .map_err(|e| CodecError::Corrupt { format: "lz4", detail: e.to_string() })?;
+            let got = lz4_flex::block::decompress_into(body, &mut out).map_err(|e| {
+                CodecError::Corrupt {
+                    format: "lz4",
+                    detail: e.to_string(),
+                }
+            })?;
             out.truncate(got);
             check(out)
         }
         CompressType::Zstd => {
-            let dec = zstd::stream::read::Decoder::new(body)
-                .map_err(|e| CodecError::Corrupt { format: "zstd", detail: e.to_string() })?;
+            let dec = zstd::stream::read::Decoder::new(body).map_err(|e| CodecError::Corrupt {
+                format: "zstd",
+                detail: e.to_string(),
+            })?;
             check(read_bounded(dec, limit, raw_size, "zstd")?)
         }
-        CompressType::Deflate => {
-            check(read_bounded(flate2::read::ZlibDecoder::new(body), limit, raw_size, "deflate")?)
-        }
+        CompressType::Deflate => check(read_bounded(
+            flate2::read::ZlibDecoder::new(body),
+            limit,
+            raw_size,
+            "deflate",
+        )?),
     }
 }
 
-fn read_bounded(r: impl Read, limit: usize, hint: Option<usize>, format: &'static str) -> Result<Vec<u8>, CodecError> {
+fn read_bounded(
+    r: impl Read,
+    limit: usize,
+    hint: Option<usize>,
+    format: &'static str,
+) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(hint.unwrap_or(0).min(limit));
     let n = r
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| CodecError::Corrupt { format, detail: e.to_string() })?;
+        .map_err(|e| CodecError::Corrupt {
+            format,
+            detail: e.to_string(),
+        })?;
     if n > limit {
         return Err(CodecError::TooLarge { limit });
     }
@@ -153,7 +183,8 @@ pub fn compress_into(ct: CompressType, data: &[u8], out: &mut Vec<u8>) {
         CompressType::None => out.extend_from_slice(data),
         CompressType::Lz4 => {
             out.resize(lz4_flex::block::get_maximum_output_size(data.len()), 0);
-            let n = lz4_flex::block::compress_into(data, out).expect("buffer sized for the worst case");
+            let n =
+                lz4_flex::block::compress_into(data, out).expect("buffer sized for the worst case");
             out.truncate(n);
         }
         CompressType::Zstd => {
@@ -162,7 +193,10 @@ pub fn compress_into(ct: CompressType, data: &[u8], out: &mut Vec<u8>) {
         }
         CompressType::Deflate => {
             use std::io::Write;
-            let mut enc = flate2::write::ZlibEncoder::new(std::mem::take(out), flate2::Compression::default());
+            let mut enc = flate2::write::ZlibEncoder::new(
+                std::mem::take(out),
+                flate2::Compression::default(),
+            );
             enc.write_all(data).expect("in-memory write");
             *out = enc.finish().expect("in-memory write");
         }
@@ -174,27 +208,50 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        (0..50_000u32).flat_map(|i| format!("key{}=value{} ", i % 97, i % 13).into_bytes()).collect()
+        (0..50_000u32)
+            .flat_map(|i| format!("key{}=value{} ", i % 97, i % 13).into_bytes())
+            .collect()
     }
 
     #[test]
     fn round_trips() {
         let data = sample();
-        for ct in [CompressType::None, CompressType::Lz4, CompressType::Zstd, CompressType::Deflate] {
+        for ct in [
+            CompressType::None,
+            CompressType::Lz4,
+            CompressType::Zstd,
+            CompressType::Deflate,
+        ] {
             let c = compress(ct, &data);
-            assert_eq!(decompress(ct, &c, Some(data.len()), 1 << 30).unwrap(), data, "{ct:?}");
+            assert_eq!(
+                decompress(ct, &c, Some(data.len()), 1 << 30).unwrap(),
+                data,
+                "{ct:?}"
+            );
             if ct != CompressType::Lz4 {
                 assert_eq!(decompress(ct, &c, None, 1 << 30).unwrap(), data, "{ct:?}");
             }
         }
-        assert_eq!(decompress(CompressType::Lz4, &compress(CompressType::Lz4, b""), Some(0), 10).unwrap(), b"");
+        assert_eq!(
+            decompress(
+                CompressType::Lz4,
+                &compress(CompressType::Lz4, b""),
+                Some(0),
+                10
+            )
+            .unwrap(),
+            b""
+        );
     }
 
     #[test]
     fn zstd_frames_carry_content_size() {
         let data = sample();
         let c = compress(CompressType::Zstd, &data);
-        assert_eq!(zstd::zstd_safe::get_frame_content_size(&c).unwrap(), Some(data.len() as u64));
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&c).unwrap(),
+            Some(data.len() as u64)
+        );
     }
 
     #[test]
@@ -203,29 +260,55 @@ mod tests {
         let lz = compress(CompressType::Lz4, &data);
         assert!(decompress(CompressType::Lz4, &lz, Some(data.len() + 1), 1 << 30).is_err());
         assert!(decompress(CompressType::Lz4, &lz, Some(data.len() - 1), 1 << 30).is_err());
-        assert_eq!(decompress(CompressType::Lz4, &lz, None, 1 << 30), Err(CodecError::MissingRawSize));
+        assert_eq!(
+            decompress(CompressType::Lz4, &lz, None, 1 << 30),
+            Err(CodecError::MissingRawSize)
+        );
         let z = compress(CompressType::Zstd, &data);
         assert_eq!(
             decompress(CompressType::Zstd, &z, Some(10), 1 << 30),
-            Err(CodecError::RawSizeMismatch { declared: 10, actual: data.len() })
+            Err(CodecError::RawSizeMismatch {
+                declared: 10,
+                actual: data.len()
+            })
         );
         let d = compress(CompressType::Deflate, &data);
-        assert!(matches!(decompress(CompressType::Deflate, &d, Some(1), 1 << 30), Err(CodecError::RawSizeMismatch { .. })));
+        assert!(matches!(
+            decompress(CompressType::Deflate, &d, Some(1), 1 << 30),
+            Err(CodecError::RawSizeMismatch { .. })
+        ));
     }
 
     #[test]
     fn garbage_and_limits() {
         let junk = [0xffu8; 64];
         for ct in [CompressType::Lz4, CompressType::Zstd, CompressType::Deflate] {
-            assert!(matches!(decompress(ct, &junk, Some(100), 1 << 20), Err(CodecError::Corrupt { .. })), "{ct:?}");
+            assert!(
+                matches!(
+                    decompress(ct, &junk, Some(100), 1 << 20),
+                    Err(CodecError::Corrupt { .. })
+                ),
+                "{ct:?}"
+            );
         }
         let data = sample();
-        for ct in [CompressType::None, CompressType::Zstd, CompressType::Deflate] {
+        for ct in [
+            CompressType::None,
+            CompressType::Zstd,
+            CompressType::Deflate,
+        ] {
             let c = compress(ct, &data);
-            assert_eq!(decompress(ct, &c, None, 1000), Err(CodecError::TooLarge { limit: 1000 }), "{ct:?}");
+            assert_eq!(
+                decompress(ct, &c, None, 1000),
+                Err(CodecError::TooLarge { limit: 1000 }),
+                "{ct:?}"
+            );
         }
         let lz = compress(CompressType::Lz4, &data);
-        assert_eq!(decompress(CompressType::Lz4, &lz, Some(data.len()), 1000), Err(CodecError::TooLarge { limit: 1000 }));
+        assert_eq!(
+            decompress(CompressType::Lz4, &lz, Some(data.len()), 1000),
+            Err(CodecError::TooLarge { limit: 1000 })
+        );
         // Truncated compressed data never panics.
         for ct in [CompressType::Lz4, CompressType::Zstd, CompressType::Deflate] {
             let c = compress(ct, &data[..3000]);
@@ -239,14 +322,35 @@ mod tests {
     fn header_names() {
         assert_eq!(CompressType::from_header(None), Ok(CompressType::None));
         assert_eq!(CompressType::from_header(Some("")), Ok(CompressType::None));
-        assert_eq!(CompressType::from_header(Some("LZ4")), Ok(CompressType::Lz4));
-        assert_eq!(CompressType::from_header(Some("zstd")), Ok(CompressType::Zstd));
-        assert_eq!(CompressType::from_header(Some("deflate")), Ok(CompressType::Deflate));
+        assert_eq!(
+            CompressType::from_header(Some("LZ4")),
+            Ok(CompressType::Lz4)
+        );
+        assert_eq!(
+            CompressType::from_header(Some("zstd")),
+            Ok(CompressType::Zstd)
+        );
+        assert_eq!(
+            CompressType::from_header(Some("deflate")),
+            Ok(CompressType::Deflate)
+        );
         assert!(CompressType::from_header(Some("snappy")).is_err());
         assert_eq!(CompressType::from_accept_encoding(None), CompressType::Lz4);
-        assert_eq!(CompressType::from_accept_encoding(Some("")), CompressType::None);
-        assert_eq!(CompressType::from_accept_encoding(Some("zstd")), CompressType::Zstd);
-        assert_eq!(CompressType::from_accept_encoding(Some("gzip, deflate")), CompressType::Deflate);
-        assert_eq!(CompressType::from_accept_encoding(Some("br")), CompressType::None);
+        assert_eq!(
+            CompressType::from_accept_encoding(Some("")),
+            CompressType::None
+        );
+        assert_eq!(
+            CompressType::from_accept_encoding(Some("zstd")),
+            CompressType::Zstd
+        );
+        assert_eq!(
+            CompressType::from_accept_encoding(Some("gzip, deflate")),
+            CompressType::Deflate
+        );
+        assert_eq!(
+            CompressType::from_accept_encoding(Some("br")),
+            CompressType::None
+        );
     }
 }

@@ -52,7 +52,10 @@ mod tests {
         for n in [0, 1, 9, 10, 99, 12345, u64::MAX] {
             assert_eq!(decode_cursor(&encode_cursor(n)), Ok(n));
         }
-        assert_eq!(decode_cursor("MTYxNDc1MDAyNzM3MzIwNTcxNA=="), Ok(1614750027373205714));
+        assert_eq!(
+            decode_cursor("MTYxNDc1MDAyNzM3MzIwNTcxNA=="),
+            Ok(1614750027373205714)
+        );
     }
 
     #[test]
@@ -66,9 +69,18 @@ mod tests {
     fn refusals() {
         assert_eq!(decode_cursor(""), Err(CursorError::Empty));
         assert_eq!(decode_cursor("%%%"), Err(CursorError::NotBase64));
-        assert_eq!(decode_cursor(&STANDARD.encode("-1")), Err(CursorError::NotDecimal));
-        assert_eq!(decode_cursor(&STANDARD.encode("12a")), Err(CursorError::NotDecimal));
+        assert_eq!(
+            decode_cursor(&STANDARD.encode("-1")),
+            Err(CursorError::NotDecimal)
+        );
+        assert_eq!(
+            decode_cursor(&STANDARD.encode("12a")),
+            Err(CursorError::NotDecimal)
+        );
         assert_eq!(decode_cursor(&STANDARD.encode("")), Err(CursorError::Empty));
-        assert_eq!(decode_cursor(&STANDARD.encode("18446744073709551616")), Err(CursorError::NotDecimal));
+        assert_eq!(
+            decode_cursor(&STANDARD.encode("18446744073709551616")),
+            Err(CursorError::NotDecimal)
+        );
     }
 }

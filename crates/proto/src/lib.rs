@@ -11,6 +11,6 @@ pub mod logs;
 pub use codec::{compress, compress_into, decompress, CodecError, CompressType};
 pub use cursor::{decode_cursor, encode_cursor, CursorError};
 pub use logs::{
-    frame_log_group, framed_len, validate_log_group, Log, LogContent, LogGroup, LogGroupInfo, LogGroupList, LogTag,
-    ProtoError,
+    frame_log_group, framed_len, validate_log_group, Log, LogContent, LogGroup, LogGroupInfo,
+    LogGroupList, LogTag, ProtoError,
 };

@@ -124,7 +124,9 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err(ProtoError(format!("varint longer than 10 bytes at offset {start}")))
+        Err(ProtoError(format!(
+            "varint longer than 10 bytes at offset {start}"
+        )))
     }
 
     /// Reads a key: (field number, wire type).
@@ -141,11 +143,18 @@ impl<'a> Reader<'a> {
     fn bytes(&mut self) -> Result<Reader<'a>, ProtoError> {
         let at = self.at();
         let len = self.varint()?;
-        let len = usize::try_from(len).map_err(|_| ProtoError(format!("length too large at offset {at}")))?;
+        let len = usize::try_from(len)
+            .map_err(|_| ProtoError(format!("length too large at offset {at}")))?;
         if len > self.buf.len() - self.pos {
-            return Err(ProtoError(format!("length {len} at offset {at} runs past the end of the data")));
+            return Err(ProtoError(format!(
+                "length {len} at offset {at} runs past the end of the data"
+            )));
         }
-        let r = Reader { buf: &self.buf[self.pos..self.pos + len], pos: 0, base: self.at() };
+        let r = Reader {
+            buf: &self.buf[self.pos..self.pos + len],
+            pos: 0,
+            base: self.at(),
+        };
         self.pos += len;
         Ok(r)
     }
@@ -157,10 +166,16 @@ impl<'a> Reader<'a> {
             WT_LEN => return self.bytes().map(drop),
             WT_FIXED64 => 8,
             WT_FIXED32 => 4,
-            other => return Err(ProtoError(format!("unsupported wire type {other} at offset {at}"))),
+            other => {
+                return Err(ProtoError(format!(
+                    "unsupported wire type {other} at offset {at}"
+                )))
+            }
         };
         if self.buf.len() - self.pos < n {
-            return Err(ProtoError(format!("truncated fixed-size field at offset {at}")));
+            return Err(ProtoError(format!(
+                "truncated fixed-size field at offset {at}"
+            )));
         }
         self.pos += n;
         Ok(())
@@ -171,7 +186,9 @@ fn expect_wt(field: u64, wt: u8, want: u8, msg: &str, at: usize) -> Result<(), P
     if wt == want {
         Ok(())
     } else {
-        Err(ProtoError(format!("{msg} field {field} at offset {at} has wire type {wt}, expected {want}")))
+        Err(ProtoError(format!(
+            "{msg} field {field} at offset {at} has wire type {wt}, expected {want}"
+        )))
     }
 }
 
@@ -215,7 +232,9 @@ fn validate_log(mut r: Reader<'_>) -> Result<(), ProtoError> {
                 expect_wt(field, wt, WT_VARINT, "Log", at)?;
                 let v = r.varint()?;
                 if v > u64::from(u32::MAX) {
-                    return Err(ProtoError(format!("Log Time at offset {at} does not fit 32 bits")));
+                    return Err(ProtoError(format!(
+                        "Log Time at offset {at} does not fit 32 bits"
+                    )));
                 }
                 time = true;
             }
@@ -241,7 +260,11 @@ fn validate_log(mut r: Reader<'_>) -> Result<(), ProtoError> {
 /// (topic, source, …) UTF-8. Unknown fields are allowed.
 /// Never allocates and never panics.
 pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
-    let mut r = Reader { buf, pos: 0, base: 0 };
+    let mut r = Reader {
+        buf,
+        pos: 0,
+        base: 0,
+    };
     let mut logs = 0;
     while !r.done() {
         let at = r.at();
@@ -257,7 +280,9 @@ pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
                 // proto2 `string` fields: decoders (prost, Java) refuse invalid UTF-8 here.
                 let s = r.bytes()?;
                 if std::str::from_utf8(s.buf).is_err() {
-                    return Err(ProtoError(format!("LogGroup field {field} at offset {at} is not UTF-8")));
+                    return Err(ProtoError(format!(
+                        "LogGroup field {field} at offset {at} is not UTF-8"
+                    )));
                 }
             }
             6 => {
@@ -303,14 +328,21 @@ mod tests {
     use prost::Message;
 
     fn kv(k: &str, v: &[u8]) -> LogContent {
-        LogContent { key: k.as_bytes().to_vec(), value: v.to_vec() }
+        LogContent {
+            key: k.as_bytes().to_vec(),
+            value: v.to_vec(),
+        }
     }
 
     fn groups() -> Vec<LogGroup> {
         vec![
             LogGroup::default(),
             LogGroup {
-                logs: vec![Log { time: 1, contents: vec![], time_ns: None }],
+                logs: vec![Log {
+                    time: 1,
+                    contents: vec![],
+                    time_ns: None,
+                }],
                 topic: Some(String::new()),
                 ..Default::default()
             },
@@ -327,8 +359,14 @@ mod tests {
                 source: Some("10.1.2.3".into()),
                 machine_uuid: Some("uuid".into()),
                 log_tags: vec![
-                    LogTag { key: b"__tag__:a".to_vec(), value: b"b".to_vec() },
-                    LogTag { key: b"t".to_vec(), value: vec![] },
+                    LogTag {
+                        key: b"__tag__:a".to_vec(),
+                        value: b"b".to_vec(),
+                    },
+                    LogTag {
+                        key: b"t".to_vec(),
+                        value: vec![],
+                    },
                 ],
             },
         ]
@@ -352,21 +390,49 @@ mod tests {
     #[test]
     fn framing_long_groups() {
         let g = LogGroup {
-            logs: vec![Log { time: 1, contents: vec![kv("k", &vec![b'v'; 300_000])], time_ns: None }],
+            logs: vec![Log {
+                time: 1,
+                contents: vec![kv("k", &vec![b'v'; 300_000])],
+                time_ns: None,
+            }],
             ..Default::default()
         };
         let bytes = g.encode_to_vec();
         let mut list = Vec::new();
         frame_log_group(&mut list, &bytes);
         assert_eq!(list.len(), framed_len(bytes.len()));
-        assert_eq!(LogGroupList::decode(list.as_slice()).unwrap().log_groups, vec![g]);
+        assert_eq!(
+            LogGroupList::decode(list.as_slice()).unwrap().log_groups,
+            vec![g]
+        );
     }
 
     #[test]
     fn unknown_fields_are_skipped() {
         let mut bytes = groups()[2].encode_to_vec();
         // field 9 varint, field 10 fixed64, field 11 bytes, field 12 fixed32
-        bytes.extend_from_slice(&[9 << 3, 5, (10 << 3) | 1, 0, 0, 0, 0, 0, 0, 0, 0, (11 << 3) | 2, 2, b'h', b'i', (12 << 3) | 5, 1, 2, 3, 4]);
+        bytes.extend_from_slice(&[
+            9 << 3,
+            5,
+            (10 << 3) | 1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            (11 << 3) | 2,
+            2,
+            b'h',
+            b'i',
+            (12 << 3) | 5,
+            1,
+            2,
+            3,
+            4,
+        ]);
         assert!(validate_log_group(&bytes).is_ok());
     }
 
@@ -378,10 +444,16 @@ mod tests {
         log.extend_from_slice(&content);
         let mut g = vec![0x0a, log.len() as u8];
         g.extend_from_slice(&log);
-        assert!(validate_log_group(&g).unwrap_err().to_string().contains("no Time"));
+        assert!(validate_log_group(&g)
+            .unwrap_err()
+            .to_string()
+            .contains("no Time"));
         // Content without Value.
         let g = [0x0a, 7, 0x08, 1, 0x12, 3, 0x0a, 1, b'k'];
-        assert!(validate_log_group(&g).unwrap_err().to_string().contains("no Value"));
+        assert!(validate_log_group(&g)
+            .unwrap_err()
+            .to_string()
+            .contains("no Value"));
         // Wrong wire type for Log.
         assert!(validate_log_group(&[0x08, 1]).is_err());
         // Group wire types are refused.
@@ -400,7 +472,10 @@ mod tests {
             }
             if let Ok(info) = res {
                 // A valid prefix decodes to the same number of logs with prost.
-                assert_eq!(LogGroup::decode(&bytes[..cut]).unwrap().logs.len(), info.logs);
+                assert_eq!(
+                    LogGroup::decode(&bytes[..cut]).unwrap().logs.len(),
+                    info.logs
+                );
             }
         }
     }
@@ -424,7 +499,10 @@ mod tests {
             let mine = validate_log_group(&b);
             if mine.is_ok() {
                 // Whatever we accept, a full decoder accepts too.
-                assert!(LogGroup::decode(b.as_slice()).is_ok(), "accepted bytes prost rejects: {b:?}");
+                assert!(
+                    LogGroup::decode(b.as_slice()).is_ok(),
+                    "accepted bytes prost rejects: {b:?}"
+                );
             }
         }
     }

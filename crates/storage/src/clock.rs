@@ -31,7 +31,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `start_millis`.
     pub fn new(start_millis: u64) -> Self {
-        Self { millis: AtomicU64::new(start_millis) }
+        Self {
+            millis: AtomicU64::new(start_millis),
+        }
     }
 
     /// Sets the time.
@@ -81,7 +83,10 @@ pub struct HybridClock {
 impl HybridClock {
     /// A clock over `wall`.
     pub fn new(wall: Arc<dyn Clock>) -> Self {
-        Self { wall, last: AtomicU64::new(0) }
+        Self {
+            wall,
+            last: AtomicU64::new(0),
+        }
     }
 
     /// Wall-clock milliseconds.
@@ -103,7 +108,10 @@ impl HybridClock {
             } else {
                 Hlc(prev.0 + 1)
             };
-            match self.last.compare_exchange_weak(last, next.0, Ordering::AcqRel, Ordering::Acquire) {
+            match self
+                .last
+                .compare_exchange_weak(last, next.0, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return next,
                 Err(actual) => last = actual,
             }
@@ -149,7 +157,10 @@ mod tests {
                 std::thread::spawn(move || (0..10_000).map(|_| h.tick().0).collect::<Vec<_>>())
             })
             .collect();
-        let mut all: Vec<u64> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut all: Vec<u64> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();

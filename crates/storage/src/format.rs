@@ -108,7 +108,13 @@ pub fn record_crc(header: &[u8], payload: &[u8]) -> u32 {
 }
 
 /// Appends an encoded record to `out`.
-pub fn encode_record(out: &mut Vec<u8>, cursor: u64, hlc: u64, receive_millis: u64, payload: &[u8]) {
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    cursor: u64,
+    hlc: u64,
+    receive_millis: u64,
+    payload: &[u8],
+) {
     let start = out.len();
     let mut h = [0u8; RECORD_HEADER_LEN];
     h[OFF_LEN..OFF_LEN + 4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -145,7 +151,11 @@ impl IndexEntry {
 
     /// Decodes an entry.
     pub fn decode(b: &[u8]) -> IndexEntry {
-        IndexEntry { rel_cursor: u32_at(b, 0), pos: u32_at(b, 4), receive_secs: u32_at(b, 8) }
+        IndexEntry {
+            rel_cursor: u32_at(b, 0),
+            pos: u32_at(b, 4),
+            receive_secs: u32_at(b, 8),
+        }
     }
 }
 
@@ -176,12 +186,22 @@ mod tests {
         let mut buf = Vec::new();
         encode_record(&mut buf, 7, 42, 1234, b"hello");
         let h = RecordHeader::parse(&buf);
-        assert_eq!((h.len, h.cursor, h.hlc, h.receive_millis, h.flags), (5, 7, 42, 1234, 0));
-        assert_eq!(h.crc, record_crc(&buf[..RECORD_HEADER_LEN], &buf[RECORD_HEADER_LEN..]));
+        assert_eq!(
+            (h.len, h.cursor, h.hlc, h.receive_millis, h.flags),
+            (5, 7, 42, 1234, 0)
+        );
+        assert_eq!(
+            h.crc,
+            record_crc(&buf[..RECORD_HEADER_LEN], &buf[RECORD_HEADER_LEN..])
+        );
         for i in OFF_CURSOR..buf.len() {
             let mut b = buf.clone();
             b[i] ^= 1;
-            assert_ne!(h.crc, record_crc(&b[..RECORD_HEADER_LEN], &b[RECORD_HEADER_LEN..]), "flip at {i}");
+            assert_ne!(
+                h.crc,
+                record_crc(&b[..RECORD_HEADER_LEN], &b[RECORD_HEADER_LEN..]),
+                "flip at {i}"
+            );
         }
     }
 
@@ -191,7 +211,11 @@ mod tests {
         let mut h = segment_header(1);
         h[0] = b'X';
         assert!(parse_segment_header(&h).is_err());
-        let e = IndexEntry { rel_cursor: 3, pos: 100, receive_secs: 5 };
+        let e = IndexEntry {
+            rel_cursor: 3,
+            pos: 100,
+            receive_secs: 5,
+        };
         assert_eq!(IndexEntry::decode(&e.encode()), e);
         assert_eq!(segment_file_name(12), "00000000000000000012.log");
     }

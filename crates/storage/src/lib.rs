@@ -46,7 +46,11 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { segment_bytes: 128 << 20, index_interval_bytes: 4096, fsync: FsyncPolicy::Always }
+        Self {
+            segment_bytes: 128 << 20,
+            index_interval_bytes: 4096,
+            fsync: FsyncPolicy::Always,
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::format::{
-    self, IndexEntry, RecordHeader, INDEX_ENTRY_LEN, INDEX_HEADER_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    self, IndexEntry, RecordHeader, INDEX_ENTRY_LEN, INDEX_HEADER_LEN, RECORD_HEADER_LEN,
+    SEGMENT_HEADER_LEN,
 };
 use crate::{Hlc, Record, StorageError};
 
@@ -81,7 +82,10 @@ pub(crate) struct Segment {
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> StorageError {
-    StorageError::Io { path: path.to_path_buf(), source }
+    StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Prefix of the reason given for a CRC-valid record with the wrong cursor.
@@ -105,13 +109,28 @@ impl Segment {
             .create_new(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
-        file.write_all_at(&format::segment_header(base), 0).map_err(|e| io_err(&path, e))?;
+        file.write_all_at(&format::segment_header(base), 0)
+            .map_err(|e| io_err(&path, e))?;
         file.sync_all().map_err(|e| io_err(&path, e))?;
         sync_dir(dir)?;
-        Ok(Self::new(dir, base, file, SEGMENT_HEADER_LEN, base, IndexStore::Memory(Vec::new())))
+        Ok(Self::new(
+            dir,
+            base,
+            file,
+            SEGMENT_HEADER_LEN,
+            base,
+            IndexStore::Memory(Vec::new()),
+        ))
     }
 
-    pub fn new(dir: &Path, base: u64, file: File, len: u64, next: u64, index: IndexStore) -> Segment {
+    pub fn new(
+        dir: &Path,
+        base: u64,
+        file: File,
+        len: u64,
+        next: u64,
+        index: IndexStore,
+    ) -> Segment {
         Segment {
             base,
             path: dir.join(format::segment_file_name(base)),
@@ -139,14 +158,21 @@ impl Segment {
     }
 
     fn corrupt(&self, offset: u64, reason: impl Into<String>) -> StorageError {
-        StorageError::Corrupt { path: self.path.clone(), offset, reason: reason.into() }
+        StorageError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
     }
 
     /// File position from which to scan for `cursor` (`base ≤ cursor`).
     fn start_for_cursor(&self, cursor: u64) -> Result<(u64, u64), StorageError> {
         let rel = (cursor - self.base).min(u64::from(u32::MAX)) as u32;
         let idx = self.index.read();
-        match idx.last_where(|e| e.rel_cursor <= rel).map_err(|e| io_err(&self.idx_path, e))? {
+        match idx
+            .last_where(|e| e.rel_cursor <= rel)
+            .map_err(|e| io_err(&self.idx_path, e))?
+        {
             Some(i) => {
                 let e = idx.get(i).map_err(|e| io_err(&self.idx_path, e))?;
                 Ok((u64::from(e.pos), self.base + u64::from(e.rel_cursor)))
@@ -158,7 +184,10 @@ impl Segment {
     /// File position from which to scan for the first record received at or after `secs`.
     fn start_for_time(&self, secs: u64) -> Result<(u64, u64), StorageError> {
         let idx = self.index.read();
-        match idx.last_where(|e| u64::from(e.receive_secs) < secs).map_err(|e| io_err(&self.idx_path, e))? {
+        match idx
+            .last_where(|e| u64::from(e.receive_secs) < secs)
+            .map_err(|e| io_err(&self.idx_path, e))?
+        {
             Some(i) => {
                 let e = idx.get(i).map_err(|e| io_err(&self.idx_path, e))?;
                 Ok((u64::from(e.pos), self.base + u64::from(e.rel_cursor)))
@@ -173,13 +202,17 @@ impl Segment {
             return Err(self.corrupt(pos, "record header runs past the visible end"));
         }
         let mut hb = [0u8; RECORD_HEADER_LEN];
-        self.file.read_exact_at(&mut hb, pos).map_err(|e| self.io(e))?;
+        self.file
+            .read_exact_at(&mut hb, pos)
+            .map_err(|e| self.io(e))?;
         let h = RecordHeader::parse(&hb);
         if pos + h.record_len() as u64 > limit {
             return Err(self.corrupt(pos, "record runs past the visible end"));
         }
         let mut payload = vec![0u8; h.len as usize];
-        self.file.read_exact_at(&mut payload, pos + RECORD_HEADER_LEN as u64).map_err(|e| self.io(e))?;
+        self.file
+            .read_exact_at(&mut payload, pos + RECORD_HEADER_LEN as u64)
+            .map_err(|e| self.io(e))?;
         if format::record_crc(&hb, &payload) != h.crc {
             return Err(self.corrupt(pos, "record CRC mismatch"));
         }
@@ -195,7 +228,9 @@ impl Segment {
             if pos + RECORD_HEADER_LEN as u64 > limit {
                 return Err(self.corrupt(pos, format!("cursor {cursor} not found")));
             }
-            self.file.read_exact_at(&mut hb, pos).map_err(|e| self.io(e))?;
+            self.file
+                .read_exact_at(&mut hb, pos)
+                .map_err(|e| self.io(e))?;
             let h = RecordHeader::parse(&hb);
             if h.cursor != c {
                 return Err(self.corrupt(pos, format!("expected cursor {c}, found {}", h.cursor)));
@@ -226,7 +261,9 @@ impl Segment {
             if pos + RECORD_HEADER_LEN as u64 > limit {
                 break;
             }
-            self.file.read_exact_at(&mut hb, pos).map_err(|e| self.io(e))?;
+            self.file
+                .read_exact_at(&mut hb, pos)
+                .map_err(|e| self.io(e))?;
             let h = RecordHeader::parse(&hb);
             if h.receive_millis / 1000 >= secs {
                 return Ok(Some(h.cursor));
@@ -258,7 +295,9 @@ impl Segment {
                 return Err(self.corrupt(pos, "record header runs past the visible end"));
             }
             let mut buf = vec![0u8; want as usize];
-            self.file.read_exact_at(&mut buf, pos).map_err(|e| self.io(e))?;
+            self.file
+                .read_exact_at(&mut buf, pos)
+                .map_err(|e| self.io(e))?;
             let buf = Bytes::from(buf);
             let mut off = 0usize;
             let mut progressed = false;
@@ -270,7 +309,9 @@ impl Segment {
                 let end = off + h.record_len();
                 if end > buf.len() {
                     if pos + off as u64 + h.record_len() as u64 > limit {
-                        return Err(self.corrupt(pos + off as u64, "record runs past the visible end"));
+                        return Err(
+                            self.corrupt(pos + off as u64, "record runs past the visible end")
+                        );
                     }
                     if !progressed {
                         // A single record larger than the chunk: read it on its own.
@@ -297,11 +338,23 @@ impl Segment {
         Ok(())
     }
 
-    fn push(&self, out: &mut Vec<Record>, h: &RecordHeader, expect: u64, pos: u64, payload: Bytes) -> Result<(), StorageError> {
+    fn push(
+        &self,
+        out: &mut Vec<Record>,
+        h: &RecordHeader,
+        expect: u64,
+        pos: u64,
+        payload: Bytes,
+    ) -> Result<(), StorageError> {
         if h.cursor != expect {
             return Err(self.corrupt(pos, format!("expected cursor {expect}, found {}", h.cursor)));
         }
-        out.push(Record { cursor: h.cursor, hlc: Hlc(h.hlc), receive_millis: h.receive_millis, payload });
+        out.push(Record {
+            cursor: h.cursor,
+            hlc: Hlc(h.hlc),
+            receive_millis: h.receive_millis,
+            payload,
+        });
         Ok(())
     }
 
@@ -320,7 +373,10 @@ impl Segment {
         let mut buf_pos = pos; // file position of buf[0]
         loop {
             if pos == file_len {
-                return Ok(ScanEnd { next: cursor, bad: None });
+                return Ok(ScanEnd {
+                    next: cursor,
+                    bad: None,
+                });
             }
             let off = (pos - buf_pos) as usize;
             if off + RECORD_HEADER_LEN > buf.len() || {
@@ -330,29 +386,43 @@ impl Segment {
                 // Refill from `pos`.
                 let remaining = file_len - pos;
                 if remaining < RECORD_HEADER_LEN as u64 {
-                    return Ok(ScanEnd { next: cursor, bad: Some((pos, "incomplete record header".into())) });
+                    return Ok(ScanEnd {
+                        next: cursor,
+                        bad: Some((pos, "incomplete record header".into())),
+                    });
                 }
                 let mut hb = [0u8; RECORD_HEADER_LEN];
-                file.read_exact_at(&mut hb, pos).map_err(|e| io_err(path, e))?;
+                file.read_exact_at(&mut hb, pos)
+                    .map_err(|e| io_err(path, e))?;
                 let h = RecordHeader::parse(&hb);
                 if h.len as usize > format::MAX_PAYLOAD || pos + h.record_len() as u64 > file_len {
-                    return Ok(ScanEnd { next: cursor, bad: Some((pos, "incomplete record".into())) });
+                    return Ok(ScanEnd {
+                        next: cursor,
+                        bad: Some((pos, "incomplete record".into())),
+                    });
                 }
                 let n = remaining.min(CHUNK.max(h.record_len()) as u64) as usize;
                 buf.resize(n, 0);
-                file.read_exact_at(&mut buf, pos).map_err(|e| io_err(path, e))?;
+                file.read_exact_at(&mut buf, pos)
+                    .map_err(|e| io_err(path, e))?;
                 buf_pos = pos;
                 continue;
             }
             let h = RecordHeader::parse(&buf[off..]);
             let rec = &buf[off..off + h.record_len()];
             if format::record_crc(rec, &rec[RECORD_HEADER_LEN..]) != h.crc {
-                return Ok(ScanEnd { next: cursor, bad: Some((pos, "record CRC mismatch".into())) });
+                return Ok(ScanEnd {
+                    next: cursor,
+                    bad: Some((pos, "record CRC mismatch".into())),
+                });
             }
             if h.cursor != cursor {
                 return Ok(ScanEnd {
                     next: cursor,
-                    bad: Some((pos, format!("{DISCONTINUITY}: expected {cursor}, found {}", h.cursor))),
+                    bad: Some((
+                        pos,
+                        format!("{DISCONTINUITY}: expected {cursor}, found {}", h.cursor),
+                    )),
                 });
             }
             on_record(&h, pos);
@@ -366,11 +436,17 @@ impl Segment {
     pub fn write_index_file(&self) -> Result<(), StorageError> {
         let entries: Vec<IndexEntry> = {
             let idx = self.index.read();
-            (0..idx.len()).map(|i| idx.get(i)).collect::<Result<_, _>>().map_err(|e| io_err(&self.idx_path, e))?
+            (0..idx.len())
+                .map(|i| idx.get(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| io_err(&self.idx_path, e))?
         };
         write_index(&self.idx_path, &entries)?;
         let file = File::open(&self.idx_path).map_err(|e| io_err(&self.idx_path, e))?;
-        *self.index.write() = IndexStore::Disk { file, count: entries.len() };
+        *self.index.write() = IndexStore::Disk {
+            file,
+            count: entries.len(),
+        };
         Ok(())
     }
 }
@@ -384,7 +460,9 @@ pub(crate) fn write_index(path: &Path, entries: &[IndexEntry]) -> Result<(), Sto
         bytes.extend_from_slice(&e.encode());
     }
     std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
-    File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| io_err(&tmp, e))?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
@@ -397,14 +475,21 @@ pub(crate) fn read_index(path: &Path) -> Option<Vec<IndexEntry>> {
     let bytes = std::fs::read(path).ok()?;
     if bytes.len() < INDEX_HEADER_LEN as usize
         || bytes[..8] != format::INDEX_MAGIC[..]
-        || (bytes.len() - INDEX_HEADER_LEN as usize) % INDEX_ENTRY_LEN != 0
+        || !(bytes.len() - INDEX_HEADER_LEN as usize).is_multiple_of(INDEX_ENTRY_LEN)
     {
         return None;
     }
-    Some(bytes[INDEX_HEADER_LEN as usize..].chunks_exact(INDEX_ENTRY_LEN).map(IndexEntry::decode).collect())
+    Some(
+        bytes[INDEX_HEADER_LEN as usize..]
+            .chunks_exact(INDEX_ENTRY_LEN)
+            .map(IndexEntry::decode)
+            .collect(),
+    )
 }
 
 /// fsyncs a directory so that file creations and renames in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_err(dir, e))
 }

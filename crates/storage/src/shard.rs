@@ -85,8 +85,15 @@ pub struct ShardLog {
 
 impl ShardLog {
     /// Opens (recovering, design §8) or creates the shard log in `dir`.
-    pub fn open(dir: &Path, cfg: LogConfig, clock: Arc<HybridClock>) -> Result<ShardLog, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io { path: dir.to_path_buf(), source: e })?;
+    pub fn open(
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<HybridClock>,
+    ) -> Result<ShardLog, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
         let mut segments = recovery::recover(dir, cfg.index_interval_bytes)?;
         if segments.is_empty() {
             segments.push(Segment::create(dir, 0)?);
@@ -95,8 +102,16 @@ impl ShardLog {
     }
 
     /// Creates a new, empty log whose first cursor is `begin`; fails if `dir` holds segments.
-    pub fn create_at(dir: &Path, cfg: LogConfig, clock: Arc<HybridClock>, begin: u64) -> Result<ShardLog, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io { path: dir.to_path_buf(), source: e })?;
+    pub fn create_at(
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<HybridClock>,
+        begin: u64,
+    ) -> Result<ShardLog, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
         if !recovery::list_segments(dir)?.is_empty() {
             return Err(StorageError::Corrupt {
                 path: dir.to_path_buf(),
@@ -108,7 +123,12 @@ impl ShardLog {
         Ok(Self::assemble(dir, cfg, clock, vec![seg]))
     }
 
-    fn assemble(dir: &Path, cfg: LogConfig, clock: Arc<HybridClock>, segments: Vec<Segment>) -> ShardLog {
+    fn assemble(
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<HybridClock>,
+        segments: Vec<Segment>,
+    ) -> ShardLog {
         let segments: Vec<Arc<Segment>> = segments.into_iter().map(Arc::new).collect();
         let active = segments.last().expect("at least one segment").clone();
         for s in &segments {
@@ -118,8 +138,16 @@ impl ShardLog {
             }
         }
         let (len, next) = (active.len(), active.next());
-        let last_millis = segments.iter().map(|s| s.last_millis.load(Ordering::Acquire)).max().unwrap_or(0);
-        let bytes_since_index = if active.index.read().len_is_zero() { u64::MAX } else { 0 };
+        let last_millis = segments
+            .iter()
+            .map(|s| s.last_millis.load(Ordering::Acquire))
+            .max()
+            .unwrap_or(0);
+        let bytes_since_index = if active.index.read().len_is_zero() {
+            u64::MAX
+        } else {
+            0
+        };
         let begin = segments[0].base;
         ShardLog {
             dir: dir.to_path_buf(),
@@ -135,7 +163,11 @@ impl ShardLog {
                 bytes_since_index,
                 buf: Vec::new(),
             }),
-            sync: Mutex::new(SyncState { synced_seq: 0, synced_len: len, in_progress: false }),
+            sync: Mutex::new(SyncState {
+                synced_seq: 0,
+                synced_len: len,
+                in_progress: false,
+            }),
             synced: Condvar::new(),
             failed: AtomicBool::new(false),
             begin: AtomicU64::new(begin),
@@ -206,7 +238,13 @@ impl ShardLog {
             seg.visible_next.store(w.next, Ordering::Release);
             self.end.store(w.next, Ordering::Release);
         }
-        Ok(Appended { cursor, hlc, receive_millis, seq: w.seq, end_pos: w.len })
+        Ok(Appended {
+            cursor,
+            hlc,
+            receive_millis,
+            seq: w.seq,
+            end_pos: w.len,
+        })
     }
 
     /// Seals the active segment (synced, index written) and starts a new one. Caller holds the
@@ -249,7 +287,9 @@ impl ShardLog {
         }
         let mut s = self.sync.lock();
         loop {
-            if s.synced_seq > appended.seq || (s.synced_seq == appended.seq && s.synced_len >= appended.end_pos) {
+            if s.synced_seq > appended.seq
+                || (s.synced_seq == appended.seq && s.synced_len >= appended.end_pos)
+            {
                 return Ok(());
             }
             if self.failed.load(Ordering::SeqCst) {
@@ -324,7 +364,13 @@ impl ShardLog {
 
     /// Records with cursors in `[from, min(until, end))`: at most `max_records`, stopping once
     /// `max_bytes` of payload are reached (at least one record when any is available).
-    pub fn read(&self, from: u64, until: u64, max_records: usize, max_bytes: usize) -> Result<Vec<Record>, StorageError> {
+    pub fn read(
+        &self,
+        from: u64,
+        until: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, StorageError> {
         self.check_range(from, true)?;
         let until = until.min(self.end());
         let mut out = Vec::new();
@@ -349,7 +395,11 @@ impl ShardLog {
     /// Metadata of the record at `cursor` (`begin ≤ cursor < end`).
     pub fn record_meta(&self, cursor: u64) -> Result<RecordMeta, StorageError> {
         self.check_range(cursor, false)?;
-        let seg = self.segments_from(cursor).into_iter().next().expect("a segment covers every retained cursor");
+        let seg = self
+            .segments_from(cursor)
+            .into_iter()
+            .next()
+            .expect("a segment covers every retained cursor");
         let (h, _) = seg.record_at(cursor)?;
         Ok(meta(&h))
     }
@@ -374,7 +424,11 @@ impl ShardLog {
     /// Cluster timestamp of the last record, if any.
     pub fn last_hlc(&self) -> Option<Hlc> {
         let segs = self.segments.read();
-        segs.iter().rev().map(|s| s.last_hlc.load(Ordering::Acquire)).find(|h| *h != 0).map(Hlc)
+        segs.iter()
+            .rev()
+            .map(|s| s.last_hlc.load(Ordering::Acquire))
+            .find(|h| *h != 0)
+            .map(Hlc)
     }
 
     /// Deletes sealed segments whose newest record was received before `cutoff_millis`.
@@ -388,7 +442,12 @@ impl ShardLog {
                 match std::fs::remove_file(p) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StorageError::Io { path: p.clone(), source: e }),
+                    Err(e) => {
+                        return Err(StorageError::Io {
+                            path: p.clone(),
+                            source: e,
+                        })
+                    }
                 }
             }
             n += 1;
@@ -413,7 +472,12 @@ impl ShardLog {
 }
 
 fn meta(h: &RecordHeader) -> RecordMeta {
-    RecordMeta { cursor: h.cursor, hlc: Hlc(h.hlc), receive_millis: h.receive_millis, len: h.len }
+    RecordMeta {
+        cursor: h.cursor,
+        hlc: Hlc(h.hlc),
+        receive_millis: h.receive_millis,
+        len: h.len,
+    }
 }
 
 impl IndexStore {
@@ -431,7 +495,10 @@ pub(crate) fn open_rw(path: &Path) -> Result<File, StorageError> {
         .read(true)
         .write(true)
         .open(path)
-        .map_err(|e| StorageError::Io { path: path.to_path_buf(), source: e })
+        .map_err(|e| StorageError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
 }
 
 /// Length of a record header, for tests that damage files.

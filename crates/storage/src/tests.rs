@@ -9,7 +9,11 @@ use crate::format::{self, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::{FsyncPolicy, HybridClock, LogConfig, ManualClock, ShardLog, StorageError};
 
 fn cfg(segment_bytes: u64) -> LogConfig {
-    LogConfig { segment_bytes, index_interval_bytes: 256, fsync: FsyncPolicy::Always }
+    LogConfig {
+        segment_bytes,
+        index_interval_bytes: 256,
+        fsync: FsyncPolicy::Always,
+    }
 }
 
 fn clock(start: u64) -> (Arc<ManualClock>, Arc<HybridClock>) {
@@ -53,7 +57,11 @@ fn append_read_roll_and_reopen() {
     let (_, hc) = clock(1_000_000);
     let log = ShardLog::open(dir.path(), cfg(2048), hc.clone()).unwrap();
     append_n(&log, 0, 300);
-    assert!(log.stats().segments > 5, "segments rolled: {:?}", log.stats());
+    assert!(
+        log.stats().segments > 5,
+        "segments rolled: {:?}",
+        log.stats()
+    );
     assert_eq!((log.begin(), log.end()), (0, 300));
     let all = read_all(&log);
     assert_eq!(all.len(), 300);
@@ -62,13 +70,19 @@ fn append_read_roll_and_reopen() {
     }
     // Partial reads within and across segments.
     let r = log.read(37, 120, 1000, usize::MAX).unwrap();
-    assert_eq!(r.iter().map(|r| r.cursor).collect::<Vec<_>>(), (37..120).collect::<Vec<_>>());
+    assert_eq!(
+        r.iter().map(|r| r.cursor).collect::<Vec<_>>(),
+        (37..120).collect::<Vec<_>>()
+    );
     let r = log.read(10, u64::MAX, 5, usize::MAX).unwrap();
     assert_eq!(r.len(), 5);
     let r = log.read(10, u64::MAX, 1000, 1).unwrap();
     assert_eq!(r.len(), 1, "byte budget stops after the first record");
     assert!(log.read(300, u64::MAX, 10, usize::MAX).unwrap().is_empty());
-    assert!(matches!(log.read(301, u64::MAX, 10, 10), Err(StorageError::CursorOutOfRange { .. })));
+    assert!(matches!(
+        log.read(301, u64::MAX, 10, 10),
+        Err(StorageError::CursorOutOfRange { .. })
+    ));
     let last = log.last_hlc().unwrap();
     drop(log);
     let (_, hc2) = clock(0);
@@ -100,10 +114,19 @@ fn group_commit_under_concurrency() {
             })
         })
         .collect();
-    let mut all: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut all: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     all.sort();
-    assert_eq!(all.iter().map(|c| c.0).collect::<Vec<_>>(), (0..3200).collect::<Vec<_>>());
-    assert!(all.windows(2).all(|w| w[0].1 < w[1].1), "cluster stamps increase along the log");
+    assert_eq!(
+        all.iter().map(|c| c.0).collect::<Vec<_>>(),
+        (0..3200).collect::<Vec<_>>()
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].1 < w[1].1),
+        "cluster stamps increase along the log"
+    );
     assert_eq!(log.end(), 3200);
     assert_eq!(read_all(&log).len(), 3200);
 }
@@ -124,7 +147,15 @@ fn unsynced_records_are_invisible_until_durable() {
 fn interval_policy_publishes_on_write() {
     let dir = tempfile::tempdir().unwrap();
     let (_, hc) = clock(1_000_000);
-    let log = ShardLog::open(dir.path(), LogConfig { fsync: FsyncPolicy::Interval, ..cfg(1 << 20) }, hc).unwrap();
+    let log = ShardLog::open(
+        dir.path(),
+        LogConfig {
+            fsync: FsyncPolicy::Interval,
+            ..cfg(1 << 20)
+        },
+        hc,
+    )
+    .unwrap();
     log.append(b"one").unwrap();
     assert_eq!(log.end(), 1);
     log.sync().unwrap();
@@ -158,7 +189,11 @@ fn torn_tail_at_every_offset_of_the_last_record() {
         std::fs::write(&seg, &pristine[..cut as usize]).unwrap();
         let log = ShardLog::open(dir.path(), cfg(1 << 20), hc.clone()).unwrap();
         assert_eq!(log.end(), 19, "cut at {cut}");
-        assert_eq!(std::fs::metadata(&seg).unwrap().len(), start, "torn tail truncated at {cut}");
+        assert_eq!(
+            std::fs::metadata(&seg).unwrap().len(),
+            start,
+            "torn tail truncated at {cut}"
+        );
         let all = read_all(&log);
         assert_eq!(all.len(), 19);
         // Appending continues with the next cursor.
@@ -210,7 +245,9 @@ fn damage_followed_by_valid_records_is_refused() {
     }
     bytes[pos + RECORD_HEADER_LEN + 2] ^= 0xff;
     std::fs::write(&seg, &bytes).unwrap();
-    let err = ShardLog::open(dir.path(), cfg(1 << 20), hc).err().expect("refuses to open");
+    let err = ShardLog::open(dir.path(), cfg(1 << 20), hc)
+        .err()
+        .expect("refuses to open");
     assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
 }
 
@@ -228,7 +265,9 @@ fn cursor_discontinuity_is_refused() {
     format::encode_record(&mut rec, 7, 1, 1, b"stray");
     bytes.extend_from_slice(&rec);
     std::fs::write(&seg, &bytes).unwrap();
-    let err = ShardLog::open(dir.path(), cfg(1 << 20), hc).err().expect("refuses to open");
+    let err = ShardLog::open(dir.path(), cfg(1 << 20), hc)
+        .err()
+        .expect("refuses to open");
     assert!(err.to_string().contains("discontinuity"), "{err}");
 }
 
@@ -258,15 +297,23 @@ fn sealed_segment_damage_and_gaps_are_refused_but_bad_indexes_rebuilt() {
     let n = bytes.len();
     bytes[n - 3] ^= 0xff;
     std::fs::write(&segs[1], &bytes).unwrap();
-    assert!(matches!(ShardLog::open(dir.path(), cfg(2048), hc.clone()), Err(StorageError::Corrupt { .. })));
+    assert!(matches!(
+        ShardLog::open(dir.path(), cfg(2048), hc.clone()),
+        Err(StorageError::Corrupt { .. })
+    ));
     std::fs::write(&segs[1], &pristine).unwrap();
     // A missing segment in the middle is a gap.
     let moved = dir.path().join("aside");
     std::fs::rename(&segs[1], &moved).unwrap();
-    let err = ShardLog::open(dir.path(), cfg(2048), hc.clone()).err().expect("gap refused");
+    let err = ShardLog::open(dir.path(), cfg(2048), hc.clone())
+        .err()
+        .expect("gap refused");
     assert!(err.to_string().contains("gap"), "{err}");
     std::fs::rename(&moved, &segs[1]).unwrap();
-    assert_eq!(read_all(&ShardLog::open(dir.path(), cfg(2048), hc).unwrap()).len(), 100);
+    assert_eq!(
+        read_all(&ShardLog::open(dir.path(), cfg(2048), hc).unwrap()).len(),
+        100
+    );
 }
 
 #[test]
@@ -287,7 +334,10 @@ fn seeks_by_time_and_cursor_meta() {
         assert_eq!(meta.cursor, c);
         assert_eq!(meta.receive_millis / 1000, 1_000_000 + c / 10);
     }
-    assert!(matches!(log.record_meta(300), Err(StorageError::CursorOutOfRange { .. })));
+    assert!(matches!(
+        log.record_meta(300),
+        Err(StorageError::CursorOutOfRange { .. })
+    ));
     assert_eq!(log.cursor_for_time(0).unwrap(), 0);
     assert_eq!(log.cursor_for_time(1_000_000).unwrap(), 0);
     for s in 0..30u64 {
@@ -305,12 +355,19 @@ fn retention_deletes_old_sealed_segments() {
     m.advance(100_000);
     append_n(&log, 100, 100);
     let before = log.stats().segments;
-    assert_eq!(log.expire_before(1_000_000_000).unwrap(), 0, "nothing older than the cutoff");
+    assert_eq!(
+        log.expire_before(1_000_000_000).unwrap(),
+        0,
+        "nothing older than the cutoff"
+    );
     let n = log.expire_before(1_000_050_000).unwrap();
     assert!(n > 0 && log.stats().segments == before - n);
     let begin = log.begin();
     assert!(begin > 0 && begin <= 100);
-    assert!(matches!(log.read(0, u64::MAX, 10, 100), Err(StorageError::CursorOutOfRange { .. })));
+    assert!(matches!(
+        log.read(0, u64::MAX, 10, 100),
+        Err(StorageError::CursorOutOfRange { .. })
+    ));
     assert_eq!(log.cursor_for_time(0).unwrap(), begin);
     assert_eq!(read_all(&log).first().unwrap().0, begin);
     // The active segment is never deleted.
@@ -334,7 +391,10 @@ fn create_at_starts_at_a_given_cursor() {
     log.wait_durable(&a).unwrap();
     drop(log);
     assert!(ShardLog::create_at(dir.path(), cfg(2048), hc.clone(), 0).is_err());
-    assert_eq!(ShardLog::open(dir.path(), cfg(2048), hc).unwrap().end(), 501);
+    assert_eq!(
+        ShardLog::open(dir.path(), cfg(2048), hc).unwrap().end(),
+        501
+    );
 }
 
 #[test]
