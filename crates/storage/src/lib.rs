@@ -20,7 +20,10 @@ mod tests;
 use std::path::PathBuf;
 
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
-pub use shard::{Appended, RecordMeta, ShardLog, ShardStats};
+pub use shard::{
+    pinned_intact, restore_pinned, AppendPause, Appended, CutPoint, PinnedSegment, RecordMeta,
+    ShardLog, ShardStats,
+};
 
 /// When an append counts as durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -285,11 +285,14 @@ impl ShardLog {
         if self.cfg.fsync != FsyncPolicy::Always {
             return Ok(());
         }
+        self.wait_synced(appended.seq, appended.end_pos)
+    }
+
+    /// Waits until the active segment number `seq` is synced up to `end_pos` (group commit).
+    fn wait_synced(&self, seq: u64, end_pos: u64) -> Result<(), StorageError> {
         let mut s = self.sync.lock();
         loop {
-            if s.synced_seq > appended.seq
-                || (s.synced_seq == appended.seq && s.synced_len >= appended.end_pos)
-            {
+            if s.synced_seq > seq || (s.synced_seq == seq && s.synced_len >= end_pos) {
                 return Ok(());
             }
             if self.failed.load(Ordering::SeqCst) {
@@ -503,3 +506,138 @@ pub(crate) fn open_rw(path: &Path) -> Result<File, StorageError> {
 
 /// Length of a record header, for tests that damage files.
 pub const RECORD_HEADER: usize = RECORD_HEADER_LEN;
+
+/// A shard's position at a consistent cut: every record before it belongs to the cut, none after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CutPoint {
+    /// Oldest retained cursor at the cut.
+    pub begin: u64,
+    /// Cursor after the last record of the cut.
+    pub next: u64,
+    /// Base cursor of the segment the cut falls in.
+    pub active_base: u64,
+    /// Bytes of that segment that belong to the cut.
+    pub active_len: u64,
+    seq: u64,
+}
+
+/// Appends to one shard held off; see [`ShardLog::pause_appends`].
+pub struct AppendPause<'a> {
+    log: &'a ShardLog,
+    w: parking_lot::MutexGuard<'a, Writer>,
+}
+
+impl AppendPause<'_> {
+    /// Where the shard stands: nothing can be appended while the pause lasts.
+    pub fn cut(&self) -> CutPoint {
+        CutPoint {
+            begin: self.log.begin(),
+            next: self.w.next,
+            active_base: self.w.active.base,
+            active_len: self.w.len,
+            seq: self.w.seq,
+        }
+    }
+}
+
+/// One segment file kept by a checkpoint, and how much of it belongs to the cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedSegment {
+    /// Its base cursor (its file name).
+    pub base: u64,
+    /// Bytes that belong to the cut.
+    pub len: u64,
+    /// Whether the whole file belongs to the cut (a sealed segment before the cut's segment).
+    pub whole: bool,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl ShardLog {
+    /// Holds off appends until the returned guard is dropped, so a checkpoint can take its cut
+    /// of every shard at one cluster time. Readers are not affected.
+    pub fn pause_appends(&self) -> AppendPause<'_> {
+        AppendPause {
+            log: self,
+            w: self.writer.lock(),
+        }
+    }
+
+    /// Makes everything before `cut` durable, whatever the fsync policy.
+    pub fn make_durable(&self, cut: &CutPoint) -> Result<(), StorageError> {
+        self.wait_synced(cut.seq, cut.active_len)
+    }
+
+    /// Hard-links every segment holding records of the cut into `dest`, so that retention can no
+    /// longer remove them; nothing is copied. Returns what was pinned, oldest first.
+    pub fn pin(&self, cut: &CutPoint, dest: &Path) -> Result<Vec<PinnedSegment>, StorageError> {
+        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        // The read lock keeps retention from deleting a segment while it is being linked.
+        let segs = self.segments.read();
+        let mut out = Vec::new();
+        for seg in segs
+            .iter()
+            .filter(|s| s.base < cut.next && s.base <= cut.active_base)
+        {
+            let whole = seg.base < cut.active_base;
+            let len = if whole { seg.len() } else { cut.active_len };
+            let target = dest.join(format::segment_file_name(seg.base));
+            std::fs::hard_link(&seg.path, &target).map_err(io(&target))?;
+            if whole && seg.idx_path.exists() {
+                let idx_target = dest.join(format::index_file_name(seg.base));
+                std::fs::hard_link(&seg.idx_path, &idx_target).map_err(io(&idx_target))?;
+            }
+            out.push(PinnedSegment {
+                base: seg.base,
+                len,
+                whole,
+            });
+        }
+        crate::segment::sync_dir(dest)?;
+        Ok(out)
+    }
+}
+
+/// Whether every pinned file is present in `dir` and long enough.
+pub fn pinned_intact(dir: &Path, segments: &[PinnedSegment]) -> bool {
+    segments.iter().all(|s| {
+        std::fs::metadata(dir.join(format::segment_file_name(s.base)))
+            .is_ok_and(|m| m.len() >= s.len)
+    })
+}
+
+/// Builds a shard directory holding exactly the cut: whole segments are hard-linked (with their
+/// indexes), the segment the cut falls in is copied up to the cut. Returns bytes copied.
+pub fn restore_pinned(
+    src: &Path,
+    segments: &[PinnedSegment],
+    dest: &Path,
+) -> Result<u64, StorageError> {
+    std::fs::create_dir_all(dest).map_err(io(dest))?;
+    let mut copied = 0;
+    for s in segments {
+        let from = src.join(format::segment_file_name(s.base));
+        let to = dest.join(format::segment_file_name(s.base));
+        if s.whole {
+            std::fs::hard_link(&from, &to).map_err(io(&to))?;
+            let idx = src.join(format::index_file_name(s.base));
+            if idx.exists() {
+                let idx_to = dest.join(format::index_file_name(s.base));
+                std::fs::hard_link(&idx, &idx_to).map_err(io(&idx_to))?;
+            }
+        } else {
+            let mut input = std::fs::File::open(&from).map_err(io(&from))?;
+            let mut output = std::fs::File::create(&to).map_err(io(&to))?;
+            use std::io::Read;
+            copied += std::io::copy(&mut (&mut input).take(s.len), &mut output).map_err(io(&to))?;
+            output.sync_all().map_err(io(&to))?;
+        }
+    }
+    crate::segment::sync_dir(dest)?;
+    Ok(copied)
+}

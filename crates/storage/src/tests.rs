@@ -409,3 +409,45 @@ fn io_error_latches_failed() {
     assert!(matches!(log.append(b"y"), Err(StorageError::Failed)));
     assert_eq!(read_all(&log).len(), 3, "reads keep working");
 }
+
+#[test]
+fn pin_and_restore_a_cut_without_copying_sealed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, hc) = clock(1_000_000_000);
+    let src = dir.path().join("src");
+    let log = ShardLog::open(&src, cfg(2048), hc.clone()).unwrap();
+    append_n(&log, 0, 120);
+    let cut = {
+        let pause = log.pause_appends();
+        pause.cut()
+    };
+    assert_eq!(cut.next, 120);
+    // Appends after the cut are not part of it.
+    append_n(&log, 120, 30);
+    log.make_durable(&cut).unwrap();
+    let pin_dir = dir.path().join("pin");
+    let pinned = log.pin(&cut, &pin_dir).unwrap();
+    assert!(pinned.len() > 2 && pinned.iter().rev().skip(1).all(|p| p.whole));
+    // Retention removes the originals; the pins keep the data.
+    m.advance(10_000_000);
+    append_n(&log, 150, 1);
+    log.expire_before(u64::MAX).unwrap();
+    assert!(log.begin() > 0);
+    assert!(crate::pinned_intact(&pin_dir, &pinned));
+    let restored = dir.path().join("restored");
+    let copied = crate::restore_pinned(&pin_dir, &pinned, &restored).unwrap();
+    assert!(
+        copied <= 2048 + 1024,
+        "only the segment the cut falls in is copied: {copied}"
+    );
+    let r = ShardLog::open(&restored, cfg(2048), hc).unwrap();
+    assert_eq!((r.begin(), r.end()), (0, 120));
+    let got = read_all(&r);
+    assert_eq!(got.len(), 120);
+    for (c, p) in got {
+        assert_eq!(p, payload(c));
+    }
+    // Deleting the pin frees it.
+    std::fs::remove_dir_all(&pin_dir).unwrap();
+    assert!(!crate::pinned_intact(&pin_dir, &pinned));
+}
