@@ -14,6 +14,9 @@ const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 const LOGSTORES: TableDefinition<&str, &[u8]> = TableDefinition::new("logstores");
 const GROUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("consumer_groups");
 const CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("checkpoints");
+const BACKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("backups");
+const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot_schedules");
+const RESTORE_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("restore_jobs");
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +203,132 @@ pub struct CheckpointRec {
     pub consumer: String,
 }
 
+/// A segment file kept by a backup checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PinnedSegmentRec {
+    /// Base cursor (file name).
+    pub base: u64,
+    /// Bytes that belong to the cut.
+    pub len: u64,
+    /// Whether the whole file belongs to the cut.
+    pub whole: bool,
+}
+
+/// One shard of a backup checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BackupShardRec {
+    /// The shard as it was at the cut.
+    pub shard: ShardRec,
+    /// Cluster timestamp of this shard's token.
+    pub token: u64,
+    /// Oldest retained cursor at the cut.
+    pub begin: u64,
+    /// Cursor after the last LogGroup of the cut.
+    pub next: u64,
+    /// Whether the cut is durable on this shard.
+    pub discovered: bool,
+    /// Pinned segment files.
+    pub segments: Vec<PinnedSegmentRec>,
+}
+
+/// A consumer group as captured by a backup: its definition and checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BackupGroupRec {
+    /// The group.
+    pub group: GroupRec,
+    /// Its checkpoints at the cut.
+    pub checkpoints: Vec<CheckpointRec>,
+}
+
+/// A backup checkpoint: a consistent cut of every shard of a logstore plus its configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BackupRec {
+    /// 24-hex id.
+    pub id: String,
+    /// Project name.
+    pub project: String,
+    /// Logstore name.
+    pub logstore: String,
+    /// Project id (the Atlas group id).
+    pub group_id: String,
+    /// Logstore uid (the Atlas cluster id).
+    pub cluster_id: String,
+    /// When taking it began (splits and merges held off), unix ms.
+    pub started_ms: u64,
+    /// When it ended, unix ms.
+    pub completed_ms: u64,
+    /// Cluster timestamp of the cut.
+    pub timestamp: u64,
+    /// Cluster timestamp of the configuration token.
+    pub config_token: u64,
+    /// Per shard.
+    pub shards: Vec<BackupShardRec>,
+    /// Logstore settings at the cut.
+    pub settings: LogstoreSettings,
+    /// Shard count asked for at creation.
+    pub shard_count: u32,
+    /// Consumer groups at the cut.
+    pub groups: Vec<BackupGroupRec>,
+}
+
+/// Snapshot schedule of a logstore (Atlas `snapshotSchedule`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleRec {
+    /// Project name.
+    pub project: String,
+    /// Logstore name.
+    pub logstore: String,
+    /// Minutes between scheduled checkpoints; 0 is off.
+    pub checkpoint_interval_min: u32,
+    /// Checkpoints older than this many hours are removed.
+    pub point_in_time_window_hours: u32,
+    /// Other schedule fields, kept as set.
+    pub snapshot_interval_hours: u32,
+    /// Kept as set.
+    pub snapshot_retention_days: u32,
+    /// Kept as set.
+    pub daily_snapshot_retention_days: u32,
+    /// Kept as set.
+    pub weekly_snapshot_retention_weeks: u32,
+    /// Kept as set.
+    pub monthly_snapshot_retention_months: u32,
+}
+
+/// A restore job: one part (shard or configuration) of a restore batch.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RestoreJobRec {
+    /// 24-hex id.
+    pub id: String,
+    /// Shared by the jobs of one restore.
+    pub batch_id: String,
+    /// Source project.
+    pub project: String,
+    /// Source logstore.
+    pub logstore: String,
+    /// Source cluster id.
+    pub cluster_id: String,
+    /// Source group id.
+    pub group_id: String,
+    /// Checkpoint restored.
+    pub checkpoint_id: String,
+    /// Part name (`<logstore>-shard-<id>` or `<logstore>-config-0`).
+    pub part: String,
+    /// Target project.
+    pub target_project: String,
+    /// Target project id.
+    pub target_group_id: String,
+    /// Target logstore.
+    pub target_logstore: String,
+    /// Unix ms.
+    pub created_ms: u64,
+    /// `IN_PROGRESS`, `FINISHED` or `BROKEN`.
+    pub status: String,
+    /// Why it broke.
+    pub reason: Option<String>,
+    /// Cluster timestamp restored to.
+    pub timestamp: u64,
+}
+
 /// One change to the metadata.
 #[derive(Clone, Debug)]
 pub enum MetaOp {
@@ -217,6 +346,14 @@ pub enum MetaOp {
     DeleteGroup(String, String, String),
     /// Insert or replace a checkpoint of a group (project, logstore, group, checkpoint).
     PutCheckpoint(String, String, String, CheckpointRec),
+    /// Insert or replace a backup checkpoint.
+    PutBackup(BackupRec),
+    /// Remove a backup checkpoint (project, logstore, id).
+    DeleteBackup(String, String, String),
+    /// Insert or replace a snapshot schedule.
+    PutSchedule(ScheduleRec),
+    /// Insert or replace a restore job.
+    PutRestoreJob(RestoreJobRec),
 }
 
 /// Everything the metadata store holds, as loaded at start.
@@ -230,6 +367,12 @@ pub struct MetaSnapshot {
     pub groups: Vec<GroupRec>,
     /// All checkpoints: (project, logstore, group, checkpoint).
     pub checkpoints: Vec<(String, String, String, CheckpointRec)>,
+    /// All backup checkpoints.
+    pub backups: Vec<BackupRec>,
+    /// All snapshot schedules.
+    pub schedules: Vec<ScheduleRec>,
+    /// All restore jobs.
+    pub restore_jobs: Vec<RestoreJobRec>,
 }
 
 /// A transactional store of Cairn's metadata.
@@ -254,6 +397,9 @@ impl RedbMetaStore {
         txn.open_table(LOGSTORES)?;
         txn.open_table(GROUPS)?;
         txn.open_table(CHECKPOINTS)?;
+        txn.open_table(BACKUPS)?;
+        txn.open_table(SCHEDULES)?;
+        txn.open_table(RESTORE_JOBS)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -310,6 +456,9 @@ impl MetadataStore for RedbMetaStore {
             let mut logstores = txn.open_table(LOGSTORES)?;
             let mut groups = txn.open_table(GROUPS)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
+            let mut backups = txn.open_table(BACKUPS)?;
+            let mut schedules = txn.open_table(SCHEDULES)?;
+            let mut jobs = txn.open_table(RESTORE_JOBS)?;
             for op in ops {
                 match op {
                     MetaOp::PutProject(p) => {
@@ -326,6 +475,8 @@ impl MetadataStore for RedbMetaStore {
                         let prefix = format!("{}/", logstore_key(project, name));
                         remove_prefix(&mut groups, &prefix)?;
                         remove_prefix(&mut checkpoints, &prefix)?;
+                        remove_prefix(&mut backups, &prefix)?;
+                        schedules.remove(logstore_key(project, name).as_str())?;
                     }
                     MetaOp::PutGroup(g) => {
                         let key = group_key(&g.project, &g.logstore, &g.name);
@@ -338,6 +489,23 @@ impl MetadataStore for RedbMetaStore {
                     MetaOp::PutCheckpoint(p, l, g, c) => {
                         let key = checkpoint_key(p, l, g, c.shard);
                         checkpoints.insert(key.as_str(), encode(c).as_slice())?;
+                    }
+                    MetaOp::PutBackup(b) => {
+                        let key = format!("{}/{}", logstore_key(&b.project, &b.logstore), b.id);
+                        backups.insert(key.as_str(), encode(b).as_slice())?;
+                    }
+                    MetaOp::DeleteBackup(p, l, id) => {
+                        backups.remove(format!("{}/{id}", logstore_key(p, l)).as_str())?;
+                    }
+                    MetaOp::PutSchedule(sc) => {
+                        schedules.insert(
+                            logstore_key(&sc.project, &sc.logstore).as_str(),
+                            encode(sc).as_slice(),
+                        )?;
+                    }
+                    MetaOp::PutRestoreJob(j) => {
+                        let key = format!("{}/{}", logstore_key(&j.project, &j.logstore), j.id);
+                        jobs.insert(key.as_str(), encode(j).as_slice())?;
                     }
                 }
             }

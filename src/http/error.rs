@@ -58,6 +58,8 @@ impl From<Error> for SlsError {
             Error::ConsumerGroupAlreadyExist(_) => (400, "ConsumerGroupAlreadyExist"),
             Error::ConsumerNotExist(_) => (400, "ConsumerNotExist"),
             Error::ConsumerNotMatch(_) => (400, "ConsumerNotMatch"),
+            Error::CheckpointNotExist(_) => (404, "CheckpointNotExist"),
+            Error::RestoreJobNotExist(_) => (404, "RestoreJobNotExist"),
             Error::QuotaExceed(_) => (400, "ExceedQuota"),
             Error::Internal(_) => (500, "InternalServerError"),
         };

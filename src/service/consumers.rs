@@ -121,6 +121,38 @@ impl Registry {
             .ok_or_else(|| Error::ConsumerGroupNotExist(g.to_string()))
     }
 
+    /// Definitions and checkpoints of a logstore's groups, for a backup.
+    pub(super) fn snapshot(&self, p: &str, l: &str) -> Vec<crate::meta::BackupGroupRec> {
+        self.groups
+            .read()
+            .iter()
+            .filter(|((gp, gl, _), _)| gp == p && gl == l)
+            .map(|(_, g)| {
+                let g = g.lock();
+                crate::meta::BackupGroupRec {
+                    group: g.rec.clone(),
+                    checkpoints: g.checkpoints.values().cloned().collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// Adds restored groups.
+    pub(super) fn install(&self, groups: Vec<crate::meta::BackupGroupRec>) {
+        let mut map = self.groups.write();
+        for b in groups {
+            let k = key(&b.group.project, &b.group.logstore, &b.group.name);
+            let checkpoints = b.checkpoints.into_iter().map(|c| (c.shard, c)).collect();
+            let group = Group {
+                rec: b.group,
+                consumers: BTreeMap::new(),
+                owners: BTreeMap::new(),
+                checkpoints,
+            };
+            map.insert(k, Arc::new(Mutex::new(group)));
+        }
+    }
+
     /// Forgets every group of a deleted logstore.
     pub(super) fn forget_logstore(&self, p: &str, l: &str) {
         self.groups

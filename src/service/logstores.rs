@@ -288,6 +288,7 @@ impl Service {
             },
         )?;
         self.forget_groups(project, name);
+        self.forget_backups(project, name);
         self.remove_logstore_files(&ls);
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! State is a catalogue of projects and logstores kept in memory and written through to the
 //! [`MetadataStore`] before a change becomes visible, plus one [`ShardLog`] per shard.
 
+mod backups;
 mod consumers;
 mod logs;
 mod logstores;
@@ -21,6 +22,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::meta::{LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec};
 
+pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
 pub use consumers::{CheckpointView, GroupSpec};
 pub use logs::{parse_hash_key, CursorFrom, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
@@ -80,6 +82,12 @@ pub enum Error {
     /// A checkpoint from a consumer that does not hold the shard.
     #[error("{0}")]
     ConsumerNotMatch(String),
+    /// No such backup checkpoint.
+    #[error("no checkpoint with id {0}")]
+    CheckpointNotExist(String),
+    /// No such restore job.
+    #[error("no restore job with id {0}")]
+    RestoreJobNotExist(String),
     /// A limit on the number of things was reached.
     #[error("{0}")]
     QuotaExceed(String),
@@ -145,6 +153,12 @@ pub struct Service {
     clock: Arc<HybridClock>,
     log_cfg: LogConfig,
     shards_dir: PathBuf,
+    /// Backup checkpoints, schedules and restore jobs.
+    backups: backups::Backups,
+    /// Where backup checkpoints pin their segments.
+    backups_dir: PathBuf,
+    /// Checkpoint interval of logstores without their own schedule (0: off).
+    default_checkpoint_interval_min: u32,
 }
 
 impl Service {
@@ -201,15 +215,53 @@ impl Service {
             }
         }
         let consumers = consumers::Registry::load(snap.groups, snap.checkpoints, &catalog);
+        let backups_dir = data_dir.join("backups");
+        std::fs::create_dir_all(&backups_dir)?;
+        let mut restore_jobs = snap.restore_jobs;
+        let mut interrupted = Vec::new();
+        for j in restore_jobs
+            .iter_mut()
+            .filter(|j| j.status == backups::JOB_IN_PROGRESS)
+        {
+            j.status = backups::JOB_BROKEN.to_string();
+            j.reason = Some("interrupted by a restart; start the restore again".into());
+            interrupted.push(MetaOp::PutRestoreJob(j.clone()));
+        }
+        if !interrupted.is_empty() {
+            meta.apply(&interrupted)?;
+        }
+        // Pins whose checkpoint is gone were left by a delete interrupted by a crash.
+        let live_backups: std::collections::HashSet<&str> =
+            snap.backups.iter().map(|b| b.id.as_str()).collect();
+        for entry in std::fs::read_dir(&backups_dir)? {
+            let entry = entry?;
+            if !live_backups.contains(entry.file_name().to_string_lossy().as_ref()) {
+                std::fs::remove_dir_all(entry.path())?;
+            }
+        }
+        let backups = RwLock::new(backups::BackupState::load(
+            snap.backups,
+            snap.schedules,
+            restore_jobs,
+        ));
         Ok(Self {
             meta: MetaWriter::start(meta),
             catalog: RwLock::new(catalog),
             consumers,
+            backups,
+            backups_dir,
+            default_checkpoint_interval_min: 0,
             ddl: Mutex::new(()),
             clock,
             log_cfg,
             shards_dir,
         })
+    }
+
+    /// Sets the checkpoint interval of logstores that have no schedule of their own.
+    pub fn with_default_checkpoint_interval(mut self, minutes: u32) -> Self {
+        self.default_checkpoint_interval_min = minutes;
+        self
     }
 
     /// The process-wide hybrid logical clock.

@@ -135,6 +135,7 @@ impl Service {
         })?;
         for ls in stores {
             self.forget_groups(name, &ls.rec.name);
+            self.forget_backups(name, &ls.rec.name);
             self.remove_logstore_files(&ls);
         }
         Ok(())

@@ -1,0 +1,849 @@
+//! Backup checkpoints: consistent cuts of every shard of a logstore at one cluster time, their
+//! schedule and retention, and restoring them into a logstore (design §12).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cairn_storage::{Hlc, PinnedSegment, ShardLog};
+use parking_lot::RwLock;
+
+use super::{new_id, shard_dir, Error, Logstore, Result, Service};
+use crate::meta::{
+    BackupGroupRec, BackupRec, BackupShardRec, LogstoreRec, MetaOp, PinnedSegmentRec,
+    RestoreJobRec, ScheduleRec,
+};
+
+/// Restore job states.
+pub const JOB_IN_PROGRESS: &str = "IN_PROGRESS";
+/// Finished.
+pub const JOB_FINISHED: &str = "FINISHED";
+/// Failed.
+pub const JOB_BROKEN: &str = "BROKEN";
+
+/// Default of `pointInTimeWindowHours`: checkpoints older than this are removed.
+pub const DEFAULT_WINDOW_HOURS: u32 = 24;
+
+/// Backups, schedules and restore jobs, in memory (written through to the metadata store).
+#[derive(Default)]
+pub(super) struct BackupState {
+    /// By (project, logstore), oldest first.
+    backups: BTreeMap<(String, String), Vec<BackupRec>>,
+    schedules: BTreeMap<(String, String), ScheduleRec>,
+    jobs: BTreeMap<String, RestoreJobRec>,
+}
+
+pub(super) type Backups = RwLock<BackupState>;
+
+impl BackupState {
+    pub(super) fn load(
+        backups: Vec<BackupRec>,
+        schedules: Vec<ScheduleRec>,
+        jobs: Vec<RestoreJobRec>,
+    ) -> Self {
+        let mut st = BackupState::default();
+        for b in backups {
+            st.backups
+                .entry((b.project.clone(), b.logstore.clone()))
+                .or_default()
+                .push(b);
+        }
+        for list in st.backups.values_mut() {
+            list.sort_by(|a, b| (a.started_ms, &a.id).cmp(&(b.started_ms, &b.id)));
+        }
+        for s in schedules {
+            st.schedules
+                .insert((s.project.clone(), s.logstore.clone()), s);
+        }
+        for j in jobs {
+            st.jobs.insert(j.id.clone(), j);
+        }
+        st
+    }
+}
+
+/// A backup checkpoint with whether it can be restored now.
+#[derive(Debug, Clone)]
+pub struct BackupView {
+    /// The record.
+    pub rec: BackupRec,
+    /// Everything it pins is present and every part's cut is durable.
+    pub restorable: bool,
+}
+
+/// Changes to a snapshot schedule; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct ScheduleUpdate {
+    /// `clusterCheckpointIntervalMin`.
+    pub checkpoint_interval_min: Option<u32>,
+    /// `pointInTimeWindowHours`.
+    pub point_in_time_window_hours: Option<u32>,
+    /// `snapshotIntervalHours`.
+    pub snapshot_interval_hours: Option<u32>,
+    /// `snapshotRetentionDays`.
+    pub snapshot_retention_days: Option<u32>,
+    /// `dailySnapshotRetentionDays`.
+    pub daily_snapshot_retention_days: Option<u32>,
+    /// `weeklySnapshotRetentionWeeks`.
+    pub weekly_snapshot_retention_weeks: Option<u32>,
+    /// `monthlySnapshotRetentionMonths`.
+    pub monthly_snapshot_retention_months: Option<u32>,
+}
+
+fn pins_dir(svc: &Service, id: &str) -> PathBuf {
+    svc.backups_dir.join(id)
+}
+
+fn to_pinned(s: &[PinnedSegmentRec]) -> Vec<PinnedSegment> {
+    s.iter()
+        .map(|p| PinnedSegment {
+            base: p.base,
+            len: p.len,
+            whole: p.whole,
+        })
+        .collect()
+}
+
+impl Service {
+    fn default_schedule(&self, project: &str, logstore: &str) -> ScheduleRec {
+        ScheduleRec {
+            project: project.to_string(),
+            logstore: logstore.to_string(),
+            checkpoint_interval_min: self.default_checkpoint_interval_min,
+            point_in_time_window_hours: DEFAULT_WINDOW_HOURS,
+            snapshot_interval_hours: 6,
+            snapshot_retention_days: 2,
+            daily_snapshot_retention_days: 7,
+            weekly_snapshot_retention_weeks: 4,
+            monthly_snapshot_retention_months: 13,
+        }
+    }
+
+    /// Takes a backup checkpoint of a logstore now. Splits and merges are held off while it is
+    /// taken; appends pause only for the instant of the cut.
+    pub fn take_checkpoint(&self, project: &str, logstore: &str) -> Result<BackupRec> {
+        let _balancer = self.ddl.lock();
+        let ls = self.logstore(project, logstore)?;
+        let group_id = self.get_project(project)?.id;
+        let started_ms = self.clock.wall_millis();
+        let id = new_id();
+
+        // The cut: every shard's appends paused at once, one token per shard, then the
+        // configuration (consumer checkpoints) and its token. Nothing can be stamped between the
+        // first and the last token, so "before its token" is one cluster time on every shard.
+        let (cuts, groups, config_token) = {
+            let pauses: Vec<_> = ls
+                .logs
+                .iter()
+                .map(|(id, log)| (*id, log.pause_appends()))
+                .collect();
+            let cuts: Vec<(u32, Hlc, cairn_storage::CutPoint)> = pauses
+                .iter()
+                .map(|(id, p)| (*id, self.clock.tick(), p.cut()))
+                .collect();
+            let groups = self.consumers.snapshot(project, logstore);
+            (cuts, groups, self.clock.tick())
+        };
+        let timestamp = cuts.first().map_or(config_token, |c| c.1);
+
+        let dir = pins_dir(self, &id);
+        let result = (|| -> Result<Vec<BackupShardRec>> {
+            let mut shards = Vec::with_capacity(cuts.len());
+            for (shard_id, token, cut) in &cuts {
+                let log = ls.shard_log(*shard_id)?;
+                log.make_durable(cut)?;
+                let pinned = log.pin(cut, &dir.join(shard_id.to_string()))?;
+                let rec = ls
+                    .rec
+                    .shards
+                    .iter()
+                    .find(|s| s.id == *shard_id)
+                    .expect("shard of the logstore")
+                    .clone();
+                shards.push(BackupShardRec {
+                    shard: rec,
+                    token: token.0,
+                    begin: cut.begin,
+                    next: cut.next,
+                    discovered: true,
+                    segments: pinned
+                        .iter()
+                        .map(|p| PinnedSegmentRec {
+                            base: p.base,
+                            len: p.len,
+                            whole: p.whole,
+                        })
+                        .collect(),
+                });
+            }
+            Ok(shards)
+        })();
+        let shards = match result {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        let rec = BackupRec {
+            id,
+            project: project.to_string(),
+            logstore: logstore.to_string(),
+            group_id,
+            cluster_id: ls.rec.uid.clone(),
+            started_ms,
+            completed_ms: self.clock.wall_millis(),
+            timestamp: timestamp.0,
+            config_token: config_token.0,
+            shards,
+            settings: ls.rec.settings.clone(),
+            shard_count: ls.rec.shard_count,
+            groups,
+        };
+        self.meta
+            .submit(vec![MetaOp::PutBackup(rec.clone())])
+            .wait()?;
+        self.backups
+            .write()
+            .backups
+            .entry((project.to_string(), logstore.to_string()))
+            .or_default()
+            .push(rec.clone());
+        Ok(rec)
+    }
+
+    fn view(&self, rec: &BackupRec) -> BackupView {
+        let dir = pins_dir(self, &rec.id);
+        let restorable = rec.shards.iter().all(|s| {
+            s.discovered
+                && cairn_storage::pinned_intact(
+                    &dir.join(s.shard.id.to_string()),
+                    &to_pinned(&s.segments),
+                )
+        });
+        BackupView {
+            rec: rec.clone(),
+            restorable,
+        }
+    }
+
+    /// Backup checkpoints of a logstore, oldest first.
+    pub fn list_checkpoints(&self, project: &str, logstore: &str) -> Result<Vec<BackupView>> {
+        self.logstore(project, logstore)?;
+        let st = self.backups.read();
+        let list = st.backups.get(&(project.to_string(), logstore.to_string()));
+        Ok(list
+            .map(|l| l.iter().map(|b| self.view(b)).collect())
+            .unwrap_or_default())
+    }
+
+    /// One backup checkpoint.
+    pub fn get_checkpoint(&self, project: &str, logstore: &str, id: &str) -> Result<BackupView> {
+        self.logstore(project, logstore)?;
+        let st = self.backups.read();
+        st.backups
+            .get(&(project.to_string(), logstore.to_string()))
+            .and_then(|l| l.iter().find(|b| b.id == id))
+            .map(|b| self.view(b))
+            .ok_or_else(|| Error::CheckpointNotExist(id.to_string()))
+    }
+
+    /// Deletes a backup checkpoint and un-pins its data.
+    pub fn delete_checkpoint(&self, project: &str, logstore: &str, id: &str) -> Result<()> {
+        self.get_checkpoint(project, logstore, id)?;
+        self.meta
+            .submit(vec![MetaOp::DeleteBackup(
+                project.into(),
+                logstore.into(),
+                id.into(),
+            )])
+            .wait()?;
+        if let Some(list) = self
+            .backups
+            .write()
+            .backups
+            .get_mut(&(project.to_string(), logstore.to_string()))
+        {
+            list.retain(|b| b.id != id);
+        }
+        let dir = pins_dir(self, id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove checkpoint data");
+        }
+        Ok(())
+    }
+
+    /// Removes the checkpoints of a deleted logstore (their rows went with it).
+    pub(super) fn forget_backups(&self, project: &str, logstore: &str) {
+        let mut st = self.backups.write();
+        st.schedules
+            .remove(&(project.to_string(), logstore.to_string()));
+        for b in st
+            .backups
+            .remove(&(project.to_string(), logstore.to_string()))
+            .unwrap_or_default()
+        {
+            let _ = std::fs::remove_dir_all(pins_dir(self, &b.id));
+        }
+    }
+
+    /// The snapshot schedule of a logstore.
+    pub fn get_schedule(&self, project: &str, logstore: &str) -> Result<ScheduleRec> {
+        self.logstore(project, logstore)?;
+        let st = self.backups.read();
+        Ok(st
+            .schedules
+            .get(&(project.to_string(), logstore.to_string()))
+            .cloned()
+            .unwrap_or_else(|| self.default_schedule(project, logstore)))
+    }
+
+    /// Changes the snapshot schedule of a logstore.
+    pub fn update_schedule(
+        &self,
+        project: &str,
+        logstore: &str,
+        u: ScheduleUpdate,
+    ) -> Result<ScheduleRec> {
+        let mut s = self.get_schedule(project, logstore)?;
+        let set = |f: &mut u32, v: Option<u32>| {
+            if let Some(v) = v {
+                *f = v;
+            }
+        };
+        set(&mut s.checkpoint_interval_min, u.checkpoint_interval_min);
+        set(
+            &mut s.point_in_time_window_hours,
+            u.point_in_time_window_hours,
+        );
+        set(&mut s.snapshot_interval_hours, u.snapshot_interval_hours);
+        set(&mut s.snapshot_retention_days, u.snapshot_retention_days);
+        set(
+            &mut s.daily_snapshot_retention_days,
+            u.daily_snapshot_retention_days,
+        );
+        set(
+            &mut s.weekly_snapshot_retention_weeks,
+            u.weekly_snapshot_retention_weeks,
+        );
+        set(
+            &mut s.monthly_snapshot_retention_months,
+            u.monthly_snapshot_retention_months,
+        );
+        self.meta
+            .submit(vec![MetaOp::PutSchedule(s.clone())])
+            .wait()?;
+        self.backups
+            .write()
+            .schedules
+            .insert((project.to_string(), logstore.to_string()), s.clone());
+        Ok(s)
+    }
+
+    /// Takes the checkpoints that are due and removes those past their window. Returns the number
+    /// taken and removed. Called periodically; tests call it with a manual clock.
+    pub fn run_backup_schedules(&self) -> (usize, usize) {
+        let now = self.clock.wall_millis();
+        let stores: Vec<(String, String)> = self.catalog.read().logstores.keys().cloned().collect();
+        let (mut taken, mut removed) = (0, 0);
+        for (p, l) in stores {
+            let Ok(schedule) = self.get_schedule(&p, &l) else {
+                continue;
+            };
+            let last = {
+                let st = self.backups.read();
+                st.backups
+                    .get(&(p.clone(), l.clone()))
+                    .and_then(|v| v.last())
+                    .map(|b| b.started_ms)
+            };
+            if schedule.checkpoint_interval_min > 0 {
+                let interval_ms = u64::from(schedule.checkpoint_interval_min) * 60_000;
+                if last.is_none_or(|t| now.saturating_sub(t) >= interval_ms) {
+                    match self.take_checkpoint(&p, &l) {
+                        Ok(_) => taken += 1,
+                        Err(e) => {
+                            tracing::error!(project = %p, logstore = %l, error = %e, "scheduled checkpoint failed")
+                        }
+                    }
+                }
+            }
+            let window_ms = u64::from(schedule.point_in_time_window_hours) * 3_600_000;
+            let expired: Vec<String> = {
+                let st = self.backups.read();
+                st.backups
+                    .get(&(p.clone(), l.clone()))
+                    .map(|v| {
+                        v.iter()
+                            .filter(|b| now.saturating_sub(b.started_ms) > window_ms)
+                            .map(|b| b.id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for id in expired {
+                match self.delete_checkpoint(&p, &l, &id) {
+                    Ok(()) => removed += 1,
+                    Err(e) => {
+                        tracing::error!(checkpoint = %id, error = %e, "could not remove an expired checkpoint")
+                    }
+                }
+            }
+        }
+        (taken, removed)
+    }
+
+    /// Starts restoring checkpoint `id` of `project/logstore` into `target_project`/`target`
+    /// (a logstore that does not exist yet or holds no data). Answers the jobs, one per part,
+    /// sharing a batch id; the restore itself runs on a background thread.
+    pub fn start_restore(
+        self: &Arc<Self>,
+        project: &str,
+        logstore: &str,
+        id: &str,
+        target_project: &str,
+        target: &str,
+    ) -> Result<Vec<RestoreJobRec>> {
+        let view = self.get_checkpoint(project, logstore, id)?;
+        if !view.restorable {
+            return Err(Error::ParameterInvalid(format!(
+                "checkpoint {id} is not restorable"
+            )));
+        }
+        super::validate_logstore_name(target)?;
+        let target_rec = self.get_project(target_project)?;
+        if let Ok(existing) = self.logstore(target_project, target) {
+            if existing.logs.values().any(|l| l.end() > 0) {
+                return Err(Error::ParameterInvalid(format!(
+                    "target logstore {target_project}/{target} already holds data"
+                )));
+            }
+        }
+        let batch_id = new_id();
+        let created_ms = self.clock.wall_millis();
+        let rec = &view.rec;
+        let mut parts: Vec<String> = rec
+            .shards
+            .iter()
+            .map(|s| format!("{logstore}-shard-{}", s.shard.id))
+            .collect();
+        parts.push(format!("{logstore}-config-0"));
+        let jobs: Vec<RestoreJobRec> = parts
+            .into_iter()
+            .map(|part| RestoreJobRec {
+                id: new_id(),
+                batch_id: batch_id.clone(),
+                project: project.to_string(),
+                logstore: logstore.to_string(),
+                cluster_id: rec.cluster_id.clone(),
+                group_id: rec.group_id.clone(),
+                checkpoint_id: id.to_string(),
+                part,
+                target_project: target_project.to_string(),
+                target_group_id: target_rec.id.clone(),
+                target_logstore: target.to_string(),
+                created_ms,
+                status: JOB_IN_PROGRESS.to_string(),
+                reason: None,
+                timestamp: rec.timestamp,
+            })
+            .collect();
+        self.meta
+            .submit(jobs.iter().cloned().map(MetaOp::PutRestoreJob).collect())
+            .wait()?;
+        {
+            let mut st = self.backups.write();
+            for j in &jobs {
+                st.jobs.insert(j.id.clone(), j.clone());
+            }
+        }
+        let svc = self.clone();
+        let (backup, target_project, target, batch) = (
+            rec.clone(),
+            target_project.to_string(),
+            target.to_string(),
+            jobs.clone(),
+        );
+        std::thread::spawn(move || {
+            let outcome = svc.restore(&backup, &target_project, &target);
+            if let Err(e) = &outcome {
+                tracing::error!(checkpoint = %backup.id, error = %e, "restore failed");
+            }
+            let finished: Vec<RestoreJobRec> = batch
+                .into_iter()
+                .map(|mut j| {
+                    match &outcome {
+                        Ok(()) => j.status = JOB_FINISHED.to_string(),
+                        Err(e) => {
+                            j.status = JOB_BROKEN.to_string();
+                            j.reason = Some(e.to_string());
+                        }
+                    }
+                    j
+                })
+                .collect();
+            if let Err(e) = svc
+                .meta
+                .submit(
+                    finished
+                        .iter()
+                        .cloned()
+                        .map(MetaOp::PutRestoreJob)
+                        .collect(),
+                )
+                .wait()
+            {
+                tracing::error!(error = %e, "could not record restore job status");
+            }
+            let mut st = svc.backups.write();
+            for j in finished {
+                st.jobs.insert(j.id.clone(), j);
+            }
+        });
+        Ok(jobs)
+    }
+
+    /// Builds the target logstore from a checkpoint: same shards (ids, ranges, status), exactly the
+    /// LogGroups of the cut under the same cursors, settings and consumer groups with their
+    /// checkpoints at the cut.
+    fn restore(&self, b: &BackupRec, target_project: &str, target: &str) -> Result<()> {
+        let _ddl = self.ddl.lock();
+        self.project_exists(target_project)?;
+        let old = self.logstore(target_project, target).ok();
+        if let Some(o) = &old {
+            if o.logs.values().any(|l| l.end() > 0) {
+                return Err(Error::ParameterInvalid(format!(
+                    "target logstore {target_project}/{target} already holds data"
+                )));
+            }
+        }
+        let uid = new_id();
+        let mut logs = BTreeMap::new();
+        for s in &b.shards {
+            let src = pins_dir(self, &b.id).join(s.shard.id.to_string());
+            let dest = shard_dir(&self.shards_dir, &uid, s.shard.id);
+            cairn_storage::restore_pinned(&src, &to_pinned(&s.segments), &dest)?;
+            if s.segments.is_empty() {
+                // Nothing was retained at the cut: an empty log starting where the cut was.
+                drop(ShardLog::create_at(
+                    &dest,
+                    self.log_cfg.clone(),
+                    self.clock.clone(),
+                    s.next,
+                )?);
+            }
+            let log = ShardLog::open(&dest, self.log_cfg.clone(), self.clock.clone())?;
+            if log.end() != s.next {
+                return Err(Error::Internal(format!(
+                    "restored shard {} ends at cursor {} instead of {}",
+                    s.shard.id,
+                    log.end(),
+                    s.next
+                )));
+            }
+            logs.insert(s.shard.id, Arc::new(log));
+        }
+        let now = self.now_secs();
+        let rec = LogstoreRec {
+            project: target_project.to_string(),
+            name: target.to_string(),
+            uid,
+            shard_count: b.shard_count,
+            settings: b.settings.clone(),
+            create_time: now,
+            last_modify_time: now,
+            shards: b.shards.iter().map(|s| s.shard.clone()).collect(),
+        };
+        let groups: Vec<BackupGroupRec> = b
+            .groups
+            .iter()
+            .map(|g| {
+                let mut g = g.clone();
+                g.group.project = target_project.to_string();
+                g.group.logstore = target.to_string();
+                g
+            })
+            .collect();
+        let mut ops = Vec::new();
+        if old.is_some() {
+            ops.push(MetaOp::DeleteLogstore(
+                target_project.to_string(),
+                target.to_string(),
+            ));
+        }
+        ops.push(MetaOp::PutLogstore(rec.clone()));
+        for g in &groups {
+            ops.push(MetaOp::PutGroup(g.group.clone()));
+            for c in &g.checkpoints {
+                ops.push(MetaOp::PutCheckpoint(
+                    target_project.into(),
+                    target.into(),
+                    g.group.name.clone(),
+                    c.clone(),
+                ));
+            }
+        }
+        let ls = Arc::new(Logstore {
+            rec: rec.clone(),
+            logs,
+            lb: Default::default(),
+        });
+        self.commit(&ops, |c| {
+            c.logstores
+                .insert((target_project.to_string(), target.to_string()), ls);
+        })?;
+        self.consumers.forget_logstore(target_project, target);
+        self.consumers.install(groups);
+        if let Some(o) = old {
+            self.remove_logstore_files(&o);
+        }
+        Ok(())
+    }
+
+    /// Restore jobs of a source logstore (optionally one batch), oldest first.
+    pub fn list_restore_jobs(
+        &self,
+        project: &str,
+        logstore: &str,
+        batch: Option<&str>,
+    ) -> Result<Vec<RestoreJobRec>> {
+        self.logstore(project, logstore)?;
+        let st = self.backups.read();
+        let mut jobs: Vec<RestoreJobRec> = st
+            .jobs
+            .values()
+            .filter(|j| {
+                j.project == project
+                    && j.logstore == logstore
+                    && batch.is_none_or(|b| j.batch_id == b)
+            })
+            .cloned()
+            .collect();
+        jobs.sort_by(|a, b| {
+            (a.created_ms, &a.batch_id, &a.part).cmp(&(b.created_ms, &b.batch_id, &b.part))
+        });
+        Ok(jobs)
+    }
+
+    /// One restore job.
+    pub fn get_restore_job(
+        &self,
+        project: &str,
+        logstore: &str,
+        id: &str,
+    ) -> Result<RestoreJobRec> {
+        self.logstore(project, logstore)?;
+        let st = self.backups.read();
+        st.jobs
+            .get(id)
+            .filter(|j| j.project == project && j.logstore == logstore)
+            .cloned()
+            .ok_or_else(|| Error::RestoreJobNotExist(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::consumers::GroupSpec;
+    use super::super::logs::PutTarget;
+    use super::super::testing::service_with_manual_clock;
+    use super::super::{LogstoreSpec, ProjectSpec};
+    use super::*;
+    use cairn_proto::{Log, LogContent, LogGroup};
+    use prost::Message;
+
+    fn group(i: u32) -> Vec<u8> {
+        LogGroup {
+            logs: vec![Log {
+                time: 1,
+                contents: vec![LogContent {
+                    key: b"i".to_vec(),
+                    value: i.to_string().into_bytes(),
+                }],
+                time_ns: None,
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn setup(svc: &Service) {
+        svc.create_project(ProjectSpec {
+            name: "proj".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        svc.create_logstore(
+            "proj",
+            LogstoreSpec {
+                name: "ls1".into(),
+                ttl: Some(1),
+                shard_count: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+
+    fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {
+        for _ in 0..2000 {
+            let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
+            if jobs.iter().all(|j| j.status != JOB_IN_PROGRESS) {
+                return jobs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("restore did not finish");
+    }
+
+    #[test]
+    fn checkpoint_restore_round_trip_with_consumer_checkpoints() {
+        let (svc, _dir, _clock) = service_with_manual_clock(1_000_000_000_000);
+        let svc = Arc::new(svc);
+        setup(&svc);
+        for i in 0..50 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
+        }
+        svc.create_consumer_group(
+            "proj",
+            "ls1",
+            GroupSpec {
+                name: "cg".into(),
+                timeout: 10,
+                order: false,
+            },
+        )
+        .unwrap();
+        svc.update_checkpoint(
+            "proj",
+            "ls1",
+            "cg",
+            None,
+            true,
+            0,
+            &cairn_proto::encode_cursor(7),
+        )
+        .unwrap();
+        let b = svc.take_checkpoint("proj", "ls1").unwrap();
+        assert_eq!(b.shards.iter().map(|s| s.next).sum::<u64>(), 50);
+        // Written after the checkpoint: not restored.
+        for i in 50..60 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
+        }
+        svc.update_checkpoint(
+            "proj",
+            "ls1",
+            "cg",
+            None,
+            true,
+            0,
+            &cairn_proto::encode_cursor(9),
+        )
+        .unwrap();
+        let jobs = svc
+            .start_restore("proj", "ls1", &b.id, "proj", "restored")
+            .unwrap();
+        assert_eq!(jobs.len(), 3);
+        let done = wait_jobs(&svc, &jobs[0].batch_id);
+        assert!(done.iter().all(|j| j.status == JOB_FINISHED), "{done:?}");
+        let mut total = 0;
+        for shard in 0..2 {
+            let orig = svc.pull_logs("proj", "ls1", shard, 0, 1000, None).unwrap();
+            let rest = svc
+                .pull_logs("proj", "restored", shard, 0, 1000, None)
+                .unwrap();
+            let cut = b.shards.iter().find(|s| s.shard.id == shard).unwrap().next as usize;
+            assert_eq!(rest.records.len(), cut);
+            for (o, r) in orig.records.iter().zip(&rest.records) {
+                assert_eq!(
+                    (o.cursor, &o.payload, o.receive_millis / 1000),
+                    (r.cursor, &r.payload, r.receive_millis / 1000)
+                );
+            }
+            total += cut;
+        }
+        assert_eq!(total, 50);
+        let cps = svc
+            .get_checkpoints("proj", "restored", "cg", Some(0))
+            .unwrap();
+        assert_eq!(
+            cps[0].checkpoint,
+            cairn_proto::encode_cursor(7),
+            "consumer checkpoints as of the cut"
+        );
+        // Restoring again into a logstore that now holds data is refused.
+        assert!(svc
+            .start_restore("proj", "ls1", &b.id, "proj", "restored")
+            .is_err());
+    }
+
+    #[test]
+    fn checkpoints_survive_ttl_and_deleting_frees_them() {
+        let (svc, dir, clock) = service_with_manual_clock(1_000_000_000_000);
+        setup(&svc);
+        let big = LogGroup {
+            logs: vec![Log {
+                time: 1,
+                contents: vec![LogContent {
+                    key: b"k".to_vec(),
+                    value: vec![b'x'; 20_000],
+                }],
+                time_ns: None,
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        for _ in 0..20 {
+            svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &big)
+                .unwrap();
+        }
+        let b = svc.take_checkpoint("proj", "ls1").unwrap();
+        clock.advance(3 * 86_400_000);
+        svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &big)
+            .unwrap();
+        assert!(svc.run_retention() > 0, "ttl deleted segments of the shard");
+        assert!(svc.get_checkpoint("proj", "ls1", &b.id).unwrap().restorable);
+        let pins = dir.path().join("backups").join(&b.id);
+        assert!(pins.exists());
+        svc.delete_checkpoint("proj", "ls1", &b.id).unwrap();
+        assert!(!pins.exists());
+        assert!(matches!(
+            svc.get_checkpoint("proj", "ls1", &b.id),
+            Err(Error::CheckpointNotExist(_))
+        ));
+    }
+
+    #[test]
+    fn schedules_take_and_expire_checkpoints() {
+        let (svc, _dir, clock) = service_with_manual_clock(1_000_000_000_000);
+        setup(&svc);
+        assert_eq!(svc.run_backup_schedules(), (0, 0), "off by default");
+        svc.update_schedule(
+            "proj",
+            "ls1",
+            ScheduleUpdate {
+                checkpoint_interval_min: Some(15),
+                point_in_time_window_hours: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(svc.run_backup_schedules(), (1, 0));
+        clock.advance(10 * 60_000);
+        assert_eq!(svc.run_backup_schedules(), (0, 0), "not due yet");
+        clock.advance(5 * 60_000);
+        assert_eq!(svc.run_backup_schedules(), (1, 0));
+        assert_eq!(svc.list_checkpoints("proj", "ls1").unwrap().len(), 2);
+        clock.advance(50 * 60_000);
+        // One more due; the first is now past the one-hour window.
+        assert_eq!(svc.run_backup_schedules(), (1, 1));
+        let list = svc.list_checkpoints("proj", "ls1").unwrap();
+        assert_eq!(list.len(), 2);
+        assert!(
+            list[0].rec.started_ms < list[1].rec.started_ms,
+            "oldest first"
+        );
+    }
+}
