@@ -24,6 +24,28 @@ pub struct Config {
     pub sls: SlsConfig,
     /// Storage engine settings.
     pub storage: StorageConfig,
+    /// Backup checkpoint settings.
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Minutes between scheduled checkpoints of logstores without a schedule of their own
+    /// (any positive value; 0 turns scheduled checkpoints off).
+    pub checkpoint_interval_min: u32,
+    /// How often, in seconds, due checkpoints are taken and expired ones removed.
+    pub schedule_check_secs: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_min: 0,
+            schedule_check_secs: 30,
+        }
+    }
 }
 
 impl Default for Config {
@@ -34,6 +56,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             sls: SlsConfig::default(),
             storage: StorageConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }

@@ -91,6 +91,22 @@ fn spawn_background(cfg: &Config, svc: Arc<Service>) {
             }
         }
     });
+    let schedules = Duration::from_secs(cfg.backup.schedule_check_secs.max(1));
+    let s = svc.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(schedules);
+        loop {
+            tick.tick().await;
+            let s = s.clone();
+            match tokio::task::spawn_blocking(move || s.run_backup_schedules()).await {
+                Ok((taken, removed)) if taken + removed > 0 => {
+                    tracing::info!(taken, removed, "backup schedules ran")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "backup schedule task failed"),
+            }
+        }
+    });
     if cfg.storage.fsync == FsyncSetting::Interval {
         let period = Duration::from_millis(cfg.storage.fsync_interval_ms);
         tokio::spawn(async move {

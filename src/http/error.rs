@@ -60,6 +60,7 @@ impl From<Error> for SlsError {
             Error::ConsumerNotMatch(_) => (400, "ConsumerNotMatch"),
             Error::CheckpointNotExist(_) => (404, "CheckpointNotExist"),
             Error::RestoreJobNotExist(_) => (404, "RestoreJobNotExist"),
+            Error::TargetNotEmpty(_) => (400, "ParameterInvalid"),
             Error::QuotaExceed(_) => (400, "ExceedQuota"),
             Error::Internal(_) => (500, "InternalServerError"),
         };

@@ -4,6 +4,7 @@
 //! Handlers parse the request, call one service method on a blocking thread and map the result;
 //! they do no I/O of their own.
 
+mod atlas;
 mod error;
 mod request;
 mod sls;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub endpoints: Arc<Vec<String>>,
     /// Largest PutLogs body after decompression.
     pub max_raw_body: usize,
+    /// Issues and checks HTTP Digest nonces for the Atlas API.
+    pub digest: Arc<cairn_auth::DigestAuthority>,
     ids: Arc<RequestIds>,
 }
 
@@ -56,6 +59,7 @@ impl AppState {
             auth_enabled,
             endpoints: Arc::new(endpoints),
             max_raw_body,
+            digest: Arc::new(cairn_auth::DigestAuthority::random()),
             ids: Arc::new(RequestIds::new()),
         }
     }
@@ -87,6 +91,9 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn dispatch(State(state): State<AppState>, req: Request) -> Response<Body> {
+    if req.uri().path().starts_with(atlas::PREFIX) {
+        return atlas::handle(state, req).await;
+    }
     let request_id = state.ids.next();
     sls::handle(state, req, request_id).await
 }

@@ -414,9 +414,7 @@ impl Service {
         let target_rec = self.get_project(target_project)?;
         if let Ok(existing) = self.logstore(target_project, target) {
             if existing.logs.values().any(|l| l.end() > 0) {
-                return Err(Error::ParameterInvalid(format!(
-                    "target logstore {target_project}/{target} already holds data"
-                )));
+                return Err(Error::TargetNotEmpty(format!("{target_project}/{target}")));
             }
         }
         let batch_id = new_id();

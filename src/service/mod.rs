@@ -85,6 +85,9 @@ pub enum Error {
     /// No such backup checkpoint.
     #[error("no checkpoint with id {0}")]
     CheckpointNotExist(String),
+    /// A restore target that already holds data.
+    #[error("{0}")]
+    TargetNotEmpty(String),
     /// No such restore job.
     #[error("no restore job with id {0}")]
     RestoreJobNotExist(String),
