@@ -13,9 +13,12 @@ pub enum CursorError {
     /// Not base64.
     #[error("cursor is not base64")]
     NotBase64,
-    /// Base64 of something other than a non-negative decimal integer.
-    #[error("cursor does not encode a non-negative integer")]
+    /// Base64 of something other than a decimal integer.
+    #[error("cursor does not encode an integer")]
     NotDecimal,
+    /// Base64 of a negative integer: well formed, but before every shard's beginning.
+    #[error("cursor encodes a negative position")]
+    Negative,
 }
 
 /// Encodes a shard position as a cursor.
@@ -35,6 +38,11 @@ pub fn decode_cursor(s: &str) -> Result<u64, CursorError> {
         .find_map(|e| e.decode(s).ok())
         .ok_or(CursorError::NotBase64)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| CursorError::NotDecimal)?;
+    if let Some(digits) = text.strip_prefix('-') {
+        if !digits.is_empty() && digits.len() <= 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CursorError::Negative);
+        }
+    }
     if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CursorError::NotDecimal);
     }
