@@ -1,5 +1,5 @@
 //! Backup checkpoints: consistent cuts of every shard of a logstore at one cluster time, their
-//! schedule and retention, and restoring them into a logstore (design §12).
+//! schedule and retention, and restoring them into a logstore (design §13).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
