@@ -149,6 +149,23 @@ mod tests {
     }
 
     #[test]
+    fn observe_never_moves_the_clock_back() {
+        let wall = Arc::new(ManualClock::new(10_000));
+        let hlc = HybridClock::new(wall.clone());
+        assert_eq!(hlc.peek(), Hlc(0), "nothing issued yet");
+        hlc.observe(Hlc::from_parts(20, 7));
+        hlc.observe(Hlc::from_parts(15, 1));
+        assert_eq!(hlc.peek(), Hlc::from_parts(20, 7));
+        assert_eq!(hlc.tick(), Hlc::from_parts(20, 8));
+        // A full second carries into the next one.
+        hlc.observe(Hlc::from_parts(20, u32::MAX));
+        assert_eq!(hlc.tick(), Hlc::from_parts(21, 1));
+        wall.advance(60_000);
+        assert_eq!(hlc.tick(), Hlc::from_parts(70, 1));
+        assert_eq!(hlc.wall_millis(), 70_000);
+    }
+
+    #[test]
     fn concurrent_ticks_are_unique() {
         let hlc = Arc::new(HybridClock::new(Arc::new(ManualClock::new(1_000))));
         let handles: Vec<_> = (0..4)

@@ -1,49 +1,64 @@
 //! Cairn's storage engine: one segmented, append-only, CRC-framed log per shard.
 //!
-//! - [`clock`] — wall clocks and the hybrid logical clock stamping every record;
-//! - [`format`] — byte layouts of segments, records and indexes (design §5, §6);
-//! - `segment` — one segment file with its sparse index;
-//! - `recovery` — classifies what is on disk at open: valid, torn tail, or corrupt (design §8);
-//! - [`shard`] — [`ShardLog`]: appends with group commit, reads, seeks, retention.
+//! Map of the crate (formats and rules are stated in `docs/design.md` §3–§9, §13):
 //!
-//! The durability contract is design §7: with [`FsyncPolicy::Always`] an append is durable once
+//! - `clock` — wall clocks and the hybrid logical clock that stamps every record (§4);
+//! - `record` — byte layout of segment headers and records (§5);
+//! - `index` — the sparse index of a segment (§6);
+//! - `io` — the file-system traits all I/O goes through, so tests can inject faults;
+//! - `segment` — per-segment summaries and walking a segment file in large reads;
+//! - `handles` — a small cache of open sealed-segment files;
+//! - `recovery` — sorts what is on disk into valid, torn and corrupt at open (§8);
+//! - `shard` — [`ShardLog`]: appends with group commit, reads, seeks, retention (§7, §9);
+//! - `backup` — consistent cuts, pinning segments by hard link, restoring a cut (§13).
+//!
+//! The durability contract (§7): with [`FsyncPolicy::Always`] an append is durable once
 //! [`ShardLog::wait_durable`] returns, and readers never see a record before that.
 
-pub mod clock;
-pub mod format;
+#![warn(missing_docs)]
+
+mod backup;
+mod clock;
+mod handles;
+mod index;
+pub mod io;
+mod record;
 mod recovery;
 mod segment;
-pub mod shard;
+mod shard;
 #[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
 
+pub use backup::{pinned_intact, restore_pinned, AppendPause, CutPoint, PinnedSegment};
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
-pub use shard::{
-    pinned_intact, restore_pinned, AppendPause, Appended, CutPoint, PinnedSegment, RecordMeta,
-    ShardLog, ShardStats,
-};
+pub use record::MAX_PAYLOAD;
+pub use segment::SegmentMeta;
+pub use shard::{Appended, RecordMeta, ShardLog, ShardStats, MAX_SEGMENT_BYTES};
 
-/// When an append counts as durable.
+/// When an append counts as durable (design §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// After an fdatasync covering it (group commit).
+    /// After an `fdatasync` covering it, group-committed; readers see a record only then.
     Always,
-    /// After the write; the owner calls [`ShardLog::sync`] periodically.
+    /// Once written to the page cache; the owner runs a timer calling [`ShardLog::sync`].
     Interval,
-    /// After the write; the OS decides.
+    /// Once written to the page cache; the operating system decides when it reaches the disk.
     Never,
 }
 
 /// Settings of a shard log.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
-    /// Size at which a segment is sealed and a new one started.
+    /// Size at which a segment is sealed and the next one started (default 128 MiB). The record
+    /// that crosses it still goes into the segment. Values above [`MAX_SEGMENT_BYTES`] are
+    /// treated as that.
     pub segment_bytes: u64,
-    /// Bytes of records between sparse index entries.
+    /// Bytes of records between sparse index entries (default 4096): a lookup scans at most
+    /// about this much after a binary search.
     pub index_interval_bytes: u32,
-    /// Durability policy.
+    /// Durability policy (default [`FsyncPolicy::Always`]).
     pub fsync: FsyncPolicy,
 }
 
@@ -66,22 +81,22 @@ pub struct Record {
     pub hlc: Hlc,
     /// Receive time, unix milliseconds.
     pub receive_millis: u64,
-    /// The LogGroup bytes.
+    /// The LogGroup bytes, as appended (a slice of the read buffer; no copy).
     pub payload: bytes::Bytes,
 }
 
-/// Storage errors.
+/// Errors of the storage engine.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// An I/O error.
+    /// An I/O error on a file or directory.
     #[error("I/O error on {path}: {source}")]
     Io {
-        /// File concerned.
+        /// File or directory concerned.
         path: PathBuf,
         /// The error.
         source: std::io::Error,
     },
-    /// Data on disk that recovery cannot explain.
+    /// Data on disk that recovery cannot explain, or a state an operation cannot work on.
     #[error("corrupt data in {path} at offset {offset}: {reason}")]
     Corrupt {
         /// File concerned.
@@ -98,13 +113,13 @@ pub enum StorageError {
         cursor: u64,
         /// Oldest retained cursor.
         begin: u64,
-        /// End cursor.
+        /// Visible end.
         end: u64,
     },
-    /// The shard stopped accepting writes after an I/O error.
+    /// The shard stopped accepting writes after an I/O error on the append path.
     #[error("shard log failed after an I/O error and refuses writes")]
     Failed,
-    /// A payload larger than a record can hold.
+    /// A payload larger than [`MAX_PAYLOAD`].
     #[error("payload of {len} bytes is too large")]
     PayloadTooLarge {
         /// Its length.

@@ -1,495 +1,471 @@
-//! One segment: a log file of records plus its sparse index (design §5, §6).
+//! Segments: the summary kept in memory for each, creating a segment file, and walking the
+//! records of a segment file in large positional reads.
 //!
-//! A segment is shared by the writer and readers. Readers only look at bytes below
-//! `visible_len`, which the writer advances once records are durable (or written, by policy), so
-//! they never see a record being written.
+//! A sealed segment costs one [`SegmentMeta`] in memory (a few words); its files are opened on
+//! demand. The active segment keeps its two files open and a sample of its index in memory
+//! ([`ActiveSegment`]).
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use parking_lot::RwLock;
 
-use crate::format::{
-    self, IndexEntry, RecordHeader, INDEX_ENTRY_LEN, INDEX_HEADER_LEN, RECORD_HEADER_LEN,
+use crate::index::{ActiveIndex, IndexEntry};
+use crate::io::{FileIo, FileRef, Fs};
+use crate::record::{
+    encode_segment_header, segment_file_name, RecordHeader, MAX_PAYLOAD, RECORD_HEADER_LEN,
     SEGMENT_HEADER_LEN,
 };
-use crate::{Hlc, Record, StorageError};
+use crate::StorageError;
 
-/// Where a segment's index lives.
-pub(crate) enum IndexStore {
-    /// Entries in memory (the active segment, and segments just recovered).
-    Memory(Vec<IndexEntry>),
-    /// Entries in the `.idx` file (sealed segments), read with positional reads.
-    Disk { file: File, count: usize },
+/// What is kept in memory about a sealed segment: enough to route a cursor or a time to it and to
+/// decide retention without touching its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentMeta {
+    /// Cursor of its first record (its file name).
+    pub base: u64,
+    /// Cursor after its last record: the next segment's base.
+    pub next: u64,
+    /// Length of the segment file.
+    pub len: u64,
+    /// Receive time of its first record, unix milliseconds.
+    pub first_millis: u64,
+    /// Receive time of its last record, unix milliseconds.
+    pub last_millis: u64,
 }
 
-impl IndexStore {
-    fn len(&self) -> usize {
-        match self {
-            IndexStore::Memory(v) => v.len(),
-            IndexStore::Disk { count, .. } => *count,
-        }
+impl SegmentMeta {
+    /// Number of records.
+    pub fn records(&self) -> u64 {
+        self.next - self.base
     }
 
-    fn get(&self, i: usize) -> std::io::Result<IndexEntry> {
-        match self {
-            IndexStore::Memory(v) => Ok(v[i]),
-            IndexStore::Disk { file, .. } => {
-                let mut b = [0u8; INDEX_ENTRY_LEN];
-                file.read_exact_at(&mut b, INDEX_HEADER_LEN + (i * INDEX_ENTRY_LEN) as u64)?;
-                Ok(IndexEntry::decode(&b))
-            }
-        }
+    /// Whether the record `cursor` is in this segment.
+    pub fn holds(&self, cursor: u64) -> bool {
+        self.base <= cursor && cursor < self.next
     }
 
-    /// Index of the last entry for which `before(entry)` holds, if any (entries are sorted so
-    /// that `before` is true for a prefix).
-    fn last_where(&self, before: impl Fn(&IndexEntry) -> bool) -> std::io::Result<Option<usize>> {
-        let (mut lo, mut hi) = (0usize, self.len());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if before(&self.get(mid)?) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        Ok(lo.checked_sub(1))
+    /// Whether retention may delete it: its newest record was received before the cutoff.
+    pub fn expired(&self, cutoff_millis: u64) -> bool {
+        self.last_millis < cutoff_millis
+    }
+
+    /// Mean record length, used to size reads.
+    pub fn mean_record_len(&self) -> u64 {
+        mean_record_len(self.len, self.records())
     }
 }
 
-/// A segment of a shard log.
-pub(crate) struct Segment {
+/// Mean length of `records` records filling a segment of `len` bytes.
+pub fn mean_record_len(len: u64, records: u64) -> u64 {
+    (len.saturating_sub(SEGMENT_HEADER_LEN) / records.max(1)).max(RECORD_HEADER_LEN as u64)
+}
+
+/// The segment being appended to, shared by the writer and readers.
+pub struct ActiveSegment {
     /// Cursor of its first record.
     pub base: u64,
-    pub path: PathBuf,
-    pub idx_path: PathBuf,
-    pub file: File,
-    /// Bytes readers may look at.
+    /// Its file, open for reading and writing.
+    pub file: FileRef,
+    /// Bytes readers may look at: everything up to the end of the last visible record.
     pub visible_len: AtomicU64,
-    /// Cursor after the last visible record.
-    pub visible_next: AtomicU64,
-    /// Receive time of the first record, `u64::MAX` while empty.
-    pub first_millis: AtomicU64,
-    /// Receive time of the last record.
-    pub last_millis: AtomicU64,
-    /// Cluster timestamp of the last record, 0 while empty.
-    pub last_hlc: AtomicU64,
-    pub index: RwLock<IndexStore>,
+    /// Sparse index of the records written so far.
+    pub index: ActiveIndex,
 }
 
-fn io_err(path: &Path, source: std::io::Error) -> StorageError {
-    StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Prefix of the reason given for a CRC-valid record with the wrong cursor.
-pub(crate) const DISCONTINUITY: &str = "cursor discontinuity";
-
-/// Outcome of scanning a segment's records from some position.
-pub(crate) struct ScanEnd {
-    /// Cursor after the last good record.
-    pub next: u64,
-    /// Why the scan stopped before the end of the file, with the position of the bad record.
-    pub bad: Option<(u64, String)>,
-}
-
-impl Segment {
-    /// Creates a new, empty segment file (header written and synced, directory synced).
-    pub fn create(dir: &Path, base: u64) -> Result<Segment, StorageError> {
-        let path = dir.join(format::segment_file_name(base));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| io_err(&path, e))?;
-        file.write_all_at(&format::segment_header(base), 0)
-            .map_err(|e| io_err(&path, e))?;
-        file.sync_all().map_err(|e| io_err(&path, e))?;
-        sync_dir(dir)?;
-        Ok(Self::new(
-            dir,
+impl ActiveSegment {
+    /// An active segment over `file` whose first `len` bytes are already visible.
+    pub fn new(base: u64, file: FileRef, len: u64, index: ActiveIndex) -> Self {
+        Self {
             base,
-            file,
-            SEGMENT_HEADER_LEN,
-            base,
-            IndexStore::Memory(Vec::new()),
-        ))
-    }
-
-    pub fn new(
-        dir: &Path,
-        base: u64,
-        file: File,
-        len: u64,
-        next: u64,
-        index: IndexStore,
-    ) -> Segment {
-        Segment {
-            base,
-            path: dir.join(format::segment_file_name(base)),
-            idx_path: dir.join(format::index_file_name(base)),
             file,
             visible_len: AtomicU64::new(len),
-            visible_next: AtomicU64::new(next),
-            first_millis: AtomicU64::new(u64::MAX),
-            last_millis: AtomicU64::new(0),
-            last_hlc: AtomicU64::new(0),
-            index: RwLock::new(index),
+            index,
         }
     }
 
-    pub fn next(&self) -> u64 {
-        self.visible_next.load(Ordering::Acquire)
-    }
-
-    pub fn len(&self) -> u64 {
+    /// Bytes readers may look at.
+    pub fn visible_len(&self) -> u64 {
         self.visible_len.load(Ordering::Acquire)
     }
+}
 
-    pub fn io(&self, e: std::io::Error) -> StorageError {
-        io_err(&self.path, e)
+/// Creates the files of a new, empty segment and makes the segment durable before any record
+/// can be acknowledged in it: header written, file synced, directory synced. Its index file is
+/// created alongside (empty; it needs no sync, being rebuilt from the log at recovery).
+pub fn create_segment(
+    fs: &dyn Fs,
+    dir: &Path,
+    base: u64,
+) -> Result<(FileRef, ActiveIndex), StorageError> {
+    let path = dir.join(segment_file_name(base));
+    let io = |e| StorageError::Io {
+        path: path.clone(),
+        source: e,
+    };
+    let file = fs.create_new(&path).map_err(io)?;
+    file.write_all_at(&encode_segment_header(base), 0)
+        .map_err(io)?;
+    file.sync_all().map_err(io)?;
+    let index = ActiveIndex::create(fs, dir, base, &[])
+        .map_err(|(path, source)| StorageError::Io { path, source })?;
+    fs.sync_dir(dir).map_err(|e| StorageError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    Ok((file, index))
+}
+
+/// One step of walking a segment file.
+#[derive(Debug)]
+pub enum Step {
+    /// A complete record (CRC not checked yet): its header, position, and bytes (header and
+    /// payload), sliced out of the reader's buffer without copying.
+    Record {
+        /// Decoded header.
+        header: RecordHeader,
+        /// File position of the record.
+        pos: u64,
+        /// The whole record.
+        bytes: Bytes,
+    },
+    /// Exactly at the end of the range.
+    End,
+    /// A record starts at `pos` but its header or payload runs past the end of the range, or
+    /// its length field is beyond any record this format allows.
+    Incomplete {
+        /// Where the record starts.
+        pos: u64,
+    },
+}
+
+/// Walks the records of a file from a position, reading large chunks with positional reads and
+/// handing out records as slices of them. At most one allocation per chunk; a record larger
+/// than the chunk gets a chunk of its own.
+pub struct RecordReader<'a> {
+    file: &'a dyn FileIo,
+    limit: u64,
+    pos: u64,
+    buf: Bytes,
+    buf_pos: u64,
+    chunk: u64,
+}
+
+impl<'a> RecordReader<'a> {
+    /// A reader of the records in `[pos, limit)` of `file`, reading `chunk` bytes at a time.
+    pub fn new(file: &'a dyn FileIo, pos: u64, limit: u64, chunk: usize) -> Self {
+        Self {
+            file,
+            limit,
+            pos,
+            buf: Bytes::new(),
+            buf_pos: pos,
+            chunk: chunk.max(RECORD_HEADER_LEN) as u64,
+        }
     }
 
-    fn corrupt(&self, offset: u64, reason: impl Into<String>) -> StorageError {
+    /// Position of the next record.
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next record.
+    pub fn next_record(&mut self) -> std::io::Result<Step> {
+        if self.pos >= self.limit {
+            return Ok(Step::End);
+        }
+        let header_len = RECORD_HEADER_LEN as u64;
+        if self.limit - self.pos < header_len {
+            return Ok(Step::Incomplete { pos: self.pos });
+        }
+        if !self.buffered(header_len) {
+            self.refill(header_len)?;
+        }
+        let off = (self.pos - self.buf_pos) as usize;
+        let header = RecordHeader::decode(&self.buf[off..]);
+        if header.len as usize > MAX_PAYLOAD || header.record_len() > self.limit - self.pos {
+            return Ok(Step::Incomplete { pos: self.pos });
+        }
+        let len = header.record_len();
+        if !self.buffered(len) {
+            self.refill(len)?;
+        }
+        let off = (self.pos - self.buf_pos) as usize;
+        let bytes = self.buf.slice(off..off + len as usize);
+        let pos = self.pos;
+        self.pos += len;
+        Ok(Step::Record { header, pos, bytes })
+    }
+
+    fn buffered(&self, n: u64) -> bool {
+        self.pos >= self.buf_pos && self.pos + n <= self.buf_pos + self.buf.len() as u64
+    }
+
+    fn refill(&mut self, need: u64) -> std::io::Result<()> {
+        let n = self.chunk.max(need).min(self.limit - self.pos) as usize;
+        let mut v = vec![0u8; n];
+        self.file.read_exact_at(&mut v, self.pos)?;
+        self.buf = Bytes::from(v);
+        self.buf_pos = self.pos;
+        Ok(())
+    }
+}
+
+/// Where to start scanning a segment: a record position and its cursor, as claimed by an index
+/// entry (or the first record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// File position of a record.
+    pub pos: u64,
+    /// Its cursor.
+    pub cursor: u64,
+}
+
+impl Start {
+    /// The first record of the segment `base`.
+    pub fn first(base: u64) -> Self {
+        Start {
+            pos: SEGMENT_HEADER_LEN,
+            cursor: base,
+        }
+    }
+
+    /// The start an index entry names (or the first record when there is none).
+    pub fn from_entry(base: u64, entry: Option<IndexEntry>) -> Self {
+        match entry {
+            Some(e) => Start {
+                pos: u64::from(e.pos),
+                cursor: base + u64::from(e.rel_cursor),
+            },
+            None => Start::first(base),
+        }
+    }
+}
+
+/// The part of one segment file a reader may look at.
+pub struct SegmentFile<'a> {
+    /// Shard directory, to name the file in errors.
+    pub dir: &'a Path,
+    /// Base cursor.
+    pub base: u64,
+    /// The file.
+    pub file: &'a dyn FileIo,
+    /// Bytes that may be read.
+    pub len: u64,
+    /// Cursor after the last record that may be read.
+    pub next: u64,
+}
+
+impl SegmentFile<'_> {
+    /// Path of the file, built only when an error needs it.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(segment_file_name(self.base))
+    }
+
+    /// A corruption error about this file.
+    pub fn corrupt(&self, offset: u64, reason: impl Into<String>) -> StorageError {
         StorageError::Corrupt {
-            path: self.path.clone(),
+            path: self.path(),
             offset,
             reason: reason.into(),
         }
     }
 
-    /// File position from which to scan for `cursor` (`base ≤ cursor`).
-    fn start_for_cursor(&self, cursor: u64) -> Result<(u64, u64), StorageError> {
-        let rel = (cursor - self.base).min(u64::from(u32::MAX)) as u32;
-        let idx = self.index.read();
-        match idx
-            .last_where(|e| e.rel_cursor <= rel)
-            .map_err(|e| io_err(&self.idx_path, e))?
-        {
-            Some(i) => {
-                let e = idx.get(i).map_err(|e| io_err(&self.idx_path, e))?;
-                Ok((u64::from(e.pos), self.base + u64::from(e.rel_cursor)))
-            }
-            None => Ok((SEGMENT_HEADER_LEN, self.base)),
+    /// An I/O error about this file.
+    pub fn io(&self, source: std::io::Error) -> StorageError {
+        StorageError::Io {
+            path: self.path(),
+            source,
         }
     }
 
-    /// File position from which to scan for the first record received at or after `secs`.
-    fn start_for_time(&self, secs: u64) -> Result<(u64, u64), StorageError> {
-        let idx = self.index.read();
-        match idx
-            .last_where(|e| u64::from(e.receive_secs) < secs)
-            .map_err(|e| io_err(&self.idx_path, e))?
-        {
-            Some(i) => {
-                let e = idx.get(i).map_err(|e| io_err(&self.idx_path, e))?;
-                Ok((u64::from(e.pos), self.base + u64::from(e.rel_cursor)))
-            }
-            None => Ok((SEGMENT_HEADER_LEN, self.base)),
-        }
-    }
-
-    /// Reads the record header at `pos` and checks the whole record's CRC.
-    fn read_checked(&self, pos: u64, limit: u64) -> Result<(RecordHeader, Bytes), StorageError> {
-        if pos + RECORD_HEADER_LEN as u64 > limit {
-            return Err(self.corrupt(pos, "record header runs past the visible end"));
-        }
-        let mut hb = [0u8; RECORD_HEADER_LEN];
-        self.file
-            .read_exact_at(&mut hb, pos)
-            .map_err(|e| self.io(e))?;
-        let h = RecordHeader::parse(&hb);
-        if pos + h.record_len() as u64 > limit {
-            return Err(self.corrupt(pos, "record runs past the visible end"));
-        }
-        let mut payload = vec![0u8; h.len as usize];
-        self.file
-            .read_exact_at(&mut payload, pos + RECORD_HEADER_LEN as u64)
-            .map_err(|e| self.io(e))?;
-        if format::record_crc(&hb, &payload) != h.crc {
-            return Err(self.corrupt(pos, "record CRC mismatch"));
-        }
-        Ok((h, Bytes::from(payload)))
-    }
-
-    /// Finds the position of `cursor` (which must be visible in this segment).
-    fn locate(&self, cursor: u64) -> Result<u64, StorageError> {
-        let (mut pos, mut c) = self.start_for_cursor(cursor)?;
-        let limit = self.len();
-        let mut hb = [0u8; RECORD_HEADER_LEN];
-        while c < cursor {
-            if pos + RECORD_HEADER_LEN as u64 > limit {
-                return Err(self.corrupt(pos, format!("cursor {cursor} not found")));
-            }
-            self.file
-                .read_exact_at(&mut hb, pos)
-                .map_err(|e| self.io(e))?;
-            let h = RecordHeader::parse(&hb);
-            if h.cursor != c {
-                return Err(self.corrupt(pos, format!("expected cursor {c}, found {}", h.cursor)));
-            }
-            pos += h.record_len() as u64;
-            c += 1;
-        }
-        Ok(pos)
-    }
-
-    /// Meta of the record at `cursor`.
-    pub fn record_at(&self, cursor: u64) -> Result<(RecordHeader, u64), StorageError> {
-        let pos = self.locate(cursor)?;
-        let (h, _) = self.read_checked(pos, self.len())?;
-        if h.cursor != cursor {
-            return Err(self.corrupt(pos, format!("expected cursor {cursor}, found {}", h.cursor)));
-        }
-        Ok((h, pos))
-    }
-
-    /// First visible cursor in this segment received at or after `secs`; `None` if all are earlier.
-    pub fn cursor_for_time(&self, secs: u64) -> Result<Option<u64>, StorageError> {
-        let next = self.next();
-        let (mut pos, mut c) = self.start_for_time(secs)?;
-        let mut hb = [0u8; RECORD_HEADER_LEN];
-        let limit = self.len();
-        while c < next {
-            if pos + RECORD_HEADER_LEN as u64 > limit {
-                break;
-            }
-            self.file
-                .read_exact_at(&mut hb, pos)
-                .map_err(|e| self.io(e))?;
-            let h = RecordHeader::parse(&hb);
-            if h.receive_millis / 1000 >= secs {
-                return Ok(Some(h.cursor));
-            }
-            pos += h.record_len() as u64;
-            c += 1;
-        }
-        Ok(None)
-    }
-
-    /// Appends records with cursors in `[from, until)` to `out`, reading in large chunks; stops
-    /// at `max_records` total or once `*budget` bytes of payload are used up.
-    pub fn read_into(
+    /// Visits the records with cursors in `[start.cursor, until)` in order (`until ≤ next`),
+    /// while `visit` returns `true`. Every record's cursor is checked against its place; a
+    /// record's CRC is left to `visit`, which knows whether it needs the payload.
+    ///
+    /// The index is only a hint: if the record at `start` does not carry the cursor the entry
+    /// claims, the walk starts over from the first record of the segment.
+    pub fn walk(
         &self,
-        from: u64,
+        start: Start,
         until: u64,
-        max_records: usize,
-        budget: &mut usize,
-        out: &mut Vec<Record>,
+        chunk: usize,
+        mut visit: impl FnMut(&RecordHeader, u64, Bytes) -> Result<bool, StorageError>,
     ) -> Result<(), StorageError> {
-        const CHUNK: u64 = 1 << 20;
-        let limit = self.len();
-        let until = until.min(self.next());
-        let mut pos = self.locate(from)?;
-        let mut cursor = from;
-        while cursor < until && out.len() < max_records && (*budget > 0 || out.is_empty()) {
-            let want = (limit - pos).min(CHUNK);
-            if want < RECORD_HEADER_LEN as u64 {
-                return Err(self.corrupt(pos, "record header runs past the visible end"));
-            }
-            let mut buf = vec![0u8; want as usize];
-            self.file
-                .read_exact_at(&mut buf, pos)
-                .map_err(|e| self.io(e))?;
-            let buf = Bytes::from(buf);
-            let mut off = 0usize;
-            let mut progressed = false;
-            while cursor < until && out.len() < max_records && (*budget > 0 || out.is_empty()) {
-                if off + RECORD_HEADER_LEN > buf.len() {
-                    break;
-                }
-                let h = RecordHeader::parse(&buf[off..]);
-                let end = off + h.record_len();
-                if end > buf.len() {
-                    if pos + off as u64 + h.record_len() as u64 > limit {
-                        return Err(
-                            self.corrupt(pos + off as u64, "record runs past the visible end")
-                        );
+        debug_assert!(until <= self.next, "walk past the readable records");
+        let mut start = start;
+        let limit = self.len;
+        'restart: loop {
+            let mut reader = RecordReader::new(self.file, start.pos, limit, chunk);
+            let mut expect = start.cursor;
+            let mut verified = start.pos == SEGMENT_HEADER_LEN && start.cursor == self.base;
+            while expect < until {
+                match reader.next_record().map_err(|e| self.io(e))? {
+                    Step::Record { header, pos, bytes } => {
+                        if header.cursor != expect {
+                            if !verified {
+                                tracing::warn!(segment = %self.path().display(), entry_pos = start.pos,
+                                    "index entry does not match its segment; scanning from the first record");
+                                start = Start::first(self.base);
+                                continue 'restart;
+                            }
+                            return Err(self.corrupt(
+                                pos,
+                                format!("expected cursor {expect}, found {}", header.cursor),
+                            ));
+                        }
+                        verified = true;
+                        if !visit(&header, pos, bytes)? {
+                            return Ok(());
+                        }
+                        expect += 1;
                     }
-                    if !progressed {
-                        // A single record larger than the chunk: read it on its own.
-                        let (h2, payload) = self.read_checked(pos + off as u64, limit)?;
-                        self.push(out, &h2, cursor, pos + off as u64, payload)?;
-                        *budget = budget.saturating_sub(h2.len as usize);
-                        cursor += 1;
-                        off = end;
+                    Step::End | Step::Incomplete { .. } if !verified => {
+                        start = Start::first(self.base);
+                        continue 'restart;
                     }
-                    break;
+                    Step::End => {
+                        return Err(self
+                            .corrupt(reader.pos(), format!("segment ends before cursor {expect}")))
+                    }
+                    Step::Incomplete { pos } => {
+                        return Err(self.corrupt(pos, "record runs past the end of the segment"))
+                    }
                 }
-                let payload = buf.slice(off + RECORD_HEADER_LEN..end);
-                if format::record_crc(&buf[off..off + RECORD_HEADER_LEN], &payload) != h.crc {
-                    return Err(self.corrupt(pos + off as u64, "record CRC mismatch"));
-                }
-                self.push(out, &h, cursor, pos + off as u64, payload)?;
-                *budget = budget.saturating_sub(h.len as usize);
-                cursor += 1;
-                off = end;
-                progressed = true;
             }
-            pos += off as u64;
-        }
-        Ok(())
-    }
-
-    fn push(
-        &self,
-        out: &mut Vec<Record>,
-        h: &RecordHeader,
-        expect: u64,
-        pos: u64,
-        payload: Bytes,
-    ) -> Result<(), StorageError> {
-        if h.cursor != expect {
-            return Err(self.corrupt(pos, format!("expected cursor {expect}, found {}", h.cursor)));
-        }
-        out.push(Record {
-            cursor: h.cursor,
-            hlc: Hlc(h.hlc),
-            receive_millis: h.receive_millis,
-            payload,
-        });
-        Ok(())
-    }
-
-    /// Scans records from `pos` (whose cursor is `cursor`) to the end of the file, validating
-    /// each; calls `on_record` for every good one. Stops at the first bad record.
-    pub fn scan(
-        file: &File,
-        path: &Path,
-        mut pos: u64,
-        mut cursor: u64,
-        file_len: u64,
-        mut on_record: impl FnMut(&RecordHeader, u64),
-    ) -> Result<ScanEnd, StorageError> {
-        const CHUNK: usize = 4 << 20;
-        let mut buf: Vec<u8> = Vec::new();
-        let mut buf_pos = pos; // file position of buf[0]
-        loop {
-            if pos == file_len {
-                return Ok(ScanEnd {
-                    next: cursor,
-                    bad: None,
-                });
-            }
-            let off = (pos - buf_pos) as usize;
-            if off + RECORD_HEADER_LEN > buf.len() || {
-                let h = RecordHeader::parse(&buf[off..]);
-                off + h.record_len() > buf.len()
-            } {
-                // Refill from `pos`.
-                let remaining = file_len - pos;
-                if remaining < RECORD_HEADER_LEN as u64 {
-                    return Ok(ScanEnd {
-                        next: cursor,
-                        bad: Some((pos, "incomplete record header".into())),
-                    });
-                }
-                let mut hb = [0u8; RECORD_HEADER_LEN];
-                file.read_exact_at(&mut hb, pos)
-                    .map_err(|e| io_err(path, e))?;
-                let h = RecordHeader::parse(&hb);
-                if h.len as usize > format::MAX_PAYLOAD || pos + h.record_len() as u64 > file_len {
-                    return Ok(ScanEnd {
-                        next: cursor,
-                        bad: Some((pos, "incomplete record".into())),
-                    });
-                }
-                let n = remaining.min(CHUNK.max(h.record_len()) as u64) as usize;
-                buf.resize(n, 0);
-                file.read_exact_at(&mut buf, pos)
-                    .map_err(|e| io_err(path, e))?;
-                buf_pos = pos;
-                continue;
-            }
-            let h = RecordHeader::parse(&buf[off..]);
-            let rec = &buf[off..off + h.record_len()];
-            if format::record_crc(rec, &rec[RECORD_HEADER_LEN..]) != h.crc {
-                return Ok(ScanEnd {
-                    next: cursor,
-                    bad: Some((pos, "record CRC mismatch".into())),
-                });
-            }
-            if h.cursor != cursor {
-                return Ok(ScanEnd {
-                    next: cursor,
-                    bad: Some((
-                        pos,
-                        format!("{DISCONTINUITY}: expected {cursor}, found {}", h.cursor),
-                    )),
-                });
-            }
-            on_record(&h, pos);
-            pos += h.record_len() as u64;
-            cursor += 1;
+            return Ok(());
         }
     }
+}
 
-    /// Writes the complete index of this (sealed) segment to its `.idx` file and syncs it, then
-    /// switches lookups to that file.
-    pub fn write_index_file(&self) -> Result<(), StorageError> {
-        let entries: Vec<IndexEntry> = {
-            let idx = self.index.read();
-            (0..idx.len())
-                .map(|i| idx.get(i))
-                .collect::<Result<_, _>>()
-                .map_err(|e| io_err(&self.idx_path, e))?
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::RealFs;
+    use crate::record::{crc_matches, encode_record};
+
+    #[test]
+    fn meta_answers_without_io() {
+        let m = SegmentMeta {
+            base: 10,
+            next: 20,
+            len: SEGMENT_HEADER_LEN + 10 * 100,
+            first_millis: 5_000,
+            last_millis: 9_000,
         };
-        write_index(&self.idx_path, &entries)?;
-        let file = File::open(&self.idx_path).map_err(|e| io_err(&self.idx_path, e))?;
-        *self.index.write() = IndexStore::Disk {
-            file,
-            count: entries.len(),
+        assert_eq!(m.records(), 10);
+        assert!(m.holds(10) && m.holds(19) && !m.holds(9) && !m.holds(20));
+        assert!(m.expired(9_001) && !m.expired(9_000));
+        assert_eq!(m.mean_record_len(), 100);
+        assert_eq!(
+            mean_record_len(SEGMENT_HEADER_LEN, 0),
+            RECORD_HEADER_LEN as u64
+        );
+    }
+
+    fn segment_with(payload_lens: &[usize]) -> (tempfile::TempDir, FileRef, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let (f, _) = create_segment(&RealFs, dir.path(), 100).unwrap();
+        let mut buf = Vec::new();
+        for (i, n) in payload_lens.iter().enumerate() {
+            encode_record(&mut buf, 100 + i as u64, 1, 1000, &vec![i as u8; *n]);
+        }
+        f.write_all_at(&buf, SEGMENT_HEADER_LEN).unwrap();
+        let len = SEGMENT_HEADER_LEN + buf.len() as u64;
+        (dir, f, len)
+    }
+
+    #[test]
+    fn reader_handles_records_larger_than_its_chunk() {
+        let lens = [0, 5, 300, 7, 5000, 1];
+        let (_dir, f, len) = segment_with(&lens);
+        for chunk in [1, 40, 64, 512, 1 << 20] {
+            let mut r = RecordReader::new(&*f, SEGMENT_HEADER_LEN, len, chunk);
+            for (i, n) in lens.iter().enumerate() {
+                match r.next_record().unwrap() {
+                    Step::Record { header, bytes, .. } => {
+                        assert_eq!(header.cursor, 100 + i as u64);
+                        assert_eq!(bytes.len(), RECORD_HEADER_LEN + n);
+                        assert!(crc_matches(
+                            &bytes[..RECORD_HEADER_LEN],
+                            &bytes[RECORD_HEADER_LEN..]
+                        ));
+                    }
+                    other => panic!("chunk {chunk}: {other:?}"),
+                }
+            }
+            assert!(matches!(r.next_record().unwrap(), Step::End));
+        }
+        // A limit inside a record makes it incomplete.
+        let mut r = RecordReader::new(&*f, SEGMENT_HEADER_LEN, len - 1, 64);
+        for _ in 0..lens.len() - 1 {
+            assert!(matches!(r.next_record().unwrap(), Step::Record { .. }));
+        }
+        assert!(matches!(r.next_record().unwrap(), Step::Incomplete { .. }));
+    }
+
+    #[test]
+    fn walk_falls_back_when_the_index_lies() {
+        let lens = [10; 20];
+        let (dir, f, len) = segment_with(&lens);
+        let seg = SegmentFile {
+            dir: dir.path(),
+            base: 100,
+            file: &*f,
+            len,
+            next: 120,
         };
-        Ok(())
+        let rec = |i: u64| SEGMENT_HEADER_LEN + i * (RECORD_HEADER_LEN as u64 + 10);
+        let collect = |start: Start| {
+            let mut seen = Vec::new();
+            seg.walk(start, 120, 128, |h, _, _| {
+                seen.push(h.cursor);
+                Ok(true)
+            })
+            .unwrap();
+            seen
+        };
+        // A truthful entry: the walk starts there.
+        assert_eq!(
+            collect(Start {
+                pos: rec(5),
+                cursor: 105
+            }),
+            (105..120).collect::<Vec<_>>()
+        );
+        // An entry naming the wrong cursor, or a position inside a record, or past the end.
+        for bad in [
+            Start {
+                pos: rec(5),
+                cursor: 106,
+            },
+            Start {
+                pos: rec(5) + 3,
+                cursor: 105,
+            },
+            Start {
+                pos: len + 100,
+                cursor: 110,
+            },
+        ] {
+            assert_eq!(collect(bad), (100..120).collect::<Vec<_>>(), "{bad:?}");
+        }
+        // Stopping early.
+        let mut n = 0;
+        seg.walk(Start::first(100), 120, 128, |_, _, _| {
+            n += 1;
+            Ok(n < 3)
+        })
+        .unwrap();
+        assert_eq!(n, 3);
+        // Asking for more records than the file holds is corruption.
+        let short = SegmentFile {
+            len: rec(10),
+            ..seg
+        };
+        let err = short
+            .walk(Start::first(100), 120, 128, |_, _, _| Ok(true))
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
     }
-}
-
-/// Writes an index file atomically (temp file, sync, rename).
-pub(crate) fn write_index(path: &Path, entries: &[IndexEntry]) -> Result<(), StorageError> {
-    let tmp = path.with_extension("idx.tmp");
-    let mut bytes = Vec::with_capacity(INDEX_HEADER_LEN as usize + entries.len() * INDEX_ENTRY_LEN);
-    bytes.extend_from_slice(&format::index_header());
-    for e in entries {
-        bytes.extend_from_slice(&e.encode());
-    }
-    std::fs::write(&tmp, &bytes).map_err(|e| io_err(&tmp, e))?;
-    File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// Reads an index file; `None` when it is missing or malformed.
-pub(crate) fn read_index(path: &Path) -> Option<Vec<IndexEntry>> {
-    let bytes = std::fs::read(path).ok()?;
-    if bytes.len() < INDEX_HEADER_LEN as usize
-        || bytes[..8] != format::INDEX_MAGIC[..]
-        || !(bytes.len() - INDEX_HEADER_LEN as usize).is_multiple_of(INDEX_ENTRY_LEN)
-    {
-        return None;
-    }
-    Some(
-        bytes[INDEX_HEADER_LEN as usize..]
-            .chunks_exact(INDEX_ENTRY_LEN)
-            .map(IndexEntry::decode)
-            .collect(),
-    )
-}
-
-/// fsyncs a directory so that file creations and renames in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_err(dir, e))
 }

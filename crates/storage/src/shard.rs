@@ -1,20 +1,52 @@
-//! `ShardLog`: the segmented, group-committed log of one shard.
+//! [`ShardLog`]: the segmented, group-committed log of one shard.
+//!
+//! Locks, and what each protects:
+//!
+//! - `writer` — the append position, the active segment's file and index builder. Held for
+//!   the duration of one append (stamp + one positional write), a roll, or an append pause.
+//! - `commit` — the group-commit state and the publication of the visible end. Never held
+//!   across I/O. Lock order: `writer` before `commit`.
+//! - `segments` — the list of segments. Held briefly to route a cursor or time to a segment;
+//!   written only by rolls and retention.
+//!
+//! Readers take none of these for long: they load the visible end (an atomic), route through
+//! `segments`, and read the file with positional reads. The writer publishes the active
+//! segment's visible length before the end cursor (release/acquire), so a reader that sees an
+//! end also sees the bytes up to it.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::format::{self, IndexEntry, RecordHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use crate::handles::{HandleCache, SealedFiles};
+use crate::index::{Entries, IndexBuilder, IndexEntry, IndexFile};
+use crate::io::{Fs, RealFs};
+use crate::record::{
+    crc_matches, encode_record, index_file_name, segment_file_name, RecordHeader, MAX_PAYLOAD,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 use crate::recovery;
-use crate::segment::{IndexStore, Segment};
+use crate::segment::{
+    create_segment, mean_record_len, ActiveSegment, SegmentFile, SegmentMeta, Start,
+};
 use crate::{FsyncPolicy, Hlc, HybridClock, LogConfig, Record, StorageError};
 
-/// A record just appended: its stamps and what must be synced for it to be durable.
-#[derive(Debug, Clone, Copy)]
+/// Largest segment size honoured: a segment may exceed its limit by one record, and positions
+/// in the index are 32-bit.
+pub const MAX_SEGMENT_BYTES: u64 = 2 << 30;
+
+/// Sealed segments whose files stay open per shard.
+pub(crate) const OPEN_SEALED_SEGMENTS: usize = 2;
+
+/// Bounds of one read syscall on the read path.
+const MIN_READ: u64 = 4 << 10;
+const MAX_READ: u64 = 4 << 20;
+
+/// A record just appended, with what must be synced for it to be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
     /// Its cursor.
     pub cursor: u64,
@@ -22,8 +54,8 @@ pub struct Appended {
     pub hlc: Hlc,
     /// Its receive time, unix milliseconds.
     pub receive_millis: u64,
-    seq: u64,
-    end_pos: u64,
+    /// Commit position after this record (record bytes appended since open).
+    pub(crate) sync_pos: u64,
 }
 
 /// Metadata of one record.
@@ -39,168 +71,256 @@ pub struct RecordMeta {
     pub len: u32,
 }
 
+impl RecordMeta {
+    fn from_header(h: &RecordHeader) -> Self {
+        RecordMeta {
+            cursor: h.cursor,
+            hlc: Hlc(h.hlc),
+            receive_millis: h.receive_millis,
+            len: h.len,
+        }
+    }
+}
+
 /// Size of a shard log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardStats {
-    /// Retained records.
+    /// Retained visible records (`end - begin`).
     pub records: u64,
-    /// Bytes on disk in segment files.
+    /// Bytes in segment files (visible part of the active one).
     pub bytes: u64,
-    /// Segment files.
+    /// Segment files, the active one included.
     pub segments: usize,
 }
 
-struct Writer {
-    active: Arc<Segment>,
-    /// Number of the active segment since open; orders sync positions across rolls.
-    seq: u64,
-    len: u64,
-    next: u64,
+/// The segment list: sealed summaries, oldest first, and the active segment.
+pub(crate) struct Segments {
+    pub(crate) sealed: VecDeque<SegmentMeta>,
+    pub(crate) active: Arc<ActiveSegment>,
+}
+
+/// Append state, under the writer lock.
+pub(crate) struct Writer {
+    pub(crate) active: Arc<ActiveSegment>,
+    /// Bytes written to the active segment.
+    pub(crate) len: u64,
+    /// Cursor of the next record.
+    pub(crate) next: u64,
+    /// Receive time of the active segment's first record.
+    first_millis: Option<u64>,
+    /// Receive time of the shard's newest record: receive times never decrease.
     last_millis: u64,
-    bytes_since_index: u64,
+    /// Cluster timestamp of the newest record, 0 if none.
+    last_hlc: u64,
+    /// Commit position: record bytes written since open.
+    pub(crate) written: u64,
+    index: IndexBuilder,
+    /// Encoding buffer, reused across appends.
     buf: Vec<u8>,
 }
 
-struct SyncState {
-    synced_seq: u64,
-    synced_len: u64,
-    in_progress: bool,
+/// What has been written, as one consistent snapshot.
+struct Tail {
+    active: Arc<ActiveSegment>,
+    len: u64,
+    next: u64,
+    hlc: u64,
+    written: u64,
 }
 
-/// The log of one shard. Appends are serialised by a lock; reads run concurrently with them.
+impl Writer {
+    fn tail(&self) -> Tail {
+        Tail {
+            active: self.active.clone(),
+            len: self.len,
+            next: self.next,
+            hlc: self.last_hlc,
+            written: self.written,
+        }
+    }
+}
+
+/// Group-commit state, under the commit lock.
+struct Commit {
+    /// Commit position covered by a completed sync.
+    durable: u64,
+    /// Whether a sync leader is at work.
+    syncing: bool,
+}
+
+/// Where a cursor lives.
+enum Located {
+    Sealed(SegmentMeta),
+    Active(Arc<ActiveSegment>),
+}
+
+/// The log of one shard: appends are serialised by one lock, reads run concurrently with them
+/// and with each other. `Send + Sync`; share it behind an `Arc`.
 pub struct ShardLog {
-    dir: PathBuf,
-    cfg: LogConfig,
+    pub(crate) dir: PathBuf,
+    pub(crate) cfg: LogConfig,
+    pub(crate) fs: Arc<dyn Fs>,
     clock: Arc<HybridClock>,
-    segments: RwLock<Vec<Arc<Segment>>>,
-    writer: Mutex<Writer>,
-    sync: Mutex<SyncState>,
-    synced: Condvar,
+    pub(crate) segments: RwLock<Segments>,
+    handles: HandleCache,
+    pub(crate) writer: Mutex<Writer>,
+    commit: Mutex<Commit>,
+    committed: Condvar,
     failed: AtomicBool,
     begin: AtomicU64,
+    /// The visible end.
     end: AtomicU64,
-    #[cfg(test)]
-    pub(crate) inject_io_error: AtomicBool,
+    /// Cluster timestamp of the record before `end`, 0 if none.
+    end_hlc: AtomicU64,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl ShardLog {
-    /// Opens (recovering, design §8) or creates the shard log in `dir`.
+    /// Opens the shard log in `dir`, recovering it per design §8, or creates it (the directory
+    /// and a first segment with base cursor 0) if `dir` holds no segment.
     pub fn open(
         dir: &Path,
         cfg: LogConfig,
         clock: Arc<HybridClock>,
     ) -> Result<ShardLog, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-        let mut segments = recovery::recover(dir, cfg.index_interval_bytes)?;
-        if segments.is_empty() {
-            segments.push(Segment::create(dir, 0)?);
-        }
-        Ok(Self::assemble(dir, cfg, clock, segments))
+        Self::open_with_fs(Arc::new(RealFs), dir, cfg, clock)
     }
 
-    /// Creates a new, empty log whose first cursor is `begin`; fails if `dir` holds segments.
+    /// [`ShardLog::open`] over another file system (tests inject faults this way).
+    pub fn open_with_fs(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<HybridClock>,
+    ) -> Result<ShardLog, StorageError> {
+        ensure_dir(&*fs, dir)?;
+        let recovered = match recovery::recover(&*fs, dir, cfg.index_interval_bytes)? {
+            Some(r) => r,
+            None => fresh(&*fs, dir, 0)?,
+        };
+        Ok(Self::assemble(fs, dir, cfg, clock, recovered))
+    }
+
+    /// Creates a new, empty log whose first cursor is `begin` (restoring a backup); fails if
+    /// `dir` already holds segments.
     pub fn create_at(
         dir: &Path,
         cfg: LogConfig,
         clock: Arc<HybridClock>,
         begin: u64,
     ) -> Result<ShardLog, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| StorageError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-        if !recovery::list_segments(dir)?.is_empty() {
-            return Err(StorageError::Corrupt {
-                path: dir.to_path_buf(),
-                offset: 0,
-                reason: "directory already holds segments".into(),
-            });
-        }
-        let seg = Segment::create(dir, begin)?;
-        Ok(Self::assemble(dir, cfg, clock, vec![seg]))
+        Self::create_at_with_fs(Arc::new(RealFs), dir, cfg, clock, begin)
     }
 
-    fn assemble(
+    /// [`ShardLog::create_at`] over another file system.
+    pub fn create_at_with_fs(
+        fs: Arc<dyn Fs>,
         dir: &Path,
         cfg: LogConfig,
         clock: Arc<HybridClock>,
-        segments: Vec<Segment>,
-    ) -> ShardLog {
-        let segments: Vec<Arc<Segment>> = segments.into_iter().map(Arc::new).collect();
-        let active = segments.last().expect("at least one segment").clone();
-        for s in &segments {
-            let h = s.last_hlc.load(Ordering::Acquire);
-            if h != 0 {
-                clock.observe(Hlc(h));
-            }
+        begin: u64,
+    ) -> Result<ShardLog, StorageError> {
+        ensure_dir(&*fs, dir)?;
+        if !recovery::list_segments(&*fs, dir)?.is_empty() {
+            return Err(StorageError::Corrupt {
+                path: dir.to_path_buf(),
+                offset: 0,
+                reason: "cannot create a log here: the directory already holds segments".into(),
+            });
         }
-        let (len, next) = (active.len(), active.next());
-        let last_millis = segments
-            .iter()
-            .map(|s| s.last_millis.load(Ordering::Acquire))
-            .max()
-            .unwrap_or(0);
-        let bytes_since_index = if active.index.read().len_is_zero() {
-            u64::MAX
-        } else {
-            0
-        };
-        let begin = segments[0].base;
+        let recovered = fresh(&*fs, dir, begin)?;
+        Ok(Self::assemble(fs, dir, cfg, clock, recovered))
+    }
+
+    fn assemble(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        mut cfg: LogConfig,
+        clock: Arc<HybridClock>,
+        r: recovery::Recovered,
+    ) -> ShardLog {
+        cfg.segment_bytes = cfg.segment_bytes.min(MAX_SEGMENT_BYTES);
+        if let Some(h) = r.last_hlc {
+            // Stamps never go backwards across restarts, even if the wall clock did.
+            clock.observe(h);
+        }
+        let a = r.active;
+        let builder = IndexBuilder::resume(cfg.index_interval_bytes, a.last_entry.as_ref());
+        let active = Arc::new(ActiveSegment::new(a.base, a.file, a.len, a.index));
+        let begin = r.sealed.first().map_or(a.base, |m| m.base);
+        let last_hlc = r.last_hlc.map_or(0, |h| h.0);
         ShardLog {
             dir: dir.to_path_buf(),
             cfg,
+            fs,
             clock,
-            segments: RwLock::new(segments),
+            segments: RwLock::new(Segments {
+                sealed: r.sealed.into(),
+                active: active.clone(),
+            }),
+            handles: HandleCache::new(OPEN_SEALED_SEGMENTS),
             writer: Mutex::new(Writer {
                 active,
-                seq: 0,
-                len,
-                next,
-                last_millis,
-                bytes_since_index,
+                len: a.len,
+                next: a.next,
+                first_millis: a.first_millis,
+                last_millis: r.last_millis,
+                last_hlc,
+                written: 0,
+                index: builder,
                 buf: Vec::new(),
             }),
-            sync: Mutex::new(SyncState {
-                synced_seq: 0,
-                synced_len: len,
-                in_progress: false,
+            commit: Mutex::new(Commit {
+                durable: 0,
+                syncing: false,
             }),
-            synced: Condvar::new(),
+            committed: Condvar::new(),
             failed: AtomicBool::new(false),
             begin: AtomicU64::new(begin),
-            end: AtomicU64::new(next),
-            #[cfg(test)]
-            inject_io_error: AtomicBool::new(false),
+            end: AtomicU64::new(a.next),
+            end_hlc: AtomicU64::new(last_hlc),
         }
     }
 
-    fn check_io(&self, r: std::io::Result<()>, path: &Path) -> Result<(), StorageError> {
-        #[cfg(test)]
-        let r = if self.inject_io_error.load(Ordering::SeqCst) {
-            Err(std::io::Error::other("injected I/O error"))
-        } else {
-            r
-        };
-        r.map_err(|source| {
-            self.failed.store(true, Ordering::SeqCst);
-            tracing::error!(path = %path.display(), error = %source, "I/O error on the append path; shard refuses further writes");
-            StorageError::Io { path: path.to_path_buf(), source }
-        })
+    /// The directory of this log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// Stamps and writes one record into the page cache. Does not wait for durability.
+    /// Whether an I/O error on the append path made this log refuse writes.
+    pub fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Latches the failed state for an I/O error on the append path. A failed fsync is never
+    /// retried: the kernel may already have dropped the pages it could not write.
+    fn fail(&self, err: StorageError) -> StorageError {
+        if !self.failed.swap(true, Ordering::AcqRel) {
+            tracing::error!(shard = %self.dir.display(), error = %err,
+                "I/O error on the append path; the shard refuses further writes");
+        }
+        err
+    }
+
+    /// Stamps one record (receive time, clamped never to decrease in this shard, and a cluster
+    /// timestamp) and writes it into the page cache under the shard's append lock. Does not
+    /// wait for durability: see [`ShardLog::wait_durable`].
     pub fn append(&self, payload: &[u8]) -> Result<Appended, StorageError> {
-        if payload.len() > format::MAX_PAYLOAD {
+        if payload.len() > MAX_PAYLOAD {
             return Err(StorageError::PayloadTooLarge { len: payload.len() });
         }
         let mut w = self.writer.lock();
-        if self.failed.load(Ordering::SeqCst) {
+        if self.is_failed() {
             return Err(StorageError::Failed);
         }
-        if w.len >= self.cfg.segment_bytes {
+        if self.is_full(&w) {
+            // Left full by a crash between the last append and its roll.
             self.roll(&mut w)?;
         }
         let receive_millis = self.clock.wall_millis().max(w.last_millis);
@@ -209,135 +329,182 @@ impl ShardLog {
         let pos = w.len;
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
-        format::encode_record(&mut buf, cursor, hlc.0, receive_millis, payload);
-        let r = w.active.file.write_all_at(&buf, pos);
-        let path = w.active.path.clone();
-        let written = buf.len() as u64;
+        encode_record(&mut buf, cursor, hlc.0, receive_millis, payload);
+        let written = w.active.file.write_all_at(&buf, pos);
+        let n = buf.len() as u64;
         w.buf = buf;
-        self.check_io(r, &path)?;
-        if w.bytes_since_index >= u64::from(self.cfg.index_interval_bytes) {
-            if let IndexStore::Memory(v) = &mut *w.active.index.write() {
-                v.push(IndexEntry {
-                    rel_cursor: (cursor - w.active.base) as u32,
-                    pos: pos as u32,
-                    receive_secs: (receive_millis / 1000) as u32,
-                });
+        if let Err(e) = written {
+            return Err(self.fail(io_at(&self.segment_path(w.active.base))(e)));
+        }
+        let base = w.active.base;
+        if let Some(entry) = w.index.observe(cursor - base, pos, receive_millis) {
+            if let Err(e) = w.active.index.push(entry) {
+                let path = self.dir.join(index_file_name(base));
+                return Err(self.fail(io_at(&path)(e)));
             }
-            w.bytes_since_index = 0;
         }
-        w.bytes_since_index = w.bytes_since_index.saturating_add(written);
-        w.len += written;
+        w.len += n;
         w.next += 1;
+        w.written += n;
         w.last_millis = receive_millis;
-        let seg = &w.active;
-        seg.first_millis.fetch_min(receive_millis, Ordering::AcqRel);
-        seg.last_millis.store(receive_millis, Ordering::Release);
-        seg.last_hlc.store(hlc.0, Ordering::Release);
-        if self.cfg.fsync != FsyncPolicy::Always {
-            seg.visible_len.store(w.len, Ordering::Release);
-            seg.visible_next.store(w.next, Ordering::Release);
-            self.end.store(w.next, Ordering::Release);
-        }
-        Ok(Appended {
+        w.last_hlc = hlc.0;
+        w.first_millis.get_or_insert(receive_millis);
+        let appended = Appended {
             cursor,
             hlc,
             receive_millis,
-            seq: w.seq,
-            end_pos: w.len,
-        })
+            sync_pos: w.written,
+        };
+        if self.cfg.fsync != FsyncPolicy::Always {
+            // Visible once written.
+            let mut c = self.commit.lock();
+            self.publish(&mut c, &w.active, w.len, w.next, w.last_hlc);
+        }
+        if self.is_full(&w) {
+            // The record that crosses the limit still goes into the segment (design §5); the
+            // segment is sealed right away so retention and backups see it whole. A failure
+            // here is latched; it does not change what happened to this record, whose
+            // durability `wait_durable` reports.
+            let _ = self.roll(&mut w);
+        }
+        Ok(appended)
     }
 
-    /// Seals the active segment (synced, index written) and starts a new one. Caller holds the
-    /// writer lock.
+    fn is_full(&self, w: &Writer) -> bool {
+        w.len >= self.cfg.segment_bytes && w.next > w.active.base
+    }
+
+    fn segment_path(&self, base: u64) -> PathBuf {
+        self.dir.join(segment_file_name(base))
+    }
+
+    /// Seals the active segment and starts the next one. Caller holds the writer lock.
+    ///
+    /// Order matters for recovery: the segment's data is synced first (so everything in it is
+    /// durable before a newer segment exists), then its complete index is written and synced,
+    /// then the new segment's file is created with its header and synced with its directory,
+    /// all before any record goes into it.
     fn roll(&self, w: &mut Writer) -> Result<(), StorageError> {
         let old = w.active.clone();
-        self.check_io(old.file.sync_data(), &old.path)?;
-        old.visible_len.store(w.len, Ordering::Release);
-        old.visible_next.store(w.next, Ordering::Release);
-        self.end.fetch_max(w.next, Ordering::AcqRel);
-        if let Err(e) = old.write_index_file() {
-            self.failed.store(true, Ordering::SeqCst);
-            return Err(e);
+        let old_path = self.segment_path(old.base);
+        old.file
+            .sync_data()
+            .map_err(|e| self.fail(io_at(&old_path)(e)))?;
+        {
+            let mut c = self.commit.lock();
+            c.durable = c.durable.max(w.written);
+            self.publish(&mut c, &old, w.len, w.next, w.last_hlc);
         }
-        let new = match Segment::create(&self.dir, w.next) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                self.failed.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
+        self.committed.notify_all();
+        old.index
+            .sync()
+            .map_err(|e| self.fail(io_at(&self.dir.join(index_file_name(old.base)))(e)))?;
+        let (file, index) =
+            create_segment(&*self.fs, &self.dir, w.next).map_err(|e| self.fail(e))?;
+        let new = Arc::new(ActiveSegment::new(w.next, file, SEGMENT_HEADER_LEN, index));
+        let meta = SegmentMeta {
+            base: old.base,
+            next: w.next,
+            len: w.len,
+            first_millis: w.first_millis.unwrap_or(w.last_millis),
+            last_millis: w.last_millis,
         };
-        self.segments.write().push(new.clone());
+        {
+            let mut segs = self.segments.write();
+            segs.sealed.push_back(meta);
+            segs.active = new.clone();
+        }
+        // Readers near the tail will want the segment just sealed: keep its handles.
+        self.handles.insert(
+            old.base,
+            Arc::new(SealedFiles {
+                log: old.file.clone(),
+                index: Some((old.index.file().clone(), old.index.count())),
+            }),
+        );
         w.active = new;
-        w.seq += 1;
         w.len = SEGMENT_HEADER_LEN;
-        w.bytes_since_index = u64::MAX;
-        let mut s = self.sync.lock();
-        s.synced_seq = w.seq;
-        s.synced_len = SEGMENT_HEADER_LEN;
-        drop(s);
-        self.synced.notify_all();
+        w.first_millis = None;
+        w.index = IndexBuilder::new(self.cfg.index_interval_bytes);
         Ok(())
     }
 
-    /// Waits until `appended` is durable (policy `Always`): one waiter at a time syncs
-    /// everything written so far and all the appends it covers return together.
+    /// Makes the records of `segment` up to byte `len` (cursor `next`, last stamp `hlc`)
+    /// visible to readers. The caller holds the commit lock, which orders publications (a
+    /// sync leader and a roll may both publish). The length is stored before the end, so a
+    /// reader that sees the end also sees the bytes.
+    fn publish(
+        &self,
+        _commit: &mut Commit,
+        segment: &ActiveSegment,
+        len: u64,
+        next: u64,
+        hlc: u64,
+    ) {
+        segment.visible_len.fetch_max(len, Ordering::AcqRel);
+        if next > self.end.load(Ordering::Acquire) {
+            self.end_hlc.store(hlc, Ordering::Release);
+            self.end.store(next, Ordering::Release);
+        }
+    }
+
+    /// Blocks until `appended` is durable per the fsync policy. With
+    /// [`FsyncPolicy::Always`] this is group commit: one waiter becomes the sync leader and
+    /// issues one `fdatasync` covering everything written so far; every append it covers
+    /// returns together, and the visible end advances over them. Other policies return at once.
     pub fn wait_durable(&self, appended: &Appended) -> Result<(), StorageError> {
         if self.cfg.fsync != FsyncPolicy::Always {
             return Ok(());
         }
-        self.wait_synced(appended.seq, appended.end_pos)
+        self.wait_for(appended.sync_pos)
     }
 
-    /// Waits until the active segment number `seq` is synced up to `end_pos` (group commit).
-    fn wait_synced(&self, seq: u64, end_pos: u64) -> Result<(), StorageError> {
-        let mut s = self.sync.lock();
+    /// Waits until the commit position `target` is durable, leading a sync if none is running.
+    pub(crate) fn wait_for(&self, target: u64) -> Result<(), StorageError> {
+        let mut c = self.commit.lock();
         loop {
-            if s.synced_seq > seq || (s.synced_seq == seq && s.synced_len >= end_pos) {
+            if c.durable >= target {
                 return Ok(());
             }
-            if self.failed.load(Ordering::SeqCst) {
+            if self.is_failed() {
                 return Err(StorageError::Failed);
             }
-            if s.in_progress {
-                self.synced.wait(&mut s);
+            if c.syncing {
+                self.committed.wait(&mut c);
                 continue;
             }
-            s.in_progress = true;
-            drop(s);
-            let r = self.sync_now();
-            s = self.sync.lock();
-            s.in_progress = false;
-            self.synced.notify_all();
-            r?;
+            c.syncing = true;
+            drop(c);
+            let synced = self.sync_tail();
+            c = self.commit.lock();
+            c.syncing = false;
+            if let Ok(tail) = &synced {
+                c.durable = c.durable.max(tail.written);
+                self.publish(&mut c, &tail.active, tail.len, tail.next, tail.hlc);
+            }
+            self.committed.notify_all();
+            synced?;
         }
     }
 
-    /// Syncs the active segment now and publishes what it covers.
-    fn sync_now(&self) -> Result<(), StorageError> {
-        let (seg, seq, len, next) = {
-            let w = self.writer.lock();
-            (w.active.clone(), w.seq, w.len, w.next)
-        };
-        self.check_io(seg.file.sync_data(), &seg.path)?;
-        seg.visible_len.fetch_max(len, Ordering::AcqRel);
-        seg.visible_next.fetch_max(next, Ordering::AcqRel);
-        self.end.fetch_max(next, Ordering::AcqRel);
-        let mut s = self.sync.lock();
-        if seq > s.synced_seq || (seq == s.synced_seq && len > s.synced_len) {
-            s.synced_seq = seq;
-            s.synced_len = len;
-        }
-        Ok(())
+    /// Syncs the active segment and returns what the sync covers.
+    fn sync_tail(&self) -> Result<Tail, StorageError> {
+        let tail = self.writer.lock().tail();
+        tail.active
+            .file
+            .sync_data()
+            .map_err(|e| self.fail(io_at(&self.segment_path(tail.active.base))(e)))?;
+        Ok(tail)
     }
 
-    /// Syncs everything written so far (the `Interval` timer and shutdown call this).
+    /// Makes everything written so far durable now (the `Interval` timer and shutdown call
+    /// this). Costs nothing when nothing was written since the last sync.
     pub fn sync(&self) -> Result<(), StorageError> {
-        if self.failed.load(Ordering::SeqCst) {
+        if self.is_failed() {
             return Err(StorageError::Failed);
         }
-        self.sync_now()?;
-        self.synced.notify_all();
-        Ok(())
+        let target = self.writer.lock().written;
+        self.wait_for(target)
     }
 
     /// Oldest retained cursor.
@@ -345,28 +512,112 @@ impl ShardLog {
         self.begin.load(Ordering::Acquire)
     }
 
-    /// Cursor after the newest visible record.
+    /// The visible end: one past the newest record readers may see (design §7).
     pub fn end(&self) -> u64 {
         self.end.load(Ordering::Acquire)
     }
 
-    /// The segment holding `cursor` (the last whose base ≤ cursor), and the ones after it.
-    fn segments_from(&self, cursor: u64) -> Vec<Arc<Segment>> {
-        let segs = self.segments.read();
-        let i = segs.partition_point(|s| s.base <= cursor).saturating_sub(1);
-        segs[i..].to_vec()
-    }
-
-    fn check_range(&self, cursor: u64, allow_end: bool) -> Result<(), StorageError> {
-        let (begin, end) = (self.begin(), self.end());
-        if cursor < begin || cursor > end || (!allow_end && cursor == end) {
-            return Err(StorageError::CursorOutOfRange { cursor, begin, end });
+    fn out_of_range(&self, cursor: u64, end: u64) -> StorageError {
+        StorageError::CursorOutOfRange {
+            cursor,
+            begin: self.begin(),
+            end,
         }
-        Ok(())
     }
 
-    /// Records with cursors in `[from, min(until, end))`: at most `max_records`, stopping once
-    /// `max_bytes` of payload are reached (at least one record when any is available).
+    /// The segment holding `cursor`, or `None` if retention removed it.
+    fn locate(&self, cursor: u64) -> Option<Located> {
+        let segs = self.segments.read();
+        if cursor >= segs.active.base {
+            return Some(Located::Active(segs.active.clone()));
+        }
+        let i = segs.sealed.partition_point(|m| m.next <= cursor);
+        segs.sealed
+            .get(i)
+            .filter(|m| m.holds(cursor))
+            .map(|m| Located::Sealed(*m))
+    }
+
+    /// Open files of a sealed segment; `None` if retention deleted it meanwhile.
+    fn sealed_files(&self, meta: &SegmentMeta) -> Result<Option<Arc<SealedFiles>>, StorageError> {
+        let path = self.segment_path(meta.base);
+        let opened = self.handles.get_or_open(meta.base, || {
+            let log = self.fs.open(&path, false)?;
+            let index =
+                IndexFile::open_checked(&*self.fs, &self.dir.join(index_file_name(meta.base)));
+            Ok::<_, std::io::Error>(SealedFiles { log, index })
+        });
+        match opened {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && meta.base < self.begin() => {
+                Ok(None)
+            }
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    /// Runs `f` on the readable part of the segment `loc`, with a start found by `seek` in its
+    /// index. `None` if retention removed the segment.
+    fn with_segment<T>(
+        &self,
+        loc: &Located,
+        end: u64,
+        seek: Seek,
+        f: impl FnOnce(&SegmentFile<'_>, Start, u64) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        match loc {
+            Located::Sealed(meta) => {
+                let Some(files) = self.sealed_files(meta)? else {
+                    return Ok(None);
+                };
+                // An unusable index only costs a longer scan: the log is the truth.
+                let entry = match &files.index {
+                    Some((idx, count)) => {
+                        seek_in(&IndexFile::with_count(&**idx, *count), meta.base, seek)
+                            .unwrap_or(None)
+                    }
+                    None => None,
+                };
+                let seg = SegmentFile {
+                    dir: &self.dir,
+                    base: meta.base,
+                    file: &*files.log,
+                    len: meta.len,
+                    next: meta.next,
+                };
+                f(
+                    &seg,
+                    Start::from_entry(meta.base, entry),
+                    meta.mean_record_len(),
+                )
+                .map(Some)
+            }
+            Located::Active(active) => {
+                let len = active.visible_len();
+                let entry = match seek {
+                    Seek::Cursor(c) => active.index.seek_cursor(c.saturating_sub(active.base)),
+                    Seek::Time(secs) => active.index.seek_time(secs),
+                }
+                .unwrap_or(None);
+                let seg = SegmentFile {
+                    dir: &self.dir,
+                    base: active.base,
+                    file: &*active.file,
+                    len,
+                    next: end,
+                };
+                let mean = mean_record_len(len, end.saturating_sub(active.base));
+                f(&seg, Start::from_entry(active.base, entry), mean).map(Some)
+            }
+        }
+    }
+
+    /// Records with cursors in `[from, min(until, end))`: at most `max_records`, and stopping
+    /// once `max_bytes` of payload are reached (the record that reaches it is included, so at
+    /// least one record is returned when any is available). `from` must be in `[begin, end]`.
+    ///
+    /// Each contiguous range is read with one positional read and the payloads are slices of
+    /// that buffer.
     pub fn read(
         &self,
         from: u64,
@@ -374,270 +625,270 @@ impl ShardLog {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, StorageError> {
-        self.check_range(from, true)?;
-        let until = until.min(self.end());
-        let mut out = Vec::new();
+        let end = self.end();
+        if from < self.begin() || from > end {
+            return Err(self.out_of_range(from, end));
+        }
+        let until = until.min(end);
+        // Sized up front (within reason) so that filling it does not reallocate per record.
+        let expected = (until.saturating_sub(from))
+            .min(max_records as u64)
+            .min(4096);
+        let mut out = Vec::with_capacity(expected as usize);
         let mut budget = max_bytes;
         let mut cursor = from;
-        for seg in self.segments_from(from) {
-            if cursor >= until || out.len() >= max_records || (budget == 0 && !out.is_empty()) {
+        while cursor < until && out.len() < max_records && (budget > 0 || out.is_empty()) {
+            let Some(loc) = self.locate(cursor) else {
+                return Err(self.out_of_range(cursor, end));
+            };
+            let seg_next = match &loc {
+                Located::Sealed(m) => m.next,
+                Located::Active(_) => end,
+            };
+            let stop = until.min(seg_next);
+            let before = out.len();
+            let done = self.with_segment(&loc, end, Seek::Cursor(cursor), |seg, start, mean| {
+                let wanted = ((max_records - out.len()) as u64).min(stop - cursor);
+                let chunk = read_size(
+                    mean,
+                    start.cursor < cursor,
+                    self.cfg.index_interval_bytes,
+                    wanted,
+                    budget,
+                );
+                seg.walk(start, stop, chunk, |h, pos, bytes| {
+                    if h.cursor < cursor {
+                        return Ok(true);
+                    }
+                    if !crc_matches(&bytes[..RECORD_HEADER_LEN], &bytes[RECORD_HEADER_LEN..]) {
+                        return Err(seg.corrupt(pos, "record CRC mismatch"));
+                    }
+                    out.push(Record {
+                        cursor: h.cursor,
+                        hlc: Hlc(h.hlc),
+                        receive_millis: h.receive_millis,
+                        payload: bytes.slice(RECORD_HEADER_LEN..),
+                    });
+                    budget = budget.saturating_sub(h.len as usize);
+                    Ok(out.len() < max_records && budget > 0)
+                })
+            })?;
+            if done.is_none() {
+                return Err(self.out_of_range(cursor, end));
+            }
+            if out.len() == before {
                 break;
             }
-            if cursor >= seg.next() {
-                continue;
-            }
-            seg.read_into(cursor, until, max_records, &mut budget, &mut out)?;
             cursor = out.last().map_or(cursor, |r| r.cursor + 1);
-            if cursor < seg.next().min(until) {
-                break; // stopped by a limit inside this segment
-            }
         }
         Ok(out)
     }
 
-    /// Metadata of the record at `cursor` (`begin ≤ cursor < end`).
+    /// Metadata of the record at `cursor`, which must be in `[begin, end)`.
     pub fn record_meta(&self, cursor: u64) -> Result<RecordMeta, StorageError> {
-        self.check_range(cursor, false)?;
-        let seg = self
-            .segments_from(cursor)
-            .into_iter()
-            .next()
-            .expect("a segment covers every retained cursor");
-        let (h, _) = seg.record_at(cursor)?;
-        Ok(meta(&h))
+        let end = self.end();
+        if cursor < self.begin() || cursor >= end {
+            return Err(self.out_of_range(cursor, end));
+        }
+        let Some(loc) = self.locate(cursor) else {
+            return Err(self.out_of_range(cursor, end));
+        };
+        let interval = self.cfg.index_interval_bytes;
+        let found = self.with_segment(&loc, end, Seek::Cursor(cursor), |seg, start, mean| {
+            let chunk = read_size(mean, start.cursor < cursor, interval, 1, usize::MAX);
+            let mut meta = None;
+            seg.walk(start, cursor + 1, chunk, |h, pos, bytes| {
+                if h.cursor < cursor {
+                    return Ok(true);
+                }
+                if !crc_matches(&bytes[..RECORD_HEADER_LEN], &bytes[RECORD_HEADER_LEN..]) {
+                    return Err(seg.corrupt(pos, "record CRC mismatch"));
+                }
+                meta = Some(RecordMeta::from_header(h));
+                Ok(false)
+            })?;
+            meta.ok_or_else(|| seg.corrupt(start.pos, format!("cursor {cursor} not found")))
+        })?;
+        found.ok_or_else(|| self.out_of_range(cursor, end))
     }
 
-    /// First visible cursor received at or after `unix_secs`: `begin` when all data is later,
-    /// `end` when all of it is earlier.
+    /// The first visible cursor whose receive time (in seconds) is at or after `unix_secs`:
+    /// `begin` if all retained data is later, `end` if all of it is earlier. Receive times never
+    /// decrease along a shard, so this is one binary search over the segment summaries, one
+    /// over the segment's index, and a scan of at most one index interval.
     pub fn cursor_for_time(&self, unix_secs: i64) -> Result<u64, StorageError> {
         let secs = unix_secs.max(0) as u64;
-        let segs: Vec<Arc<Segment>> = self.segments.read().clone();
-        let end = self.end();
-        // Receive times never decrease along the shard, so the first segment whose newest
-        // record is late enough holds the answer.
-        let start = segs.partition_point(|s| s.last_millis.load(Ordering::Acquire) / 1000 < secs);
-        for seg in &segs[start..] {
-            if let Some(c) = seg.cursor_for_time(secs)? {
-                return Ok(c.min(end).max(self.begin()));
-            }
-        }
-        Ok(end)
-    }
-
-    /// Cluster timestamp of the last record, if any.
-    pub fn last_hlc(&self) -> Option<Hlc> {
-        let segs = self.segments.read();
-        segs.iter()
-            .rev()
-            .map(|s| s.last_hlc.load(Ordering::Acquire))
-            .find(|h| *h != 0)
-            .map(Hlc)
-    }
-
-    /// Deletes sealed segments whose newest record was received before `cutoff_millis`.
-    pub fn expire_before(&self, cutoff_millis: u64) -> Result<usize, StorageError> {
-        let mut segs = self.segments.write();
-        let mut n = 0;
-        while segs.len() > 1 && segs[0].last_millis.load(Ordering::Acquire) < cutoff_millis {
-            let seg = segs.remove(0);
-            self.begin.store(segs[0].base, Ordering::Release);
-            for p in [&seg.path, &seg.idx_path] {
-                match std::fs::remove_file(p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(StorageError::Io {
-                            path: p.clone(),
-                            source: e,
-                        })
-                    }
+        loop {
+            let end = self.end();
+            let loc = {
+                let segs = self.segments.read();
+                let i = segs.sealed.partition_point(|m| m.last_millis / 1000 < secs);
+                match segs.sealed.get(i) {
+                    Some(m) => Located::Sealed(*m),
+                    None => Located::Active(segs.active.clone()),
                 }
+            };
+            let (base, limit) = match &loc {
+                Located::Sealed(m) => (m.base, m.next),
+                Located::Active(a) => (a.base, end),
+            };
+            if limit <= base {
+                return Ok(end.max(self.begin()));
             }
-            n += 1;
+            let interval = self.cfg.index_interval_bytes;
+            let found = self.with_segment(&loc, end, Seek::Time(secs), |seg, start, mean| {
+                let chunk = read_size(mean, true, interval, 1, usize::MAX);
+                let mut hit = None;
+                seg.walk(start, limit, chunk, |h, _, _| {
+                    if h.receive_millis / 1000 >= secs {
+                        hit = Some(h.cursor);
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                Ok(hit.unwrap_or(limit))
+            })?;
+            match found {
+                Some(c) => return Ok(c.max(self.begin()).min(end)),
+                // Retention removed the segment meanwhile: route again.
+                None => continue,
+            }
         }
-        Ok(n)
+    }
+
+    /// Cluster timestamp of the last visible record, if any.
+    pub fn last_hlc(&self) -> Option<Hlc> {
+        let _c = self.commit.lock();
+        match self.end_hlc.load(Ordering::Acquire) {
+            0 => None,
+            h => Some(Hlc(h)),
+        }
+    }
+
+    /// Retention: deletes, oldest first, the sealed segments whose newest record was received
+    /// before `cutoff_millis`, and moves `begin` to the first remaining one. The active segment
+    /// is never deleted. Returns how many segments were deleted.
+    pub fn expire_before(&self, cutoff_millis: u64) -> Result<usize, StorageError> {
+        let expired: Vec<u64> = {
+            let mut segs = self.segments.write();
+            let mut v = Vec::new();
+            while let Some(m) = segs.sealed.front() {
+                if !m.expired(cutoff_millis) {
+                    break;
+                }
+                v.push(m.base);
+                segs.sealed.pop_front();
+            }
+            if !v.is_empty() {
+                let begin = segs.sealed.front().map_or(segs.active.base, |m| m.base);
+                self.begin.store(begin, Ordering::Release);
+            }
+            v
+        };
+        for base in &expired {
+            self.handles.remove(*base);
+            // Oldest first, each deletion made durable before the next, so a crash can only
+            // leave a shorter prefix deleted, never a gap.
+            let log = self.segment_path(*base);
+            remove_if_present(&*self.fs, &log)?;
+            self.fs.sync_dir(&self.dir).map_err(io_at(&self.dir))?;
+            remove_if_present(&*self.fs, &self.dir.join(index_file_name(*base)))?;
+        }
+        Ok(expired.len())
     }
 
     /// Size figures.
     pub fn stats(&self) -> ShardStats {
         let segs = self.segments.read();
         ShardStats {
-            records: self.end() - self.begin(),
-            bytes: segs.iter().map(|s| s.len()).sum(),
-            segments: segs.len(),
+            records: self.end().saturating_sub(self.begin()),
+            bytes: segs.sealed.iter().map(|m| m.len).sum::<u64>() + segs.active.visible_len(),
+            segments: segs.sealed.len() + 1,
         }
     }
 
-    /// The directory of this log.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Summaries of the sealed segments, oldest first (their files are
+    /// `{base:020}.log` and `{base:020}.idx` in [`ShardLog::dir`]).
+    pub fn sealed_segments(&self) -> Vec<SegmentMeta> {
+        self.segments.read().sealed.iter().copied().collect()
+    }
+
+    /// Base cursors of the sealed segments whose files are open.
+    #[cfg(test)]
+    pub(crate) fn cached_handles(&self) -> Vec<u64> {
+        self.handles.cached()
     }
 }
 
-fn meta(h: &RecordHeader) -> RecordMeta {
-    RecordMeta {
-        cursor: h.cursor,
-        hlc: Hlc(h.hlc),
-        receive_millis: h.receive_millis,
-        len: h.len,
+/// What to look up in a segment's index.
+#[derive(Clone, Copy)]
+enum Seek {
+    /// The record with this (absolute) cursor.
+    Cursor(u64),
+    /// The first record received at or after these unix seconds.
+    Time(u64),
+}
+
+fn seek_in<E: Entries + ?Sized>(
+    entries: &E,
+    base: u64,
+    seek: Seek,
+) -> std::io::Result<Option<IndexEntry>> {
+    match seek {
+        Seek::Cursor(c) => entries.seek_cursor(c.saturating_sub(base)),
+        Seek::Time(secs) => entries.seek_time(secs),
     }
 }
 
-impl IndexStore {
-    fn len_is_zero(&self) -> bool {
-        match self {
-            IndexStore::Memory(v) => v.is_empty(),
-            IndexStore::Disk { count, .. } => *count == 0,
-        }
+/// How many bytes to read at a time: enough for the records wanted (estimated from the
+/// segment's mean record length) within the byte budget, plus the stretch between the index
+/// entry and the first wanted record.
+fn read_size(mean: u64, skip: bool, interval: u32, records: u64, budget: usize) -> usize {
+    let by_count = mean.saturating_mul(records.saturating_add(1));
+    let by_bytes = (budget as u64).saturating_add(2 * mean);
+    let skip = if skip { u64::from(interval) + mean } else { 0 };
+    by_count
+        .min(by_bytes)
+        .saturating_add(skip)
+        .clamp(MIN_READ, MAX_READ) as usize
+}
+
+fn remove_if_present(fs: &dyn Fs, path: &Path) -> Result<(), StorageError> {
+    match fs.remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_at(path)(e)),
     }
 }
 
-/// Opens a segment file for reading and appending.
-pub(crate) fn open_rw(path: &Path) -> Result<File, StorageError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| StorageError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })
-}
-
-/// Length of a record header, for tests that damage files.
-pub const RECORD_HEADER: usize = RECORD_HEADER_LEN;
-
-/// A shard's position at a consistent cut: every record before it belongs to the cut, none after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CutPoint {
-    /// Oldest retained cursor at the cut.
-    pub begin: u64,
-    /// Cursor after the last record of the cut.
-    pub next: u64,
-    /// Base cursor of the segment the cut falls in.
-    pub active_base: u64,
-    /// Bytes of that segment that belong to the cut.
-    pub active_len: u64,
-    seq: u64,
-}
-
-/// Appends to one shard held off; see [`ShardLog::pause_appends`].
-pub struct AppendPause<'a> {
-    log: &'a ShardLog,
-    w: parking_lot::MutexGuard<'a, Writer>,
-}
-
-impl AppendPause<'_> {
-    /// Where the shard stands: nothing can be appended while the pause lasts.
-    pub fn cut(&self) -> CutPoint {
-        CutPoint {
-            begin: self.log.begin(),
-            next: self.w.next,
-            active_base: self.w.active.base,
-            active_len: self.w.len,
-            seq: self.w.seq,
-        }
+/// Creates `dir` if needed; a new directory's entry in its parent is made durable too, so a
+/// shard created just before a crash is still there after it.
+fn ensure_dir(fs: &dyn Fs, dir: &Path) -> Result<(), StorageError> {
+    if fs.exists(dir) {
+        return Ok(());
     }
+    fs.create_dir_all(dir).map_err(io_at(dir))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs.sync_dir(parent).map_err(io_at(parent))?;
+    }
+    Ok(())
 }
 
-/// One segment file kept by a checkpoint, and how much of it belongs to the cut.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PinnedSegment {
-    /// Its base cursor (its file name).
-    pub base: u64,
-    /// Bytes that belong to the cut.
-    pub len: u64,
-    /// Whether the whole file belongs to the cut (a sealed segment before the cut's segment).
-    pub whole: bool,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-impl ShardLog {
-    /// Holds off appends until the returned guard is dropped, so a checkpoint can take its cut
-    /// of every shard at one cluster time. Readers are not affected.
-    pub fn pause_appends(&self) -> AppendPause<'_> {
-        AppendPause {
-            log: self,
-            w: self.writer.lock(),
-        }
-    }
-
-    /// Makes everything before `cut` durable, whatever the fsync policy.
-    pub fn make_durable(&self, cut: &CutPoint) -> Result<(), StorageError> {
-        self.wait_synced(cut.seq, cut.active_len)
-    }
-
-    /// Hard-links every segment holding records of the cut into `dest`, so that retention can no
-    /// longer remove them; nothing is copied. Returns what was pinned, oldest first.
-    pub fn pin(&self, cut: &CutPoint, dest: &Path) -> Result<Vec<PinnedSegment>, StorageError> {
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
-        // The read lock keeps retention from deleting a segment while it is being linked.
-        let segs = self.segments.read();
-        let mut out = Vec::new();
-        for seg in segs
-            .iter()
-            .filter(|s| s.base < cut.next && s.base <= cut.active_base)
-        {
-            let whole = seg.base < cut.active_base;
-            let len = if whole { seg.len() } else { cut.active_len };
-            let target = dest.join(format::segment_file_name(seg.base));
-            std::fs::hard_link(&seg.path, &target).map_err(io(&target))?;
-            if whole && seg.idx_path.exists() {
-                let idx_target = dest.join(format::index_file_name(seg.base));
-                std::fs::hard_link(&seg.idx_path, &idx_target).map_err(io(&idx_target))?;
-            }
-            out.push(PinnedSegment {
-                base: seg.base,
-                len,
-                whole,
-            });
-        }
-        crate::segment::sync_dir(dest)?;
-        Ok(out)
-    }
-}
-
-/// Whether every pinned file is present in `dir` and long enough.
-pub fn pinned_intact(dir: &Path, segments: &[PinnedSegment]) -> bool {
-    segments.iter().all(|s| {
-        std::fs::metadata(dir.join(format::segment_file_name(s.base)))
-            .is_ok_and(|m| m.len() >= s.len)
+/// A new log: its first segment, empty, starting at `base`.
+fn fresh(fs: &dyn Fs, dir: &Path, base: u64) -> Result<recovery::Recovered, StorageError> {
+    let (file, index) = create_segment(fs, dir, base)?;
+    Ok(recovery::Recovered {
+        sealed: Vec::new(),
+        active: recovery::RecoveredActive {
+            base,
+            file,
+            len: SEGMENT_HEADER_LEN,
+            next: base,
+            index,
+            last_entry: None,
+            first_millis: None,
+        },
+        last_millis: 0,
+        last_hlc: None,
     })
-}
-
-/// Builds a shard directory holding exactly the cut: whole segments are hard-linked (with their
-/// indexes), the segment the cut falls in is copied up to the cut. Returns bytes copied.
-pub fn restore_pinned(
-    src: &Path,
-    segments: &[PinnedSegment],
-    dest: &Path,
-) -> Result<u64, StorageError> {
-    std::fs::create_dir_all(dest).map_err(io(dest))?;
-    let mut copied = 0;
-    for s in segments {
-        let from = src.join(format::segment_file_name(s.base));
-        let to = dest.join(format::segment_file_name(s.base));
-        if s.whole {
-            std::fs::hard_link(&from, &to).map_err(io(&to))?;
-            let idx = src.join(format::index_file_name(s.base));
-            if idx.exists() {
-                let idx_to = dest.join(format::index_file_name(s.base));
-                std::fs::hard_link(&idx, &idx_to).map_err(io(&idx_to))?;
-            }
-        } else {
-            let mut input = std::fs::File::open(&from).map_err(io(&from))?;
-            let mut output = std::fs::File::create(&to).map_err(io(&to))?;
-            use std::io::Read;
-            copied += std::io::copy(&mut (&mut input).take(s.len), &mut output).map_err(io(&to))?;
-            output.sync_all().map_err(io(&to))?;
-        }
-    }
-    crate::segment::sync_dir(dest)?;
-    Ok(copied)
 }

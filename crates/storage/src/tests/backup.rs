@@ -1,0 +1,116 @@
+//! Consistent cuts, pinning by hard link, restoring (design §13).
+
+use std::os::unix::fs::MetadataExt;
+
+use super::*;
+use crate::{pinned_intact, restore_pinned};
+
+#[test]
+fn pin_and_restore_a_cut_without_copying_sealed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, hc) = manual(T0);
+    let src = dir.path().join("src");
+    let log = ShardLog::open(&src, cfg(2048, 256), hc.clone()).unwrap();
+    append_n(&log, 120);
+    let cut = log.pause_appends().cut();
+    assert_eq!(cut.next, 120);
+    // Appends after the cut are not part of it.
+    append_n(&log, 30);
+    log.make_durable(&cut).unwrap();
+    let pin_dir = dir.path().join("pins/1/0");
+    let pinned = log.pin(&cut, &pin_dir).unwrap();
+    assert!(pinned.len() > 2);
+    let (last, whole) = pinned.split_last().unwrap();
+    assert!(whole.iter().all(|p| p.whole) && !last.whole);
+    assert_eq!((last.base, last.len), (cut.active_base, cut.active_len));
+    // Linked, not copied.
+    let original = std::fs::metadata(src.join(crate::record::segment_file_name(0))).unwrap();
+    let pin = std::fs::metadata(pin_dir.join(crate::record::segment_file_name(0))).unwrap();
+    assert_eq!(original.ino(), pin.ino());
+    // Retention removes the shard's names; the pins keep the data.
+    m.advance(10_000_000);
+    append_n(&log, 1);
+    log.expire_before(u64::MAX).unwrap();
+    assert!(log.begin() > 120);
+    assert!(pinned_intact(&pin_dir, &pinned));
+    let restored = dir.path().join("restored");
+    let copied = restore_pinned(&pin_dir, &pinned, &restored).unwrap();
+    assert_eq!(
+        copied, cut.active_len,
+        "only the segment the cut falls in is copied"
+    );
+    let r = ShardLog::open(&restored, cfg(2048, 256), hc).unwrap();
+    assert_eq!((r.begin(), r.end()), (0, 120));
+    assert_payloads(&r);
+    // The restored log appends to its own copy, never to a pinned file.
+    let pinned_bytes =
+        std::fs::read(pin_dir.join(crate::record::segment_file_name(last.base))).unwrap();
+    append_n(&r, 40);
+    assert_payloads(&r);
+    assert_eq!(
+        std::fs::read(pin_dir.join(crate::record::segment_file_name(last.base))).unwrap(),
+        pinned_bytes
+    );
+    std::fs::remove_dir_all(&pin_dir).unwrap();
+    assert!(!pinned_intact(&pin_dir, &pinned));
+}
+
+#[test]
+fn a_cut_at_a_segment_boundary_still_pins_the_segment_it_falls_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, hc) = manual(T0);
+    let src = dir.path().join("src");
+    let log = ShardLog::open(&src, cfg(2048, 256), hc.clone()).unwrap();
+    append_n(&log, 30);
+    while log.segments.read().active.base != log.end() {
+        append_n(&log, 1);
+    }
+    let cut = log.pause_appends().cut();
+    assert_eq!(cut.active_base, cut.next);
+    assert_eq!(cut.active_len, SEGMENT_HEADER_LEN);
+    log.make_durable(&cut).unwrap();
+    let pinned = log.pin(&cut, &dir.path().join("pin")).unwrap();
+    let last = pinned.last().unwrap();
+    assert_eq!(
+        (last.base, last.len, last.whole),
+        (cut.next, SEGMENT_HEADER_LEN, false)
+    );
+    let restored = dir.path().join("restored");
+    restore_pinned(&dir.path().join("pin"), &pinned, &restored).unwrap();
+    let r = ShardLog::open(&restored, cfg(2048, 256), hc).unwrap();
+    assert_eq!(r.end(), cut.next);
+    append_n(&r, 5);
+    assert_payloads(&r);
+    assert_payloads(&log);
+}
+
+#[test]
+fn make_durable_syncs_whatever_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, hc) = manual(T0);
+    let fs = super::fault::FaultFs::new();
+    let log = ShardLog::open_with_fs(
+        std::sync::Arc::new(fs.clone()),
+        dir.path(),
+        LogConfig {
+            fsync: FsyncPolicy::Never,
+            ..cfg(1 << 20, 256)
+        },
+        hc,
+    )
+    .unwrap();
+    for i in 0..10 {
+        log.append(&payload(i)).unwrap();
+    }
+    let cut = log.pause_appends().cut();
+    let syncs = || {
+        fs.state
+            .data_syncs
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    assert_eq!(syncs(), 0);
+    log.make_durable(&cut).unwrap();
+    assert_eq!(syncs(), 1);
+    log.make_durable(&cut).unwrap();
+    assert_eq!(syncs(), 1);
+}
