@@ -4,26 +4,8 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-/// Percent-decodes `s`. `+` stays `+`: SLS clients encode it as `%2B` when they mean it, and base64
-/// cursors sent unencoded must survive.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+use cairn_auth::decode_query_component;
+pub use cairn_auth::percent_decode;
 
 /// Decoded query parameters in order of appearance.
 #[derive(Debug, Default)]
@@ -39,8 +21,8 @@ impl Query {
             raw.split('&')
                 .filter(|p| !p.is_empty())
                 .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (percent_decode(k), percent_decode(v)),
-                    None => (percent_decode(p), String::new()),
+                    Some((k, v)) => (decode_query_component(k), decode_query_component(v)),
+                    None => (decode_query_component(p), String::new()),
                 })
                 .collect(),
         )
@@ -159,10 +141,11 @@ mod tests {
     }
 
     #[test]
-    fn query_decoding_keeps_plus() {
-        let q = Query::parse(Some("cursor=MTI%3D&type=log&key=a+b&empty="));
+    fn query_decoding_is_form_decoding() {
+        let q = Query::parse(Some("cursor=MTI%3D&type=log&key=a+b&plus=a%2Bb&empty="));
         assert_eq!(q.get("cursor"), Some("MTI="));
-        assert_eq!(q.get("key"), Some("a+b"));
+        assert_eq!(q.get("key"), Some("a b"));
+        assert_eq!(q.get("plus"), Some("a+b"));
         assert_eq!(q.get("empty"), Some(""));
         assert_eq!(q.get("none"), None);
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
