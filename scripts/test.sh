@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit tests and black-box tests against the real binary),
-# then the official Python SDK and consumer library against the real binary.
+# then the official Python SDK and consumer library against the real binary (tests/python).
+# Needs Rust and python3; the Python packages go into .venv. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
-cargo test --workspace
+# Run every Rust test even when one fails, then the Python suite; fail at the end if either did.
+rust_status=0
+cargo test --workspace --no-fail-fast || rust_status=$?
 
 venv=.venv
-if [ ! -x "$venv/bin/python" ]; then
-    if ! python3 -m venv "$venv" 2>/dev/null; then
-        # Debian splits venv support into its own package.
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv"; then
+        rm -rf "$venv"
+        # Debian and Ubuntu ship venv support (ensurepip) as a separate package.
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
             python3 -m venv "$venv"
         else
-            echo "python3 -m venv failed; install python3-venv" >&2
+            echo "error: python3 -m venv failed; install python3-venv (apt-get install python3-venv)" >&2
             exit 1
         fi
     fi
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
-CAIRN_BIN="$PWD/target/debug/cairn" "$venv/bin/python" -m pytest tests/python -q -p no:cacheprovider "$@"
+status=0
+CAIRN_BIN="$PWD/target/debug/cairn" "$venv/bin/python" -m pytest tests/python -q \
+    -p no:cacheprovider --timeout=600 "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "error: pytest collected no tests from tests/python" >&2
+    status=1
+fi
+if [ "$rust_status" -ne 0 ]; then
+    echo "error: cargo test --workspace failed (exit $rust_status); see its output above" >&2
+    [ "$status" -ne 0 ] || status=$rust_status
+fi
+exit "$status"

@@ -596,8 +596,16 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
 
 fn parse_cursor(s: Option<&str>, name: &str) -> Result<u64, SlsError> {
     let s = s.ok_or_else(|| SlsError::param(format!("{name} is required")))?;
-    cairn_proto::decode_cursor(s)
-        .map_err(|e| SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")))
+    cairn_proto::decode_cursor(s).map_err(|e| match e {
+        // Well formed but before every shard's beginning: out of range, like any cursor < begin,
+        // so consumer libraries take their InvalidCursor recovery path.
+        cairn_proto::CursorError::Negative => SlsError::new(
+            400,
+            "InvalidCursor",
+            format!("{name} {s:?} is before the beginning of the shard"),
+        ),
+        e => SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")),
+    })
 }
 
 async fn get_cursor(ctx: Ctx, ls: &str, shard: u32) -> Reply {

@@ -458,7 +458,7 @@ async fn bad_parameters_get_sls_errors() {
             "/logstores/ls1/shards/0?type=log&cursor=LTE%3D&count=10",
             None,
             400,
-            "ParameterInvalid",
+            "InvalidCursor",
         ),
         (
             "GET",

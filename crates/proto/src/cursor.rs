@@ -79,6 +79,10 @@ mod tests {
         assert_eq!(decode_cursor("%%%"), Err(CursorError::NotBase64));
         assert_eq!(
             decode_cursor(&STANDARD.encode("-1")),
+            Err(CursorError::Negative)
+        );
+        assert_eq!(
+            decode_cursor(&STANDARD.encode("-")),
             Err(CursorError::NotDecimal)
         );
         assert_eq!(
