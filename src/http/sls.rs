@@ -248,7 +248,7 @@ fn time_string(unix: i64) -> String {
 }
 
 fn project_json(p: &ProjectRec) -> Value {
-    let mut v = json!({
+    json!({
         "projectName": p.name,
         "description": p.description,
         "status": "Normal",
@@ -258,11 +258,14 @@ fn project_json(p: &ProjectRec) -> Value {
         "lastModifyTime": time_string(p.last_modify_time),
         "resourceGroupId": p.resource_group_id,
         "projectId": p.id,
-    });
-    if !p.data_redundancy_type.is_empty() {
-        v["dataRedundancyType"] = json!(p.data_redundancy_type);
-    }
-    v
+        // Always present: the Rust SDK fails to parse a project without it. SLS answers "LRS"
+        // when none was chosen at creation.
+        "dataRedundancyType": if p.data_redundancy_type.is_empty() {
+            "LRS"
+        } else {
+            p.data_redundancy_type.as_str()
+        },
+    })
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, SlsError> {
@@ -418,9 +421,9 @@ fn logstore_json(l: &LogstoreRec) -> Value {
     if let Some(h) = s.hot_ttl {
         v["hot_ttl"] = json!(h);
     }
-    if let Some(m) = &s.mode {
-        v["mode"] = json!(m);
-    }
+    // Always present: the Rust SDK fails to parse a logstore without it. "standard" is SLS's
+    // default mode.
+    v["mode"] = json!(s.mode.as_deref().unwrap_or("standard"));
     v
 }
 
@@ -450,7 +453,12 @@ async fn list_logstores(ctx: Ctx) -> Reply {
 
 async fn update_logstore(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let spec = logstore_spec(&ctx.json_body()?)?;
+    let mut body = ctx.json_body()?;
+    // The path names the logstore; the Rust SDK leaves it out of the body.
+    if let Some(o) = body.as_object_mut() {
+        o.entry("logstoreName").or_insert_with(|| json!(ls));
+    }
+    let spec = logstore_spec(&body)?;
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     blocking(move || Ok(svc.update_logstore(&project, &ls, spec)?)).await?;
     empty()
@@ -648,7 +656,12 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
             .parse::<usize>()
             .map_err(|_| SlsError::param(format!("count {c:?} is not a number")))?,
     };
-    let end_cursor = match ctx.query.get("end_cursor") {
+    // `end_cursor` as the Python, Java and Go SDKs send it; `endCursor` as the Rust SDK does.
+    let end_cursor = match ctx
+        .query
+        .get("end_cursor")
+        .or_else(|| ctx.query.get("endCursor"))
+    {
         None | Some("") => None,
         s => Some(parse_cursor(s, "end_cursor")?),
     };

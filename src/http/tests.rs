@@ -908,3 +908,78 @@ async fn get_checkpoint_as_the_reference_describes() {
         json!([])
     );
 }
+
+/// What the official Rust SDK needs: `dataRedundancyType` and `mode` always present (its response
+/// types require them), UpdateLogStore without `logstoreName` in the body, and PullLogs'
+/// `endCursor` spelling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shapes_the_rust_sdk_needs() {
+    let h = Harness::new();
+    h.setup(1).await;
+    let p = h.call("GET", "proj.localhost", "/", None).await.json();
+    assert_eq!(p["dataRedundancyType"], "LRS");
+    let list = h.call("GET", "localhost", "/", None).await.json();
+    assert_eq!(list["projects"][0]["dataRedundancyType"], "LRS");
+    let ls = h
+        .call("GET", "proj.localhost", "/logstores/ls1", None)
+        .await
+        .json();
+    assert_eq!(ls["mode"], "standard");
+
+    let r = h
+        .call(
+            "PUT",
+            "proj.localhost",
+            "/logstores/ls1",
+            Some(json!({"ttl": 30, "mode": "query"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let ls = h
+        .call("GET", "proj.localhost", "/logstores/ls1", None)
+        .await
+        .json();
+    assert_eq!(
+        (ls["ttl"].as_u64(), ls["mode"].as_str()),
+        (Some(30), Some("query"))
+    );
+    let r = h
+        .call(
+            "PUT",
+            "proj.localhost",
+            "/logstores/ls1",
+            Some(json!({"logstoreName": "other", "ttl": 3})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "LogStoreInfoInvalid")
+    );
+
+    for i in 0..3 {
+        let g = group(i);
+        assert_eq!(
+            h.put("ls1", CompressType::Lz4, &g, Some(g.len()))
+                .await
+                .status,
+            200
+        );
+    }
+    let stop = cairn_proto::encode_cursor(2);
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            &format!(
+                "/logstores/ls1/shards/0?type=logs&cursor=MA%3D%3D&count=100&endCursor={}",
+                stop.replace('=', "%3D")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.header("x-log-count"), r.header("x-log-cursor")),
+        ("2", stop.as_str())
+    );
+}
