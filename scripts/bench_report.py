@@ -319,6 +319,9 @@ def markdown(rows, raw, args, mach):
       "its CPU time (request signing, HTTP, lz4 decompression in e2e) is taken from them; it signs every request "
       "(HMAC-SHA1) while the Content-MD5 of each pre-built body is computed once.")
     w("")
+    w("Where the server's time goes per request, and what would close each missed target, is in "
+      "[performance.md](performance.md).")
+    w("")
     return "\n".join(out)
 
 

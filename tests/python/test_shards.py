@@ -120,3 +120,29 @@ def test_split_and_merge_errors(client, project):
     with pytest.raises(LogException) as e:
         client.split_shard(project, "missing", 0, "1" + "0" * 31)
     assert_sdk_error(e, 404, "LogStoreNotExist")
+
+
+def test_delete_readonly_shard(client, project):
+    client.create_logstore(project, "trimmed", ttl=30, shard_count=2)
+    put_keyed(client, project, "trimmed", "old", key=key_hex(HALF + 7))
+    # A readwrite shard cannot be deleted, and the failed call changes nothing.
+    with pytest.raises(LogException) as e:
+        client.delete_shard(project, "trimmed", 1)
+    assert_sdk_error(e, 400, "ParameterInvalid")
+    assert tags(pull_all(client, project, "trimmed", 1)) == ["old"]
+    client.split_shard(project, "trimmed", 1, "c" + "0" * 31)
+    put_keyed(client, project, "trimmed", "new", key=key_hex(HALF + 7))
+    client.delete_shard(project, "trimmed", 1)
+    shards = shard_map(client, project, "trimmed")
+    assert sorted(shards) == [0, 2, 3]
+    assert all(s["status"] == "readwrite" for s in shards.values())
+    with pytest.raises(LogException) as e:
+        client.get_cursor(project, "trimmed", 1, "begin")
+    assert_sdk_error(e, 400, "ShardNotExist")
+    # The children keep what was written after the split; ids are not reused.
+    assert tags(pull_all(client, project, "trimmed", 2)) == ["new"]
+    with pytest.raises(LogException) as e:
+        client.delete_shard(project, "trimmed", 1)
+    assert_sdk_error(e, 400, "ShardNotExist")
+    res = client.split_shard(project, "trimmed", 3, "e" + "0" * 31).get_shards_info()
+    assert [s["shardID"] for s in res] == [3, 4, 5]
