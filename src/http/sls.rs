@@ -607,11 +607,10 @@ fn parse_cursor(s: Option<&str>, name: &str) -> Result<u64, SlsError> {
     cairn_proto::decode_cursor(s).map_err(|e| match e {
         // Well formed but before every shard's beginning: out of range, like any cursor < begin,
         // so consumer libraries take their InvalidCursor recovery path.
-        cairn_proto::CursorError::Negative => SlsError::new(
-            400,
-            "InvalidCursor",
-            format!("{name} {s:?} is before the beginning of the shard"),
-        ),
+        cairn_proto::CursorError::Negative => crate::service::Error::InvalidCursor(format!(
+            "{name} {s:?} is before the beginning of the shard"
+        ))
+        .into(),
         e => SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")),
     })
 }

@@ -6,31 +6,17 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use prost::Message;
 use serde_json::{json, Value};
 
 use crate::sls::{Conn, Endpoint, PreparedBody};
-use crate::stats::{histogram, latency_json, record, Tally, WorkerResult};
+use crate::stats::{e2e_json, histogram, join_all, latency_json, record, Tally};
 
 pub fn unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
-}
-
-async fn join_all(
-    handles: Vec<tokio::task::JoinHandle<WorkerResult>>,
-) -> Result<(Tally, Histogram<u64>)> {
-    let mut t = Tally::default();
-    let mut h = histogram();
-    for handle in handles {
-        let (wt, wh) = handle.await??;
-        t.add(&wt);
-        h.add(&wh)?;
-    }
-    Ok((t, h))
 }
 
 /// PutLogs from `writers` connections until `duration` passes or `total` groups are written.
@@ -382,18 +368,11 @@ pub async fn e2e(
             Ok((t, h))
         }));
     }
-    let (pt, ph) = join_all(handles).await?;
+    let produced = join_all(handles).await?;
     let secs = start.elapsed().as_secs_f64();
     producing.store(false, Ordering::Relaxed);
-    let (ct, chist) = join_all(consumers).await?;
-    Ok(json!({
-        "rate_target": rate,
-        "produced": pt.json(secs),
-        "ack_latency": latency_json(&ph),
-        "consumed_groups": ct.groups,
-        "polls": ct.requests,
-        "latency": latency_json(&chist),
-    }))
+    let consumed = join_all(consumers).await?;
+    Ok(e2e_json(rate, secs, produced, consumed))
 }
 
 async fn heartbeat(

@@ -5,31 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use hdrhistogram::Histogram;
 use redis::aio::MultiplexedConnection;
 use redis::Value as RV;
 use serde_json::{json, Value};
 
 use crate::cairn::unix_nanos;
 use crate::sls::PreparedBody;
-use crate::stats::{histogram, latency_json, record, Tally, WorkerResult};
+use crate::stats::{e2e_json, histogram, join_all, latency_json, record, Tally};
 
 async fn connect(url: &str) -> Result<MultiplexedConnection> {
     let client = redis::Client::open(url)?;
     Ok(client.get_multiplexed_async_connection().await?)
-}
-
-async fn join_all(
-    handles: Vec<tokio::task::JoinHandle<WorkerResult>>,
-) -> Result<(Tally, Histogram<u64>)> {
-    let mut t = Tally::default();
-    let mut h = histogram();
-    for handle in handles {
-        let (wt, wh) = handle.await??;
-        t.add(&wt);
-        h.add(&wh)?;
-    }
-    Ok((t, h))
 }
 
 /// XADD of the PutLogs bodies (the same compressed bytes, with the raw size as a second field)
@@ -315,18 +301,11 @@ pub async fn e2e(
             Ok((t, h))
         }));
     }
-    let (pt, ph) = join_all(handles).await?;
+    let produced = join_all(handles).await?;
     let secs = start.elapsed().as_secs_f64();
     producing.store(false, Ordering::Relaxed);
-    let (ct, chist) = join_all(consumers).await?;
-    Ok(json!({
-        "rate_target": rate,
-        "produced": pt.json(secs),
-        "ack_latency": latency_json(&ph),
-        "consumed_groups": ct.groups,
-        "polls": ct.requests,
-        "latency": latency_json(&chist),
-    }))
+    let consumed = join_all(consumers).await?;
+    Ok(e2e_json(rate, secs, produced, consumed))
 }
 
 /// XACK of pending entries, one command at a time per client, as a consumer acknowledging

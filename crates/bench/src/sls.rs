@@ -219,21 +219,28 @@ impl Conn {
         .await
     }
 
+    /// A GET answered with JSON.
+    async fn get_json(&mut self, path: &str, query: &str) -> Result<serde_json::Value> {
+        self.send(
+            "GET",
+            path,
+            query,
+            Some("application/json"),
+            &[],
+            Bytes::new(),
+            None,
+        )
+        .await?
+        .ok()?
+        .json()
+    }
+
     /// GetCursor `from` = begin, end or unix seconds.
     pub async fn get_cursor(&mut self, logstore: &str, shard: u32, from: &str) -> Result<String> {
-        let r = self
-            .send(
-                "GET",
-                &format!("/logstores/{logstore}/shards/{shard}"),
-                &format!("from={from}&type=cursor"),
-                Some("application/json"),
-                &[],
-                Bytes::new(),
-                None,
-            )
-            .await?
-            .ok()?;
-        let v = r.json()?;
+        let path = format!("/logstores/{logstore}/shards/{shard}");
+        let v = self
+            .get_json(&path, &format!("from={from}&type=cursor"))
+            .await?;
         v["cursor"]
             .as_str()
             .map(str::to_string)
@@ -246,25 +253,14 @@ impl Conn {
         shard: u32,
         cursor: &str,
     ) -> Result<i64> {
-        let r = self
-            .send(
-                "GET",
-                &format!("/logstores/{logstore}/shards/{shard}"),
-                &format!("cursor={}&type=cursor_time", pct(cursor)),
-                Some("application/json"),
-                &[],
-                Bytes::new(),
-                None,
-            )
-            .await?
-            .ok()?;
-        let v = r.json()?;
+        let path = format!("/logstores/{logstore}/shards/{shard}");
+        let query = format!("cursor={}&type=cursor_time", pct(cursor));
+        let v = self.get_json(&path, &query).await?;
         v["cursor_time"]
             .as_i64()
             .ok_or_else(|| anyhow!("no cursor_time in {v}"))
     }
 
-    /// PullLogs with lz4; the body stays compressed.
     pub async fn pull_logs(
         &mut self,
         logstore: &str,

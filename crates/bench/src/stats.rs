@@ -105,3 +105,35 @@ pub fn loadavg() -> Option<f64> {
         .parse()
         .ok()
 }
+
+/// Waits for every worker and merges their tallies and latency histograms.
+pub async fn join_all(
+    handles: Vec<tokio::task::JoinHandle<WorkerResult>>,
+) -> anyhow::Result<(Tally, Histogram<u64>)> {
+    let mut t = Tally::default();
+    let mut h = histogram();
+    for handle in handles {
+        let (wt, wh) = handle.await??;
+        t.add(&wt);
+        h.add(&wh)?;
+    }
+    Ok((t, h))
+}
+
+/// The report of an end-to-end run: what the producers sent (with their acknowledgement
+/// latency) and what the consumers received (with produce-to-consume latency).
+pub fn e2e_json(
+    rate: f64,
+    secs: f64,
+    (pt, ph): (Tally, Histogram<u64>),
+    (ct, chist): (Tally, Histogram<u64>),
+) -> Value {
+    json!({
+        "rate_target": rate,
+        "produced": pt.json(secs),
+        "ack_latency": latency_json(&ph),
+        "consumed_groups": ct.groups,
+        "polls": ct.requests,
+        "latency": latency_json(&chist),
+    })
+}
