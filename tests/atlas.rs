@@ -670,12 +670,22 @@ async fn taking_a_checkpoint_copies_no_log_data() {
     let server = Server::start(&[]);
     let http = SlsHttp::new(&server);
     let gid = setup(&http, "cost", 1).await;
+    // Incompressible, so that the stored data is as large as what was sent.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
     let big = LogGroup {
         logs: vec![Log {
             time: 1,
             contents: vec![LogContent {
                 key: b"k".to_vec(),
-                value: vec![b'z'; 1 << 20],
+                value: noise,
             }],
             time_ns: None,
         }],

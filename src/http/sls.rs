@@ -587,15 +587,17 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     }
     let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body);
     blocking(move || {
-        let raw;
-        let group: &[u8] = if ct == CompressType::None {
-            &body
+        if ct == CompressType::None {
+            svc.put_logs(&project, &ls, target, &body)?;
+            return Ok(());
+        }
+        let group = cairn_proto::decompress(ct, &body, raw_size, limit)
+            .map_err(|e| codec_error(e, limit))?;
+        if ct == CompressType::Lz4 {
+            svc.put_logs_lz4(&project, &ls, target, &group, &body)?;
         } else {
-            raw = cairn_proto::decompress(ct, &body, raw_size, limit)
-                .map_err(|e| codec_error(e, limit))?;
-            &raw
-        };
-        svc.put_logs(&project, &ls, target, group)?;
+            svc.put_logs(&project, &ls, target, &group)?;
+        }
         Ok(())
     })
     .await?;
@@ -671,21 +673,7 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     let (res, raw_len, body) = blocking(move || {
         let res = svc.pull_logs(&project, &ls, shard, cursor, count, end_cursor)?;
-        let mut raw = Vec::with_capacity(
-            res.records
-                .iter()
-                .map(|r| cairn_proto::framed_len(r.payload.len()))
-                .sum(),
-        );
-        for r in &res.records {
-            cairn_proto::frame_log_group(&mut raw, &r.payload);
-        }
-        let raw_len = raw.len();
-        let body = if raw.is_empty() || ct == CompressType::None {
-            raw
-        } else {
-            cairn_proto::compress(ct, &raw)
-        };
+        let (body, raw_len) = res.encode(ct)?;
         Ok((res, raw_len, body))
     })
     .await?;

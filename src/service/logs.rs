@@ -2,7 +2,9 @@
 
 use std::sync::atomic::Ordering;
 
-use cairn_storage::Record;
+use cairn_proto::lz4::Joiner;
+use cairn_proto::CompressType;
+use cairn_storage::{Encoding, Record, MAX_PAYLOAD};
 
 use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};
 use crate::meta::ShardStatus;
@@ -38,6 +40,79 @@ pub struct PullResult {
     pub shard_end: u64,
 }
 
+impl PullResult {
+    /// The answer's body: the records as a LogGroupList in `ct`, and its uncompressed length.
+    /// With lz4, records stored as LZ4 blocks are joined without being decompressed (design
+    /// §5.1); runs of records stored plain are compressed together and joined the same way.
+    pub fn encode(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
+        let raw_len: usize = self
+            .records
+            .iter()
+            .map(|r| cairn_proto::framed_len(r.raw_len()))
+            .sum();
+        if self.records.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let bad = |r: &Record, e: &dyn std::fmt::Display| {
+            Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+        };
+        if ct != CompressType::Lz4 {
+            let mut raw = Vec::with_capacity(raw_len);
+            for r in &self.records {
+                cairn_proto::frame_header(&mut raw, r.raw_len());
+                match r.encoding {
+                    Encoding::Plain => raw.extend_from_slice(&r.payload),
+                    Encoding::Lz4 { raw_len } => {
+                        let at = raw.len();
+                        raw.resize(at + raw_len as usize, 0);
+                        cairn_proto::lz4_decompress_exact(&r.payload, &mut raw[at..])
+                            .map_err(|e| bad(r, &e))?;
+                    }
+                }
+            }
+            let body = match ct {
+                CompressType::None => raw,
+                _ => cairn_proto::compress(ct, &raw),
+            };
+            return Ok((body, raw_len));
+        }
+        let stored: usize = self.records.iter().map(|r| r.payload.len() + 8).sum();
+        let mut out = Joiner::with_capacity(stored);
+        // Plain records waiting to be compressed as one run, and a buffer for a frame header.
+        let mut run = Vec::new();
+        let mut scratch = Vec::new();
+        let flush = |out: &mut Joiner, run: &mut Vec<u8>, scratch: &mut Vec<u8>| {
+            if run.is_empty() {
+                return;
+            }
+            cairn_proto::compress_into(CompressType::Lz4, run, scratch);
+            // `block` changes nothing when it refuses; the run then goes in uncompressed.
+            if !(cairn_proto::lz4::joinable(scratch, run.len())
+                && out.block(scratch, run.len()).is_ok())
+            {
+                out.literals(run);
+            }
+            run.clear();
+        };
+        for r in &self.records {
+            match r.encoding {
+                Encoding::Plain => cairn_proto::frame_log_group(&mut run, &r.payload),
+                Encoding::Lz4 { raw_len } => {
+                    flush(&mut out, &mut run, &mut scratch);
+                    scratch.clear();
+                    cairn_proto::frame_header(&mut scratch, raw_len as usize);
+                    out.literals(&scratch);
+                    out.block(&r.payload, raw_len as usize)
+                        .map_err(|e| bad(r, &e))?;
+                }
+            }
+        }
+        flush(&mut out, &mut run, &mut scratch);
+        debug_assert_eq!(out.raw_len(), raw_len);
+        Ok((out.finish(), raw_len))
+    }
+}
+
 /// Parses a 128-bit hash key written as hex (32 digits; shorter keys are right-padded with `0`,
 /// as a prefix of the key space).
 pub fn parse_hash_key(s: &str) -> Result<u128> {
@@ -62,6 +137,32 @@ impl Service {
         logstore: &str,
         target: PutTarget,
         group: &[u8],
+    ) -> Result<(u32, u64)> {
+        self.put_log_group(project, logstore, target, group, None)
+    }
+
+    /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`.
+    /// The block is stored as it is when it can be joined into pull answers (design §5);
+    /// otherwise `group` is.
+    pub fn put_logs_lz4(
+        &self,
+        project: &str,
+        logstore: &str,
+        target: PutTarget,
+        group: &[u8],
+        block: &[u8],
+    ) -> Result<(u32, u64)> {
+        let keep = cairn_proto::lz4::joinable(block, group.len()) && block.len() <= MAX_PAYLOAD;
+        self.put_log_group(project, logstore, target, group, keep.then_some(block))
+    }
+
+    fn put_log_group(
+        &self,
+        project: &str,
+        logstore: &str,
+        target: PutTarget,
+        group: &[u8],
+        block: Option<&[u8]>,
     ) -> Result<(u32, u64)> {
         cairn_proto::validate_log_group(group)
             .map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
@@ -91,7 +192,16 @@ impl Service {
             }
         };
         let log = ls.shard_log(shard)?;
-        let appended = log.append(group)?;
+        let appended = match block {
+            Some(b) => log.append_as(
+                Encoding::Lz4 {
+                    raw_len: u32::try_from(group.len())
+                        .map_err(|_| Error::Internal("LogGroup over 4 GiB".into()))?,
+                },
+                b,
+            )?,
+            None => log.append(group)?,
+        };
         log.wait_durable(&appended)?;
         Ok((shard, appended.cursor))
     }
@@ -225,6 +335,104 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec()
+    }
+
+    /// An LZ4 block of `g` (whose last 12 bytes are one repeated byte) that decompresses
+    /// correctly but whose last match starts 11 bytes before the end, against the format's end
+    /// rules.
+    fn late_match_block(g: &[u8]) -> Vec<u8> {
+        let lit = &g[..g.len() - 11];
+        let mut b = vec![(15 << 4) | 2];
+        let mut n = lit.len() - 15;
+        while n >= 255 {
+            b.push(255);
+            n -= 255;
+        }
+        b.push(n as u8);
+        b.extend_from_slice(lit);
+        b.extend_from_slice(&[1, 0, 0x50]);
+        b.extend_from_slice(&g[g.len() - 5..]);
+        b
+    }
+
+    #[test]
+    fn pulls_answer_every_encoding_whatever_each_group_was_stored_as() {
+        let (svc, _dir) = service();
+        setup(&svc, 1);
+        let mut tail = LogGroup::decode(&group(7)[..]).unwrap();
+        tail.topic = Some("a".repeat(40));
+        let tail = tail.encode_to_vec();
+        let late = late_match_block(&tail);
+        assert_eq!(
+            cairn_proto::decompress(CompressType::Lz4, &late, Some(tail.len()), 1 << 20).unwrap(),
+            tail
+        );
+        assert!(!cairn_proto::lz4::joinable(&late, tail.len()));
+
+        let lb = PutTarget::LoadBalance;
+        let mut sent = Vec::new();
+        for i in 0..12u32 {
+            let g = if i % 4 == 3 { tail.clone() } else { group(i) };
+            match i % 4 {
+                0 | 1 => {
+                    let block = cairn_proto::compress(CompressType::Lz4, &g);
+                    svc.put_logs_lz4("proj", "ls1", lb, &g, &block).unwrap();
+                }
+                2 => {
+                    svc.put_logs("proj", "ls1", lb, &g).unwrap();
+                }
+                _ => {
+                    svc.put_logs_lz4("proj", "ls1", lb, &g, &late).unwrap();
+                }
+            }
+            sent.push(g);
+        }
+        let res = svc.pull_logs("proj", "ls1", 0, 0, 1000, None).unwrap();
+        let stored: Vec<_> = res.records.iter().map(|r| r.encoding).collect();
+        for (i, (enc, g)) in stored.iter().zip(&sent).enumerate() {
+            let want = if i % 4 < 2 {
+                Encoding::Lz4 {
+                    raw_len: g.len() as u32,
+                }
+            } else {
+                Encoding::Plain
+            };
+            assert_eq!(
+                *enc, want,
+                "group {i} is stored as a block only when joinable"
+            );
+        }
+        let mut expected = Vec::new();
+        for g in &sent {
+            cairn_proto::frame_log_group(&mut expected, g);
+        }
+        for ct in [
+            CompressType::Lz4,
+            CompressType::Zstd,
+            CompressType::Deflate,
+            CompressType::None,
+        ] {
+            let (body, raw_len) = res.encode(ct).unwrap();
+            assert_eq!(raw_len, expected.len(), "{ct:?}");
+            let raw = cairn_proto::decompress(ct, &body, Some(raw_len), 1 << 20).unwrap();
+            assert_eq!(raw, expected, "{ct:?}");
+            if ct != CompressType::None {
+                assert!(body.len() < raw.len(), "{ct:?} answers are compressed");
+            }
+        }
+        // A part of the shard, starting and ending anywhere.
+        for from in 0..12 {
+            let part = svc.pull_logs("proj", "ls1", 0, from, 5, None).unwrap();
+            let (body, raw_len) = part.encode(CompressType::Lz4).unwrap();
+            let raw = cairn_proto::decompress(CompressType::Lz4, &body, Some(raw_len), 1 << 20);
+            let mut want = Vec::new();
+            for g in sent.iter().skip(from as usize).take(5) {
+                cairn_proto::frame_log_group(&mut want, g);
+            }
+            assert_eq!(raw.unwrap(), want, "from {from}");
+        }
+        let none = svc.pull_logs("proj", "ls1", 0, 12, 5, None).unwrap();
+        assert_eq!(none.encode(CompressType::Lz4).unwrap(), (Vec::new(), 0));
     }
 
     #[test]

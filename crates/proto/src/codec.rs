@@ -149,6 +149,21 @@ pub fn decompress(
     }
 }
 
+/// Decompresses the raw LZ4 block `block` into `out`, which it must fill exactly.
+pub fn lz4_decompress_exact(block: &[u8], out: &mut [u8]) -> Result<(), CodecError> {
+    let n = lz4_flex::block::decompress_into(block, out).map_err(|e| CodecError::Corrupt {
+        format: "lz4",
+        detail: e.to_string(),
+    })?;
+    if n != out.len() {
+        return Err(CodecError::RawSizeMismatch {
+            declared: out.len(),
+            actual: n,
+        });
+    }
+    Ok(())
+}
+
 fn read_bounded(
     r: impl Read,
     limit: usize,

@@ -110,7 +110,19 @@ impl<'a> Reader<'a> {
         self.pos >= self.buf.len()
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, ProtoError> {
+        // Tags, lengths of short strings and small numbers: one byte.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64, ProtoError> {
         let start = self.at();
         let mut v: u64 = 0;
         for i in 0..10 {
@@ -312,14 +324,20 @@ pub fn framed_len(group_len: usize) -> usize {
 /// Appends `group` to `out` as one entry of a LogGroupList (field 1, length-delimited), so a list
 /// is built by concatenating stored groups without re-encoding them.
 pub fn frame_log_group(out: &mut Vec<u8>, group: &[u8]) {
+    frame_header(out, group.len());
+    out.extend_from_slice(group);
+}
+
+/// Appends to `out` the bytes that precede a group of `group_len` bytes in a LogGroupList: the
+/// key of field 1 and the length.
+pub fn frame_header(out: &mut Vec<u8>, group_len: usize) {
     out.push(0x0a);
-    let mut v = group.len() as u64;
+    let mut v = group_len as u64;
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
     }
     out.push(v as u8);
-    out.extend_from_slice(group);
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use std::path::PathBuf;
 
 pub use backup::{pinned_intact, restore_pinned, AppendPause, CutPoint, PinnedSegment};
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
-pub use record::MAX_PAYLOAD;
+pub use record::{Encoding, MAX_PAYLOAD};
 pub use segment::SegmentMeta;
 pub use shard::{Appended, RecordMeta, ShardLog, ShardStats, MAX_SEGMENT_BYTES};
 
@@ -81,8 +81,17 @@ pub struct Record {
     pub hlc: Hlc,
     /// Receive time, unix milliseconds.
     pub receive_millis: u64,
-    /// The LogGroup bytes, as appended (a slice of the read buffer; no copy).
+    /// How `payload` holds the LogGroup.
+    pub encoding: Encoding,
+    /// The payload bytes, as appended (a slice of the read buffer; no copy).
     pub payload: bytes::Bytes,
+}
+
+impl Record {
+    /// Length of the LogGroup once decoded.
+    pub fn raw_len(&self) -> usize {
+        self.encoding.raw_len(self.payload.len())
+    }
 }
 
 /// Errors of the storage engine.

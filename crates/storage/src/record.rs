@@ -13,8 +13,8 @@
 //!   8  8  cursor
 //!  16  8  cluster timestamp (seconds << 32 | increment)
 //!  24  8  receive time, unix milliseconds
-//!  32  4  flags (0: payload is an uncompressed LogGroup)
-//!  36  4  reserved, 0
+//!  32  4  flags: payload encoding (0: a LogGroup; 1: a LogGroup as one LZ4 block)
+//!  36  4  raw length: with flags 1 the decompressed length, otherwise 0
 //!  40  L  payload
 //! ```
 //!
@@ -48,7 +48,7 @@ const OFF_CURSOR: usize = 8;
 const OFF_HLC: usize = 16;
 const OFF_RECEIVE: usize = 24;
 const OFF_FLAGS: usize = 32;
-const OFF_RESERVED: usize = 36;
+const OFF_RAW_LEN: usize = 36;
 /// First byte covered by the CRC.
 const CRC_FROM: usize = OFF_CURSOR;
 
@@ -125,8 +125,45 @@ pub struct RecordHeader {
     pub hlc: u64,
     /// Receive time, unix milliseconds.
     pub receive_millis: u64,
-    /// Flags (0: plain LogGroup).
+    /// Flags: the payload's encoding.
     pub flags: u32,
+    /// With [`FLAG_LZ4`], the decompressed length of the payload; otherwise 0.
+    pub raw_len: u32,
+}
+
+/// Flags value of a payload that is the LogGroup itself.
+pub const FLAG_PLAIN: u32 = 0;
+/// Flags value of a payload that is the LogGroup as one LZ4 block (design §5).
+pub const FLAG_LZ4: u32 = 1;
+
+/// How a record's payload holds its LogGroup (design §5). The storage engine does not interpret
+/// payloads; it keeps the encoding next to them so that readers know what they got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// The LogGroup protobuf itself.
+    Plain,
+    /// The LogGroup as one raw LZ4 block that decompresses to `raw_len` bytes.
+    Lz4 {
+        /// Decompressed length.
+        raw_len: u32,
+    },
+}
+
+impl Encoding {
+    fn to_fields(self) -> (u32, u32) {
+        match self {
+            Encoding::Plain => (FLAG_PLAIN, 0),
+            Encoding::Lz4 { raw_len } => (FLAG_LZ4, raw_len),
+        }
+    }
+
+    /// Length of the LogGroup once decoded, given the payload's length.
+    pub fn raw_len(self, payload_len: usize) -> usize {
+        match self {
+            Encoding::Plain => payload_len,
+            Encoding::Lz4 { raw_len } => raw_len as usize,
+        }
+    }
 }
 
 impl RecordHeader {
@@ -140,6 +177,17 @@ impl RecordHeader {
             hlc: u64_at(b, OFF_HLC),
             receive_millis: u64_at(b, OFF_RECEIVE),
             flags: u32_at(b, OFF_FLAGS),
+            raw_len: u32_at(b, OFF_RAW_LEN),
+        }
+    }
+
+    /// The payload's encoding, or `None` for flags this format does not define (written by a
+    /// newer format; never guessed at).
+    pub fn encoding(&self) -> Option<Encoding> {
+        match (self.flags, self.raw_len) {
+            (FLAG_PLAIN, 0) => Some(Encoding::Plain),
+            (FLAG_LZ4, raw_len) => Some(Encoding::Lz4 { raw_len }),
+            _ => None,
         }
     }
 
@@ -147,6 +195,14 @@ impl RecordHeader {
     pub fn record_len(&self) -> u64 {
         RECORD_HEADER_LEN as u64 + u64::from(self.len)
     }
+}
+
+/// Why a record whose flags are not an [`Encoding`] is refused.
+pub fn unknown_flags(h: &RecordHeader) -> String {
+    format!(
+        "record {} has flags {:#x} and raw length {}, which this format does not define",
+        h.cursor, h.flags, h.raw_len
+    )
 }
 
 /// CRC32C over a record's header bytes 8..40 followed by its payload.
@@ -160,7 +216,8 @@ pub fn crc_matches(header: &[u8], payload: &[u8]) -> bool {
     record_crc(header, payload) == u32_at(header, OFF_CRC)
 }
 
-/// Appends one encoded record to `out`. The caller bounds `payload` by [`MAX_PAYLOAD`].
+/// Appends one encoded record with a plain payload to `out`.
+#[cfg(test)]
 pub fn encode_record(
     out: &mut Vec<u8>,
     cursor: u64,
@@ -168,14 +225,27 @@ pub fn encode_record(
     receive_millis: u64,
     payload: &[u8],
 ) {
+    encode_record_as(out, cursor, hlc, receive_millis, Encoding::Plain, payload);
+}
+
+/// Appends one encoded record to `out`. The caller bounds `payload` by [`MAX_PAYLOAD`].
+pub fn encode_record_as(
+    out: &mut Vec<u8>,
+    cursor: u64,
+    hlc: u64,
+    receive_millis: u64,
+    encoding: Encoding,
+    payload: &[u8],
+) {
     debug_assert!(payload.len() <= MAX_PAYLOAD);
+    let (flags, raw_len) = encoding.to_fields();
     let mut h = [0u8; RECORD_HEADER_LEN];
     h[OFF_LEN..OFF_LEN + 4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     h[OFF_CURSOR..OFF_CURSOR + 8].copy_from_slice(&cursor.to_le_bytes());
     h[OFF_HLC..OFF_HLC + 8].copy_from_slice(&hlc.to_le_bytes());
     h[OFF_RECEIVE..OFF_RECEIVE + 8].copy_from_slice(&receive_millis.to_le_bytes());
-    h[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&0u32.to_le_bytes());
-    h[OFF_RESERVED..OFF_RESERVED + 4].copy_from_slice(&0u32.to_le_bytes());
+    h[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+    h[OFF_RAW_LEN..OFF_RAW_LEN + 4].copy_from_slice(&raw_len.to_le_bytes());
     let crc = record_crc(&h, payload);
     h[OFF_CRC..OFF_CRC + 4].copy_from_slice(&crc.to_le_bytes());
     out.reserve(RECORD_HEADER_LEN + payload.len());
@@ -222,7 +292,44 @@ mod tests {
             &buf[RECORD_HEADER_LEN..]
         ));
         assert_eq!(&buf[RECORD_HEADER_LEN..], b"hello");
-        assert_eq!(&buf[36..40], &[0, 0, 0, 0], "reserved bytes are zero");
+        assert_eq!(
+            &buf[36..40],
+            &[0, 0, 0, 0],
+            "no raw length for a plain payload"
+        );
+        assert_eq!(h.encoding(), Some(Encoding::Plain));
+    }
+
+    #[test]
+    fn lz4_records_carry_their_raw_length() {
+        let mut buf = Vec::new();
+        let enc = Encoding::Lz4 { raw_len: 70_000 };
+        encode_record_as(&mut buf, 7, 42, 1234, enc, b"block");
+        let h = RecordHeader::decode(&buf);
+        assert_eq!((h.flags, h.raw_len), (1, 70_000));
+        assert_eq!(&buf[32..40], &[1, 0, 0, 0, 0x70, 0x11, 0x01, 0]);
+        assert_eq!(h.encoding(), Some(enc));
+        assert_eq!(enc.raw_len(5), 70_000);
+        assert_eq!(Encoding::Plain.raw_len(5), 5);
+        assert!(crc_matches(
+            &buf[..RECORD_HEADER_LEN],
+            &buf[RECORD_HEADER_LEN..]
+        ));
+    }
+
+    #[test]
+    fn undefined_flags_are_not_an_encoding() {
+        let mut buf = Vec::new();
+        encode_record(&mut buf, 7, 42, 1234, b"x");
+        for (flags, raw_len) in [(2u32, 0u32), (0x8000_0000, 0), (0, 5)] {
+            buf[32..36].copy_from_slice(&flags.to_le_bytes());
+            buf[36..40].copy_from_slice(&raw_len.to_le_bytes());
+            assert_eq!(
+                RecordHeader::decode(&buf).encoding(),
+                None,
+                "{flags} {raw_len}"
+            );
+        }
     }
 
     #[test]

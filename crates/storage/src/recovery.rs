@@ -21,8 +21,8 @@ use crate::index::{
 use crate::io::{FileIo, FileRef, Fs};
 use crate::record::{
     crc_matches, decode_segment_header, encode_segment_header, index_file_name,
-    parse_segment_file_name, segment_file_name, RecordHeader, MAX_PAYLOAD, RECORD_HEADER_LEN,
-    SEGMENT_HEADER_LEN,
+    parse_segment_file_name, segment_file_name, unknown_flags, RecordHeader, MAX_PAYLOAD,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use crate::segment::{RecordReader, SegmentMeta, Step};
 use crate::{Hlc, StorageError};
@@ -344,6 +344,7 @@ fn trust_index(
             Step::Record { header, pos, bytes } => {
                 if !crc_matches(&bytes[..RECORD_HEADER_LEN], &bytes[RECORD_HEADER_LEN..])
                     || header.cursor != next
+                    || header.encoding().is_none()
                 {
                     return Ok(Err(format!("bad record at {pos} after the last entry")));
                 }
@@ -419,6 +420,12 @@ fn scan_records(
                             scan.next, header.cursor
                         ),
                     ));
+                    scan.bad_is_discontinuity = true;
+                    return Ok(scan);
+                }
+                if header.encoding().is_none() {
+                    // Intact but not ours to read: a newer format, never a torn write.
+                    scan.bad = Some((pos, unknown_flags(&header)));
                     scan.bad_is_discontinuity = true;
                     return Ok(scan);
                 }

@@ -25,8 +25,8 @@ use crate::handles::{HandleCache, SealedFiles};
 use crate::index::{Entries, IndexBuilder, IndexEntry, IndexFile};
 use crate::io::{Fs, RealFs};
 use crate::record::{
-    crc_matches, encode_record, index_file_name, segment_file_name, RecordHeader, MAX_PAYLOAD,
-    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    crc_matches, encode_record_as, index_file_name, segment_file_name, unknown_flags, Encoding,
+    RecordHeader, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use crate::recovery;
 use crate::segment::{
@@ -312,6 +312,11 @@ impl ShardLog {
     /// timestamp) and writes it into the page cache under the shard's append lock. Does not
     /// wait for durability: see [`ShardLog::wait_durable`].
     pub fn append(&self, payload: &[u8]) -> Result<Appended, StorageError> {
+        self.append_as(Encoding::Plain, payload)
+    }
+
+    /// [`ShardLog::append`] of a payload in the given encoding (design §5).
+    pub fn append_as(&self, encoding: Encoding, payload: &[u8]) -> Result<Appended, StorageError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(StorageError::PayloadTooLarge { len: payload.len() });
         }
@@ -329,7 +334,7 @@ impl ShardLog {
         let pos = w.len;
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
-        encode_record(&mut buf, cursor, hlc.0, receive_millis, payload);
+        encode_record_as(&mut buf, cursor, hlc.0, receive_millis, encoding, payload);
         let written = w.active.file.write_all_at(&buf, pos);
         let n = buf.len() as u64;
         w.buf = buf;
@@ -613,7 +618,7 @@ impl ShardLog {
     }
 
     /// Records with cursors in `[from, min(until, end))`: at most `max_records`, and stopping
-    /// once `max_bytes` of payload are reached (the record that reaches it is included, so at
+    /// once `max_bytes` of decoded LogGroups are reached (the record that reaches it is included, so at
     /// least one record is returned when any is available). `from` must be in `[begin, end]`.
     ///
     /// Each contiguous range is read with one positional read and the payloads are slices of
@@ -663,13 +668,17 @@ impl ShardLog {
                     if !crc_matches(&bytes[..RECORD_HEADER_LEN], &bytes[RECORD_HEADER_LEN..]) {
                         return Err(seg.corrupt(pos, "record CRC mismatch"));
                     }
+                    let Some(encoding) = h.encoding() else {
+                        return Err(seg.corrupt(pos, unknown_flags(h)));
+                    };
                     out.push(Record {
                         cursor: h.cursor,
                         hlc: Hlc(h.hlc),
                         receive_millis: h.receive_millis,
+                        encoding,
                         payload: bytes.slice(RECORD_HEADER_LEN..),
                     });
-                    budget = budget.saturating_sub(h.len as usize);
+                    budget = budget.saturating_sub(encoding.raw_len(h.len as usize));
                     Ok(out.len() < max_records && budget > 0)
                 })
             })?;

@@ -410,3 +410,43 @@ fn hlc_accessors() {
     assert_eq!((h.secs(), h.increment()), (7, 3));
     assert_eq!(h.0, (7 << 32) | 3);
 }
+
+#[test]
+fn encodings_are_kept_and_pull_budgets_count_decoded_bytes() {
+    use crate::Encoding;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, hc) = manual(T0);
+    let log = ShardLog::open(dir.path(), cfg(1 << 20, 4096), hc.clone()).unwrap();
+    let lz4 = Encoding::Lz4 { raw_len: 1000 };
+    for (enc, p) in [
+        (Encoding::Plain, &b"abc"[..]),
+        (lz4, b"xy"),
+        (Encoding::Plain, b"defg"),
+    ] {
+        let a = log.append_as(enc, p).unwrap();
+        log.wait_durable(&a).unwrap();
+    }
+    let check = |log: &ShardLog| {
+        let all = log.read(0, u64::MAX, 10, usize::MAX).unwrap();
+        let got: Vec<_> = all
+            .iter()
+            .map(|r| (r.encoding, r.payload.to_vec(), r.raw_len()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Encoding::Plain, b"abc".to_vec(), 3),
+                (lz4, b"xy".to_vec(), 1000),
+                (Encoding::Plain, b"defg".to_vec(), 4),
+            ]
+        );
+        // The budget counts what the records decode to: 3 + 1000 reaches 500 at cursor 1.
+        assert_eq!(log.read(0, u64::MAX, 10, 500).unwrap().len(), 2);
+        assert_eq!(log.read(1, u64::MAX, 10, 500).unwrap().len(), 1);
+        assert_eq!(log.read(0, u64::MAX, 10, 1010).unwrap().len(), 3);
+    };
+    check(&log);
+    drop(log);
+    let log = ShardLog::open(dir.path(), cfg(1 << 20, 4096), hc).unwrap();
+    check(&log);
+}

@@ -383,3 +383,56 @@ fn a_full_newest_segment_is_sealed_by_the_next_append() {
     assert_eq!(log.segments.read().active.base, 50);
     assert_payloads(&log);
 }
+
+/// Rewrites the flags and raw length of the record at `pos` in `bytes`, with a matching CRC, as a
+/// newer format could have written it.
+fn set_flags(bytes: &mut [u8], pos: usize, flags: u32, raw_len: u32) {
+    let len = RecordHeader::decode(&bytes[pos..]).len as usize;
+    bytes[pos + 32..pos + 36].copy_from_slice(&flags.to_le_bytes());
+    bytes[pos + 36..pos + 40].copy_from_slice(&raw_len.to_le_bytes());
+    let end = pos + RECORD_HEADER_LEN + len;
+    let crc = crate::record::record_crc(
+        &bytes[pos..pos + RECORD_HEADER_LEN],
+        &bytes[pos + RECORD_HEADER_LEN..end],
+    );
+    bytes[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn records_with_undefined_flags_are_refused_not_cut_off() {
+    let dir = shard_with(60);
+    let newest = segment_paths(dir.path()).pop().unwrap();
+    let pristine = std::fs::read(&newest).unwrap();
+    // Even as the very last record, an intact record is never taken for a torn write.
+    let (last, _) = *record_spans(&newest).last().unwrap();
+    let mut bytes = pristine.clone();
+    set_flags(&mut bytes, last, 2, 0);
+    std::fs::write(&newest, &bytes).unwrap();
+    expect_corrupt(dir.path(), "does not define");
+    assert_eq!(std::fs::read(&newest).unwrap(), bytes, "nothing truncated");
+    std::fs::write(&newest, &pristine).unwrap();
+    assert_eq!(open(dir.path()).unwrap().end(), 60);
+}
+
+#[test]
+fn reads_refuse_undefined_flags_in_sealed_segments() {
+    let dir = shard_with(150);
+    let sealed = segment_paths(dir.path())[1].clone();
+    let (pos, _) = record_spans(&sealed)[0];
+    let first = RecordHeader::decode(&std::fs::read(&sealed).unwrap()[pos..]).cursor;
+    let mut bytes = std::fs::read(&sealed).unwrap();
+    // Flags 0 with a raw length is not an encoding either.
+    set_flags(&mut bytes, pos, 0, 9);
+    std::fs::write(&sealed, &bytes).unwrap();
+    // Start-up checks only the tail of a sealed segment; the read that meets the record refuses.
+    let log = open(dir.path()).unwrap();
+    let err = log.read(first, u64::MAX, 10, usize::MAX).unwrap_err();
+    assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("does not define"), "{err}");
+    assert_eq!(
+        log.read(first + 1, first + 2, 10, usize::MAX)
+            .unwrap()
+            .len(),
+        1
+    );
+}
