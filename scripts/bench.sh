@@ -7,7 +7,7 @@
 # Writes target/bench/results.json, docs/benchmarks.md and docs/benchmarks-ingest.png.
 # Honours CARGO_TARGET_DIR (binaries), BENCH_OUT (default target/bench), BENCH_SKIP_BUILD=1,
 # BENCH_SEEK_GROUPS (LogGroups written to the seek shard), BENCH_E2E_FRACTION (end-to-end rate as
-# a fraction of the measured ingest maximum, default 0.25) and BENCH_NO_DOCS=1 (no docs/ files).
+# a fraction of the measured ingest maximum, default 0.5 as the target names) and BENCH_NO_DOCS=1 (no docs/ files).
 set -euo pipefail
 
 MODE=full
@@ -145,7 +145,7 @@ log "ingest-large: 4 writers, 1 MiB groups"
 
 # --- end-to-end latency at half the measured maximum ---------------------------------------
 RATE=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['throughput']['groups_per_s'] * float(sys.argv[2]), 1))" \
-    "$RAW/ingest-cairn-w16.json" "${BENCH_E2E_FRACTION:-0.25}")
+    "$RAW/ingest-cairn-w16.json" "${BENCH_E2E_FRACTION:-0.5}")
 log "e2e: $RATE LogGroups/s"
 "$BENCH" setup "${C[@]}" --logstore e2e --shards 4 >/dev/null
 "$BENCH" e2e "${C[@]}" --logstore e2e --shards 4 --producers 32 --rate "$RATE" --duration "$E2E_D" \
@@ -206,6 +206,6 @@ CMD="scripts/bench.sh"; [ "$MODE" = quick ] && CMD="scripts/bench.sh --quick"
 DOCS=(--md docs/benchmarks.md --png docs/benchmarks-ingest.png)
 [ "${BENCH_NO_DOCS:-0}" = 1 ] && DOCS=(--md "$OUT/benchmarks.md" --png "$OUT/benchmarks-ingest.png")
 "$PY" scripts/bench_report.py --raw "$RAW" --out "$OUT/results.json" "${DOCS[@]}" \
-    --mode "$MODE" --command "$CMD" --seconds "$((END_TS - START_TS))" --e2e-fraction "${BENCH_E2E_FRACTION:-0.25}" \
+    --mode "$MODE" --command "$CMD" --seconds "$((END_TS - START_TS))" --e2e-fraction "${BENCH_E2E_FRACTION:-0.5}" \
     --cairn "$CAIRN" --redis-version "$(redis-server --version)"
 log "wrote $OUT/results.json"

@@ -364,7 +364,7 @@ def main():
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--cairn", default="")
     ap.add_argument("--redis-version", default="")
-    ap.add_argument("--e2e-fraction", default="0.25")
+    ap.add_argument("--e2e-fraction", default="0.5")
     ap.add_argument("--date", default="", help="date of the run, when the report is written later")
     args = ap.parse_args()
     rows = build(args.raw)

@@ -43,7 +43,8 @@ pub struct PullResult {
 impl PullResult {
     /// The answer's body: the records as a LogGroupList in `ct`, and its uncompressed length.
     /// With lz4, records stored as LZ4 blocks are joined without being decompressed (design
-    /// §5.1); runs of records stored plain are compressed together and joined the same way.
+    /// §5.1); runs of records stored plain (or as blocks that break the format's end rules) are
+    /// compressed together and joined the same way.
     pub fn encode(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
         let raw_len: usize = self
             .records
@@ -87,9 +88,7 @@ impl PullResult {
             }
             cairn_proto::compress_into(CompressType::Lz4, run, scratch);
             // `block` changes nothing when it refuses; the run then goes in uncompressed.
-            if !(cairn_proto::lz4::joinable(scratch, run.len())
-                && out.block(scratch, run.len()).is_ok())
-            {
+            if out.block(scratch, run.len()).is_err() {
                 out.literals(run);
             }
             run.clear();
@@ -102,8 +101,14 @@ impl PullResult {
                     scratch.clear();
                     cairn_proto::frame_header(&mut scratch, raw_len as usize);
                     out.literals(&scratch);
-                    out.block(&r.payload, raw_len as usize)
-                        .map_err(|e| bad(r, &e))?;
+                    if out.block(&r.payload, raw_len as usize).is_err() {
+                        // From a compressor that does not keep the format's end rules: the
+                        // group goes into the next run, to be compressed again.
+                        let at = run.len();
+                        run.resize(at + raw_len as usize, 0);
+                        cairn_proto::lz4_decompress_exact(&r.payload, &mut run[at..])
+                            .map_err(|e| bad(r, &e))?;
+                    }
                 }
             }
         }
@@ -141,9 +146,8 @@ impl Service {
         self.put_log_group(project, logstore, target, group, None)
     }
 
-    /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`.
-    /// The block is stored as it is when it can be joined into pull answers (design §5);
-    /// otherwise `group` is.
+    /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`:
+    /// the block is what is stored (design §5).
     pub fn put_logs_lz4(
         &self,
         project: &str,
@@ -152,7 +156,7 @@ impl Service {
         group: &[u8],
         block: &[u8],
     ) -> Result<(u32, u64)> {
-        let keep = cairn_proto::lz4::joinable(block, group.len()) && block.len() <= MAX_PAYLOAD;
+        let keep = block.len() <= MAX_PAYLOAD;
         self.put_log_group(project, logstore, target, group, keep.then_some(block))
     }
 
@@ -390,17 +394,14 @@ mod tests {
         let res = svc.pull_logs("proj", "ls1", 0, 0, 1000, None).unwrap();
         let stored: Vec<_> = res.records.iter().map(|r| r.encoding).collect();
         for (i, (enc, g)) in stored.iter().zip(&sent).enumerate() {
-            let want = if i % 4 < 2 {
+            let want = if i % 4 == 2 {
+                Encoding::Plain
+            } else {
                 Encoding::Lz4 {
                     raw_len: g.len() as u32,
                 }
-            } else {
-                Encoding::Plain
             };
-            assert_eq!(
-                *enc, want,
-                "group {i} is stored as a block only when joinable"
-            );
+            assert_eq!(*enc, want, "group {i} is stored as it arrived");
         }
         let mut expected = Vec::new();
         for g in &sent {

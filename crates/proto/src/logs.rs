@@ -142,6 +142,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a key: (field number, wire type).
+    #[inline]
     fn key(&mut self) -> Result<(u64, u8), ProtoError> {
         let at = self.at();
         let k = self.varint()?;
@@ -152,6 +153,7 @@ impl<'a> Reader<'a> {
         Ok((field, (k & 7) as u8))
     }
 
+    #[inline]
     fn bytes(&mut self) -> Result<Reader<'a>, ProtoError> {
         let at = self.at();
         let len = self.varint()?;
@@ -205,7 +207,39 @@ fn expect_wt(field: u64, wt: u8, want: u8, msg: &str, at: usize) -> Result<(), P
 }
 
 /// A Content or LogTag: key (1) and value (2), both required.
-fn validate_pair(mut r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
+#[inline]
+fn validate_pair(r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
+    if is_plain_pair(r.buf) {
+        Ok(())
+    } else {
+        validate_pair_fields(r, what)
+    }
+}
+
+/// Whether `b` is a pair in the shape every SDK writes — `0x0a len key 0x12 len value`, a key
+/// shorter than 128 bytes, a value shorter than 16 KiB, nothing else — checked in a few
+/// comparisons. Anything else goes through the general parser.
+#[inline]
+fn is_plain_pair(b: &[u8]) -> bool {
+    let (Some(&0x0a), Some(&key_len)) = (b.first(), b.get(1)) else {
+        return false;
+    };
+    if key_len >= 0x80 {
+        return false;
+    }
+    let v = 2 + usize::from(key_len);
+    if b.get(v) != Some(&0x12) {
+        return false;
+    }
+    let (len, n) = match (b.get(v + 1), b.get(v + 2)) {
+        (Some(&l0), _) if l0 < 0x80 => (usize::from(l0), 1),
+        (Some(&l0), Some(&l1)) if l1 < 0x80 => (usize::from(l0 & 0x7f) | usize::from(l1) << 7, 2),
+        _ => return false,
+    };
+    v + 1 + n + len == b.len()
+}
+
+fn validate_pair_fields(mut r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
     let start = r.base;
     let (mut key, mut value) = (false, false);
     while !r.done() {
@@ -403,6 +437,48 @@ mod tests {
         }
         let decoded = LogGroupList::decode(list.as_slice()).unwrap();
         assert_eq!(decoded.log_groups, gs);
+    }
+
+    #[test]
+    fn the_pair_shortcut_agrees_with_the_parser() {
+        let general = |b: &[u8]| {
+            let r = Reader {
+                buf: b,
+                pos: 0,
+                base: 0,
+            };
+            validate_pair_fields(r, "Content").is_ok()
+        };
+        // Every pair prost writes, across the one/two-byte length boundaries.
+        for key_len in [0, 1, 127, 128, 300] {
+            for value_len in [0, 1, 127, 128, 16_383, 16_384, 70_000] {
+                let b = kv(&"k".repeat(key_len), &vec![b'v'; value_len]).encode_to_vec();
+                let short = key_len < 128 && value_len < 16_384;
+                assert_eq!(is_plain_pair(&b), short, "{key_len} {value_len}");
+                assert!(general(&b));
+            }
+        }
+        // And never a yes where the parser says no: every prefix, every one-byte change.
+        let b = kv("level", b"INFO").encode_to_vec();
+        for cut in 0..b.len() {
+            assert!(
+                !is_plain_pair(&b[..cut]) || general(&b[..cut]),
+                "cut at {cut}"
+            );
+        }
+        for at in 0..b.len() {
+            for x in 0..=255u8 {
+                let mut m = b.clone();
+                m[at] = x;
+                assert!(!is_plain_pair(&m) || general(&m), "{at} = {x}");
+            }
+        }
+        let mut longer = b.clone();
+        longer.extend_from_slice(&[0x18, 1]);
+        assert!(
+            !is_plain_pair(&longer) && general(&longer),
+            "extra fields take the long way"
+        );
     }
 
     #[test]

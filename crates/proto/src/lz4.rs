@@ -85,9 +85,10 @@ fn walk(b: &[u8], max_raw: usize) -> Option<Walk> {
 /// [`Joiner::block`]: its last sequence is literals only, at least 5 long when the block has a
 /// match, and its last match starts at least 12 bytes before the end.
 pub fn joinable(block: &[u8], raw_len: usize) -> bool {
-    let Some(w) = walk(block, raw_len) else {
-        return false;
-    };
+    walk(block, raw_len).is_some_and(|w| keeps_end_rules(block, &w, raw_len))
+}
+
+fn keeps_end_rules(block: &[u8], w: &Walk, raw_len: usize) -> bool {
     if w.raw_len != raw_len {
         return false;
     }
@@ -143,16 +144,16 @@ impl Joiner {
         self.raw_len += bytes.len();
     }
 
-    /// Appends a block that decompresses to `raw_len` bytes and was found [`joinable`].
+    /// Appends a block that decompresses to `raw_len` bytes (known to stay inside itself, as
+    /// checked by decompressing it once). Refuses, changing nothing, a block that is not
+    /// [`joinable`].
     pub fn block(&mut self, block: &[u8], raw_len: usize) -> Result<(), JoinError> {
-        let err = JoinError {
-            len: block.len(),
-            raw_len,
-        };
-        let w = walk(block, raw_len).ok_or(err.clone())?;
-        if w.raw_len != raw_len {
-            return Err(err);
-        }
+        let w = walk(block, raw_len)
+            .filter(|w| keeps_end_rules(block, w, raw_len))
+            .ok_or(JoinError {
+                len: block.len(),
+                raw_len,
+            })?;
         self.raw_len += raw_len;
         if w.last_token == 0 {
             // Literals only.
@@ -314,11 +315,28 @@ mod tests {
         assert!(!joinable(&[0x14, b'a', 0, 0, 0x50, 1, 2, 3, 4, 5], 14));
         assert!(!joinable(&[0xf0, 255], 300));
         assert!(!joinable(&[], 0));
-        // And the joiner refuses what it cannot walk.
+        // And the joiner refuses them, changing nothing.
         let mut j = Joiner::default();
+        j.literals(b"x");
         assert_eq!(
             j.block(&[0x14, b'a', 1, 0], 9),
             Err(JoinError { len: 4, raw_len: 9 })
         );
+        assert_eq!(
+            j.block(&short, 11),
+            Err(JoinError {
+                len: 7,
+                raw_len: 11
+            })
+        );
+        assert_eq!(
+            j.block(&late, 11),
+            Err(JoinError {
+                len: 11,
+                raw_len: 11
+            })
+        );
+        assert_eq!(j.raw_len(), 1);
+        assert_eq!(decompress(&j.finish(), 1), b"x");
     }
 }
