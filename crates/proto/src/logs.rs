@@ -267,7 +267,67 @@ fn validate_pair_fields(mut r: Reader<'_>, what: &str) -> Result<(), ProtoError>
     Ok(())
 }
 
-fn validate_log(mut r: Reader<'_>) -> Result<(), ProtoError> {
+/// Whether `b` is a Log in the shape SDKs write — only Time (at most 32 bits), Contents that are
+/// plain pairs ([`is_plain_pair`]) and TimeNs, Time present — checked in one tight loop.
+/// Anything else goes through the general parser.
+#[inline]
+fn is_plain_log(b: &[u8]) -> bool {
+    let mut p = 0;
+    let mut time = false;
+    while let Some(&tag) = b.get(p) {
+        match tag {
+            0x08 => {
+                let mut v: u64 = 0;
+                let mut i = 0;
+                loop {
+                    let Some(&x) = b.get(p + 1 + i) else {
+                        return false;
+                    };
+                    v |= u64::from(x & 0x7f) << (7 * i);
+                    i += 1;
+                    if x < 0x80 {
+                        break;
+                    }
+                    if i == 5 {
+                        return false;
+                    }
+                }
+                if v > u64::from(u32::MAX) {
+                    return false;
+                }
+                p += 1 + i;
+                time = true;
+            }
+            0x12 => {
+                let (len, n) = match (b.get(p + 1), b.get(p + 2)) {
+                    (Some(&l0), _) if l0 < 0x80 => (usize::from(l0), 1),
+                    (Some(&l0), Some(&l1)) if l1 < 0x80 => {
+                        (usize::from(l0 & 0x7f) | usize::from(l1) << 7, 2)
+                    }
+                    _ => return false,
+                };
+                let from = p + 1 + n;
+                match b.get(from..from + len) {
+                    Some(pair) if is_plain_pair(pair) => p = from + len,
+                    _ => return false,
+                }
+            }
+            0x25 if p + 5 <= b.len() => p += 5,
+            _ => return false,
+        }
+    }
+    time
+}
+
+fn validate_log(r: Reader<'_>) -> Result<(), ProtoError> {
+    if is_plain_log(r.buf) {
+        Ok(())
+    } else {
+        validate_log_fields(r)
+    }
+}
+
+fn validate_log_fields(mut r: Reader<'_>) -> Result<(), ProtoError> {
     let start = r.base;
     let mut time = false;
     while !r.done() {
@@ -479,6 +539,62 @@ mod tests {
             !is_plain_pair(&longer) && general(&longer),
             "extra fields take the long way"
         );
+    }
+
+    #[test]
+    fn the_log_shortcut_agrees_with_the_parser() {
+        let general = |b: &[u8]| {
+            let r = Reader {
+                buf: b,
+                pos: 0,
+                base: 0,
+            };
+            validate_log_fields(r).is_ok()
+        };
+        let logs: Vec<Vec<u8>> = groups()
+            .iter()
+            .flat_map(|g| g.logs.iter().map(|l| l.encode_to_vec()))
+            .chain([
+                Log {
+                    time: u32::MAX,
+                    contents: vec![kv("k", &[b'v'; 200])],
+                    time_ns: Some(7),
+                }
+                .encode_to_vec(),
+                Log {
+                    time: 0,
+                    contents: vec![],
+                    time_ns: None,
+                }
+                .encode_to_vec(),
+            ])
+            .collect();
+        let mut plain = 0;
+        for b in &logs {
+            assert!(general(b));
+            plain += usize::from(is_plain_log(b));
+            for cut in 0..b.len() {
+                assert!(
+                    !is_plain_log(&b[..cut]) || general(&b[..cut]),
+                    "cut at {cut}"
+                );
+            }
+            for at in 0..b.len().min(64) {
+                for x in 0..=255u8 {
+                    let mut m = b.clone();
+                    m[at] = x;
+                    assert!(!is_plain_log(&m) || general(&m), "{at} = {x} in {b:?}");
+                }
+            }
+        }
+        assert!(
+            plain >= logs.len() - 1,
+            "SDK-shaped logs take the short way"
+        );
+        // Time beyond 32 bits, in 5 bytes, and a Log without Time.
+        assert!(!is_plain_log(&[0x08, 0x80, 0x80, 0x80, 0x80, 0x10]));
+        assert!(!is_plain_log(&[0x25, 1, 2, 3, 4]));
+        assert!(is_plain_log(&[0x08, 0xff, 0xff, 0xff, 0xff, 0x0f]));
     }
 
     #[test]
