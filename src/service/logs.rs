@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use cairn_proto::lz4::Joiner;
+use cairn_proto::lz4::{self, Joiner};
 use cairn_proto::CompressType;
 use cairn_storage::{Encoding, Record, MAX_PAYLOAD};
 
@@ -43,8 +43,7 @@ pub struct PullResult {
 impl PullResult {
     /// The answer's body: the records as a LogGroupList in `ct`, and its uncompressed length.
     /// With lz4, records stored as LZ4 blocks are joined without being decompressed (design
-    /// §5.1); runs of records stored plain (or as blocks that break the format's end rules) are
-    /// compressed together and joined the same way.
+    /// §5.1); runs of records stored plain are compressed together and joined the same way.
     pub fn encode(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
         let raw_len: usize = self
             .records
@@ -64,9 +63,11 @@ impl PullResult {
                 match r.encoding {
                     Encoding::Plain => raw.extend_from_slice(&r.payload),
                     Encoding::Lz4 { raw_len } => {
+                        let (block, _) = lz4::split_stored(&r.payload)
+                            .ok_or_else(|| bad(r, &"no room for its trailer"))?;
                         let at = raw.len();
                         raw.resize(at + raw_len as usize, 0);
-                        cairn_proto::lz4_decompress_exact(&r.payload, &mut raw[at..])
+                        cairn_proto::lz4_decompress_exact(block, &mut raw[at..])
                             .map_err(|e| bad(r, &e))?;
                     }
                 }
@@ -101,14 +102,8 @@ impl PullResult {
                     scratch.clear();
                     cairn_proto::frame_header(&mut scratch, raw_len as usize);
                     out.literals(&scratch);
-                    if out.block(&r.payload, raw_len as usize).is_err() {
-                        // From a compressor that does not keep the format's end rules: the
-                        // group goes into the next run, to be compressed again.
-                        let at = run.len();
-                        run.resize(at + raw_len as usize, 0);
-                        cairn_proto::lz4_decompress_exact(&r.payload, &mut run[at..])
-                            .map_err(|e| bad(r, &e))?;
-                    }
+                    out.stored(&r.payload, raw_len as usize)
+                        .map_err(|e| bad(r, &e))?;
                 }
             }
         }
@@ -146,8 +141,9 @@ impl Service {
         self.put_log_group(project, logstore, target, group, None)
     }
 
-    /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`:
-    /// the block is what is stored (design §5).
+    /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`.
+    /// A block that can be joined into pull answers is what is stored, followed by the position
+    /// of its last sequence; otherwise `group` is (design §5).
     pub fn put_logs_lz4(
         &self,
         project: &str,
@@ -156,8 +152,12 @@ impl Service {
         group: &[u8],
         block: &[u8],
     ) -> Result<(u32, u64)> {
-        let keep = block.len() <= MAX_PAYLOAD;
-        self.put_log_group(project, logstore, target, group, keep.then_some(block))
+        let stored = if block.len() + lz4::TRAILER_LEN <= MAX_PAYLOAD {
+            lz4::trailer(block, group.len()).map(|t| (block, t))
+        } else {
+            None
+        };
+        self.put_log_group(project, logstore, target, group, stored)
     }
 
     fn put_log_group(
@@ -166,7 +166,7 @@ impl Service {
         logstore: &str,
         target: PutTarget,
         group: &[u8],
-        block: Option<&[u8]>,
+        block: Option<(&[u8], [u8; lz4::TRAILER_LEN])>,
     ) -> Result<(u32, u64)> {
         cairn_proto::validate_log_group(group)
             .map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
@@ -197,12 +197,12 @@ impl Service {
         };
         let log = ls.shard_log(shard)?;
         let appended = match block {
-            Some(b) => log.append_as(
+            Some((b, trailer)) => log.append_as(
                 Encoding::Lz4 {
                     raw_len: u32::try_from(group.len())
                         .map_err(|_| Error::Internal("LogGroup over 4 GiB".into()))?,
                 },
-                b,
+                &[b, &trailer],
             )?,
             None => log.append(group)?,
         };
@@ -394,14 +394,14 @@ mod tests {
         let res = svc.pull_logs("proj", "ls1", 0, 0, 1000, None).unwrap();
         let stored: Vec<_> = res.records.iter().map(|r| r.encoding).collect();
         for (i, (enc, g)) in stored.iter().zip(&sent).enumerate() {
-            let want = if i % 4 == 2 {
-                Encoding::Plain
-            } else {
+            let want = if i % 4 < 2 {
                 Encoding::Lz4 {
                     raw_len: g.len() as u32,
                 }
+            } else {
+                Encoding::Plain
             };
-            assert_eq!(*enc, want, "group {i} is stored as it arrived");
+            assert_eq!(*enc, want, "group {i} is stored as a block when joinable");
         }
         let mut expected = Vec::new();
         for g in &sent {

@@ -88,6 +88,32 @@ pub fn joinable(block: &[u8], raw_len: usize) -> bool {
     walk(block, raw_len).is_some_and(|w| keeps_end_rules(block, &w, raw_len))
 }
 
+/// Where the last sequence of `block` starts, when the block is [`joinable`]: with it,
+/// [`Joiner::block_at`] joins the block without walking it.
+pub fn last_sequence(block: &[u8], raw_len: usize) -> Option<usize> {
+    walk(block, raw_len)
+        .filter(|w| keeps_end_rules(block, w, raw_len))
+        .map(|w| w.last_token)
+}
+
+/// Bytes stored after a joinable block: the position of its last sequence, u32 little-endian
+/// (design §5).
+pub const TRAILER_LEN: usize = 4;
+
+/// The trailer to store after `block` ([`TRAILER_LEN`] bytes), if the block is joinable.
+pub fn trailer(block: &[u8], raw_len: usize) -> Option<[u8; TRAILER_LEN]> {
+    let last = u32::try_from(last_sequence(block, raw_len)?).ok()?;
+    Some(last.to_le_bytes())
+}
+
+/// A stored payload (`block ‖ trailer`) split into the block and its last sequence's position.
+pub fn split_stored(payload: &[u8]) -> Option<(&[u8], usize)> {
+    let at = payload.len().checked_sub(TRAILER_LEN)?;
+    let (block, t) = payload.split_at(at);
+    let last = u32::from_le_bytes(t.try_into().expect("4 bytes"));
+    Some((block, last as usize))
+}
+
 fn keeps_end_rules(block: &[u8], w: &Walk, raw_len: usize) -> bool {
     if w.raw_len != raw_len {
         return false;
@@ -154,14 +180,64 @@ impl Joiner {
                 len: block.len(),
                 raw_len,
             })?;
+        self.join(
+            block,
+            raw_len,
+            w.first_literals,
+            w.last_token,
+            w.last_literals,
+        );
+        Ok(())
+    }
+
+    /// [`Joiner::block`] of a block already found joinable, whose last sequence starts at
+    /// `last` (as [`last_sequence`] answered): only the first and the last sequence are read, so
+    /// the cost is a copy. Refuses, changing nothing, a `last` that does not start a sequence
+    /// whose literals end the block.
+    pub fn block_at(&mut self, block: &[u8], raw_len: usize, last: usize) -> Result<(), JoinError> {
+        let err = JoinError {
+            len: block.len(),
+            raw_len,
+        };
+        let literals_at = |mut p: usize| -> Option<(usize, usize)> {
+            let token = *block.get(p)?;
+            p += 1;
+            let n = extended(block, &mut p, usize::from(token >> 4))?;
+            Some((p, p.checked_add(n)?))
+        };
+        let (last_from, last_to) = literals_at(last).ok_or(err.clone())?;
+        let first = literals_at(0).ok_or(err.clone())?;
+        if last_to != block.len() || (last > 0 && first.1 + 2 > last) {
+            return Err(err);
+        }
+        self.join(block, raw_len, first, last, last_from);
+        Ok(())
+    }
+
+    /// [`Joiner::block_at`] of a stored payload: a block followed by its [`trailer`].
+    pub fn stored(&mut self, payload: &[u8], raw_len: usize) -> Result<(), JoinError> {
+        let (block, last) = split_stored(payload).ok_or(JoinError {
+            len: payload.len(),
+            raw_len,
+        })?;
+        self.block_at(block, raw_len, last)
+    }
+
+    fn join(
+        &mut self,
+        block: &[u8],
+        raw_len: usize,
+        (lit_from, lit_to): (usize, usize),
+        last_token: usize,
+        last_literals: usize,
+    ) {
         self.raw_len += raw_len;
-        if w.last_token == 0 {
+        if last_token == 0 {
             // Literals only.
-            self.pending.extend_from_slice(&block[w.last_literals..]);
-            return Ok(());
+            self.pending.extend_from_slice(&block[last_literals..]);
+            return;
         }
         // The first sequence, carrying the pending literals in front of its own.
-        let (lit_from, lit_to) = w.first_literals;
         let lit = self.pending.len() + (lit_to - lit_from);
         self.out
             .push(((lit.min(15) as u8) << 4) | (block[0] & 0x0f));
@@ -171,10 +247,9 @@ impl Joiner {
         self.out.extend_from_slice(&self.pending);
         self.pending.clear();
         // Its match and every sequence up to the last, as they are.
-        self.out.extend_from_slice(&block[lit_from..w.last_token]);
+        self.out.extend_from_slice(&block[lit_from..last_token]);
         // The last sequence's literals wait for what comes next.
-        self.pending.extend_from_slice(&block[w.last_literals..]);
-        Ok(())
+        self.pending.extend_from_slice(&block[last_literals..]);
     }
 
     /// Decompressed length of everything appended so far.
@@ -264,7 +339,12 @@ mod tests {
                         let data = sample(seed, len);
                         let block = compress(&data);
                         assert!(joinable(&block, len));
-                        joiner.block(&block, len).unwrap();
+                        if round % 2 == 0 {
+                            joiner.block(&block, len).unwrap();
+                        } else {
+                            let last = last_sequence(&block, len).unwrap();
+                            joiner.block_at(&block, len, last).unwrap();
+                        }
                         expected.extend_from_slice(&data);
                     }
                 }
@@ -280,6 +360,38 @@ mod tests {
                 "the joined block keeps the end rules"
             );
         }
+    }
+
+    #[test]
+    fn block_at_refuses_a_wrong_last_sequence() {
+        let data = sample(9, 5000);
+        let block = compress(&data);
+        let last = last_sequence(&block, data.len()).unwrap();
+        assert!(last > 0);
+        let mut j = Joiner::default();
+        for wrong in [last + 1, last - 1, 1, block.len(), block.len() + 7] {
+            if wrong != last {
+                assert!(j.block_at(&block, data.len(), wrong).is_err(), "{wrong}");
+            }
+        }
+        assert_eq!(j.raw_len(), 0, "nothing changed");
+        j.block_at(&block, data.len(), last).unwrap();
+        assert_eq!(decompress(&j.finish(), data.len()), data);
+        assert_eq!(last_sequence(&block[..block.len() - 1], data.len()), None);
+
+        // Stored with its trailer.
+        let t = trailer(&block, data.len()).unwrap();
+        assert_eq!(u32::from_le_bytes(t) as usize, last);
+        let stored = [&block[..], &t].concat();
+        assert_eq!(split_stored(&stored), Some((&block[..], last)));
+        assert_eq!(split_stored(&[1, 2, 3]), None);
+        let mut j = Joiner::default();
+        j.stored(&stored, data.len()).unwrap();
+        assert!(
+            j.stored(&block, data.len()).is_err(),
+            "a block without its trailer"
+        );
+        assert_eq!(decompress(&j.finish(), data.len()), data);
     }
 
     #[test]

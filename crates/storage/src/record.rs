@@ -225,32 +225,46 @@ pub fn encode_record(
     receive_millis: u64,
     payload: &[u8],
 ) {
-    encode_record_as(out, cursor, hlc, receive_millis, Encoding::Plain, payload);
+    encode_record_as(
+        out,
+        cursor,
+        hlc,
+        receive_millis,
+        Encoding::Plain,
+        &[payload],
+    );
 }
 
-/// Appends one encoded record to `out`. The caller bounds `payload` by [`MAX_PAYLOAD`].
+/// Appends one encoded record to `out`, its payload being the concatenation of `parts`. The
+/// caller bounds the payload by [`MAX_PAYLOAD`].
 pub fn encode_record_as(
     out: &mut Vec<u8>,
     cursor: u64,
     hlc: u64,
     receive_millis: u64,
     encoding: Encoding,
-    payload: &[u8],
+    parts: &[&[u8]],
 ) {
-    debug_assert!(payload.len() <= MAX_PAYLOAD);
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    debug_assert!(len <= MAX_PAYLOAD);
     let (flags, raw_len) = encoding.to_fields();
     let mut h = [0u8; RECORD_HEADER_LEN];
-    h[OFF_LEN..OFF_LEN + 4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[OFF_LEN..OFF_LEN + 4].copy_from_slice(&(len as u32).to_le_bytes());
     h[OFF_CURSOR..OFF_CURSOR + 8].copy_from_slice(&cursor.to_le_bytes());
     h[OFF_HLC..OFF_HLC + 8].copy_from_slice(&hlc.to_le_bytes());
     h[OFF_RECEIVE..OFF_RECEIVE + 8].copy_from_slice(&receive_millis.to_le_bytes());
     h[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
     h[OFF_RAW_LEN..OFF_RAW_LEN + 4].copy_from_slice(&raw_len.to_le_bytes());
-    let crc = record_crc(&h, payload);
+    let mut crc = crc32c::crc32c(&h[CRC_FROM..RECORD_HEADER_LEN]);
+    for p in parts {
+        crc = crc32c::crc32c_append(crc, p);
+    }
     h[OFF_CRC..OFF_CRC + 4].copy_from_slice(&crc.to_le_bytes());
-    out.reserve(RECORD_HEADER_LEN + payload.len());
+    out.reserve(RECORD_HEADER_LEN + len);
     out.extend_from_slice(&h);
-    out.extend_from_slice(payload);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
 }
 
 /// File name of the segment whose first cursor is `base`.
@@ -304,7 +318,8 @@ mod tests {
     fn lz4_records_carry_their_raw_length() {
         let mut buf = Vec::new();
         let enc = Encoding::Lz4 { raw_len: 70_000 };
-        encode_record_as(&mut buf, 7, 42, 1234, enc, b"block");
+        encode_record_as(&mut buf, 7, 42, 1234, enc, &[b"blo", b"", b"ck"]);
+        assert_eq!(&buf[RECORD_HEADER_LEN..], b"block");
         let h = RecordHeader::decode(&buf);
         assert_eq!((h.flags, h.raw_len), (1, 70_000));
         assert_eq!(&buf[32..40], &[1, 0, 0, 0, 0x70, 0x11, 0x01, 0]);

@@ -312,13 +312,14 @@ impl ShardLog {
     /// timestamp) and writes it into the page cache under the shard's append lock. Does not
     /// wait for durability: see [`ShardLog::wait_durable`].
     pub fn append(&self, payload: &[u8]) -> Result<Appended, StorageError> {
-        self.append_as(Encoding::Plain, payload)
+        self.append_as(Encoding::Plain, &[payload])
     }
 
-    /// [`ShardLog::append`] of a payload in the given encoding (design §5).
-    pub fn append_as(&self, encoding: Encoding, payload: &[u8]) -> Result<Appended, StorageError> {
-        if payload.len() > MAX_PAYLOAD {
-            return Err(StorageError::PayloadTooLarge { len: payload.len() });
+    /// [`ShardLog::append`] of a payload in the given encoding (design §5), made of `parts`.
+    pub fn append_as(&self, encoding: Encoding, parts: &[&[u8]]) -> Result<Appended, StorageError> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > MAX_PAYLOAD {
+            return Err(StorageError::PayloadTooLarge { len });
         }
         let mut w = self.writer.lock();
         if self.is_failed() {
@@ -334,7 +335,7 @@ impl ShardLog {
         let pos = w.len;
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
-        encode_record_as(&mut buf, cursor, hlc.0, receive_millis, encoding, payload);
+        encode_record_as(&mut buf, cursor, hlc.0, receive_millis, encoding, parts);
         let written = w.active.file.write_all_at(&buf, pos);
         let n = buf.len() as u64;
         w.buf = buf;

@@ -423,7 +423,7 @@ fn encodings_are_kept_and_pull_budgets_count_decoded_bytes() {
         (lz4, b"xy"),
         (Encoding::Plain, b"defg"),
     ] {
-        let a = log.append_as(enc, p).unwrap();
+        let a = log.append_as(enc, &[p]).unwrap();
         log.wait_durable(&a).unwrap();
     }
     let check = |log: &ShardLog| {
