@@ -550,16 +550,29 @@ impl Drop for MetaWriter {
 
 struct WriteJob {
     ops: Vec<MetaOp>,
-    done: std::sync::mpsc::SyncSender<Result<(), String>>,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
-/// A queued change; [`Pending::wait`] returns once it is durable.
-pub struct Pending(std::sync::mpsc::Receiver<Result<(), String>>);
+/// A queued change; [`Pending::wait`] (on a thread that may block) or [`Pending::committed`]
+/// (in async code) returns once it is durable.
+pub struct Pending(tokio::sync::oneshot::Receiver<Result<(), String>>);
 
 impl Pending {
-    /// Waits until the change is committed.
+    /// Blocks this thread until the change is committed. Not for async workers (tokio refuses
+    /// that with a panic): use [`Pending::committed`] there.
     pub fn wait(self) -> Result<(), MetaError> {
-        match self.0.recv() {
+        Self::outcome(self.0.blocking_recv())
+    }
+
+    /// Waits asynchronously until the change is committed.
+    pub async fn committed(self) -> Result<(), MetaError> {
+        Self::outcome(self.0.await)
+    }
+
+    fn outcome(
+        r: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<(), MetaError> {
+        match r {
             Ok(r) => r.map_err(MetaError::Db),
             Err(_) => Err(MetaError::Db("metadata writer stopped".into())),
         }
@@ -595,22 +608,17 @@ impl MetaWriter {
 
     /// Queues `ops`; the returned handle waits for them to be durable.
     pub fn submit(&self, ops: Vec<MetaOp>) -> Pending {
-        let (done, rx) = std::sync::mpsc::sync_channel(1);
-        let sent = self
-            .tx
-            .lock()
-            .map(|tx| {
-                tx.as_ref().is_some_and(|tx| {
-                    tx.send(WriteJob {
-                        ops,
-                        done: done.clone(),
-                    })
-                    .is_ok()
-                })
-            })
-            .unwrap_or(false);
-        if !sent {
-            let _ = done.send(Err("metadata writer stopped".into()));
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let job = WriteJob { ops, done };
+        let unsent = match self.tx.lock() {
+            Ok(tx) => match tx.as_ref() {
+                Some(tx) => tx.send(job).err().map(|e| e.0),
+                None => Some(job),
+            },
+            Err(_) => Some(job),
+        };
+        if let Some(job) = unsent {
+            let _ = job.done.send(Err("metadata writer stopped".into()));
         }
         Pending(rx)
     }

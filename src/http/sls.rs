@@ -818,19 +818,20 @@ async fn update_checkpoint(ctx: Ctx, ls: &str, cg: &str) -> Reply {
     let checkpoint = str_field(&v, "checkpoint")?
         .ok_or_else(|| SlsError::param("checkpoint is required"))?
         .to_string();
-    let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
-    blocking(move || {
-        Ok(svc.update_checkpoint(
-            &project,
-            &ls,
-            &cg,
-            consumer.as_deref(),
-            force,
-            shard,
-            &checkpoint,
-        )?)
-    })
-    .await?;
+    // Checked and queued here (no I/O); only the commit is waited for.
+    let pending = ctx.state.svc.queue_checkpoint(
+        &project,
+        ls,
+        cg,
+        consumer.as_deref(),
+        force,
+        shard,
+        &checkpoint,
+    )?;
+    pending
+        .committed()
+        .await
+        .map_err(crate::service::Error::from)?;
     empty()
 }
 

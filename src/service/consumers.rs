@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::{Catalog, Error, Logstore, Result, Service};
-use crate::meta::{CheckpointRec, GroupRec, MetaOp, ShardStatus};
+use crate::meta::{CheckpointRec, GroupRec, MetaOp, Pending, ShardStatus};
 
 /// Most consumer groups one logstore may hold.
 pub const MAX_GROUPS_PER_LOGSTORE: usize = 30;
@@ -431,6 +431,25 @@ impl Service {
         shard: u32,
         checkpoint: &str,
     ) -> Result<()> {
+        self.queue_checkpoint(project, logstore, group, consumer, force, shard, checkpoint)?
+            .wait()?;
+        Ok(())
+    }
+
+    /// [`Service::update_checkpoint`] up to the point of waiting: checks the request, updates
+    /// memory and queues the durable write, whose [`Pending`] the caller awaits before
+    /// answering. Does no I/O, so async code may call it directly.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_checkpoint(
+        &self,
+        project: &str,
+        logstore: &str,
+        group: &str,
+        consumer: Option<&str>,
+        force: bool,
+        shard: u32,
+        checkpoint: &str,
+    ) -> Result<Pending> {
         let ls = self.logstore(project, logstore)?;
         let group = self.consumers.get(project, logstore, group)?;
         let log = ls.shard_log(shard)?;
@@ -479,8 +498,7 @@ impl Service {
                 rec,
             )])
         };
-        pending.wait()?;
-        Ok(())
+        Ok(pending)
     }
 
     /// GetCheckPoint: every shard of the logstore, or just `shard` (empty when it does not
