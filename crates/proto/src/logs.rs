@@ -499,16 +499,18 @@ mod tests {
         assert_eq!(decoded.log_groups, gs);
     }
 
+    /// A reader over a whole message.
+    fn reader(buf: &[u8]) -> Reader<'_> {
+        Reader {
+            buf,
+            pos: 0,
+            base: 0,
+        }
+    }
+
     #[test]
     fn the_pair_shortcut_agrees_with_the_parser() {
-        let general = |b: &[u8]| {
-            let r = Reader {
-                buf: b,
-                pos: 0,
-                base: 0,
-            };
-            validate_pair_fields(r, "Content").is_ok()
-        };
+        let general = |b: &[u8]| validate_pair_fields(reader(b), "Content").is_ok();
         // Every pair prost writes, across the one/two-byte length boundaries.
         for key_len in [0, 1, 127, 128, 300] {
             for value_len in [0, 1, 127, 128, 16_383, 16_384, 70_000] {
@@ -543,14 +545,7 @@ mod tests {
 
     #[test]
     fn the_log_shortcut_agrees_with_the_parser() {
-        let general = |b: &[u8]| {
-            let r = Reader {
-                buf: b,
-                pos: 0,
-                base: 0,
-            };
-            validate_log_fields(r).is_ok()
-        };
+        let general = |b: &[u8]| validate_log_fields(reader(b)).is_ok();
         let logs: Vec<Vec<u8>> = groups()
             .iter()
             .flat_map(|g| g.logs.iter().map(|l| l.encode_to_vec()))

@@ -467,7 +467,10 @@ mod tests {
         }
         for (k, b) in held.iter().enumerate() {
             let i = b[RECORD_HEADER_LEN] as usize;
-            assert!(b[RECORD_HEADER_LEN..].iter().all(|x| *x as usize == i), "held {k}");
+            assert!(
+                b[RECORD_HEADER_LEN..].iter().all(|x| *x as usize == i),
+                "held {k}"
+            );
         }
     }
 
