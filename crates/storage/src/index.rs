@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 
 use crate::io::{FileIo, FileRef, Fs};
-use crate::record::{index_file_name, u32_at, FORMAT_VERSION};
+use crate::record::{index_file_name, u32_at, INDEX_VERSION};
 
 /// Magic at the start of every index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"CAIRNIDX";
@@ -86,7 +86,7 @@ pub fn receive_secs(receive_millis: u64) -> u32 {
 pub fn encode_index_header() -> [u8; INDEX_HEADER_LEN as usize] {
     let mut h = [0u8; INDEX_HEADER_LEN as usize];
     h[..8].copy_from_slice(&INDEX_MAGIC);
-    h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..12].copy_from_slice(&INDEX_VERSION.to_le_bytes());
     h
 }
 
@@ -212,7 +212,7 @@ impl<'a> IndexFile<'a> {
         if h[..8] != INDEX_MAGIC {
             return Ok(Err(BadIndex("bad index magic".into())));
         }
-        if u32_at(&h, 8) != FORMAT_VERSION {
+        if u32_at(&h, 8) != INDEX_VERSION {
             return Ok(Err(BadIndex("unsupported index version".into())));
         }
         let body = len - INDEX_HEADER_LEN;

@@ -24,8 +24,17 @@
 
 /// Magic at the start of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"CAIRNSEG";
-/// Version of the segment and index formats this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the segment format this code writes. Version 1 segments (written before records
+/// could carry flags 1) are read the same way; the active one is raised to version 2 when it is
+/// opened, so that a binary that knows only version 1 refuses it instead of misreading records
+/// with flags 1.
+pub const SEGMENT_VERSION: u32 = 2;
+/// Oldest segment format version this code reads.
+pub const SEGMENT_VERSION_MIN: u32 = 1;
+/// Version of the index format.
+pub const INDEX_VERSION: u32 = 1;
+/// Offset of the version field in a segment header.
+pub const SEGMENT_VERSION_OFFSET: u64 = 8;
 /// Length of the segment header; the first record starts here.
 pub const SEGMENT_HEADER_LEN: u64 = 24;
 /// Length of the fixed part of a record.
@@ -37,7 +46,7 @@ pub const MAX_PAYLOAD: usize = 64 << 20;
 
 // Segment header fields.
 const SEG_OFF_MAGIC: usize = 0;
-const SEG_OFF_VERSION: usize = 8;
+const SEG_OFF_VERSION: usize = SEGMENT_VERSION_OFFSET as usize;
 const SEG_OFF_RESERVED: usize = 12;
 const SEG_OFF_BASE: usize = 16;
 
@@ -64,7 +73,7 @@ pub(crate) fn u64_at(b: &[u8], off: usize) -> u64 {
 pub fn encode_segment_header(base: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     h[SEG_OFF_MAGIC..SEG_OFF_MAGIC + 8].copy_from_slice(&SEGMENT_MAGIC);
-    h[SEG_OFF_VERSION..SEG_OFF_VERSION + 4].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[SEG_OFF_VERSION..SEG_OFF_VERSION + 4].copy_from_slice(&SEGMENT_VERSION.to_le_bytes());
     h[SEG_OFF_RESERVED..SEG_OFF_RESERVED + 4].copy_from_slice(&0u32.to_le_bytes());
     h[SEG_OFF_BASE..SEG_OFF_BASE + 8].copy_from_slice(&base.to_le_bytes());
     h
@@ -77,7 +86,7 @@ pub enum HeaderError {
     Truncated,
     /// Every byte is zero: space was allocated but the header never reached the disk.
     Zeroed,
-    /// Anything else that is not a version-1 header.
+    /// Anything else that is not a header of a version this code reads.
     Invalid(String),
 }
 
@@ -104,7 +113,7 @@ pub fn decode_segment_header(h: &[u8]) -> Result<u64, HeaderError> {
         return Err(HeaderError::Invalid("bad segment magic".into()));
     }
     let version = u32_at(h, SEG_OFF_VERSION);
-    if version != FORMAT_VERSION {
+    if !(SEGMENT_VERSION_MIN..=SEGMENT_VERSION).contains(&version) {
         return Err(HeaderError::Invalid(format!(
             "unsupported segment format version {version}"
         )));
@@ -365,7 +374,7 @@ mod tests {
 
     #[test]
     fn the_format_does_not_drift() {
-        // A record written by format version 1, byte for byte. If this test fails, files written
+        // A record, byte for byte, as every format version writes it. If this test fails, files written
         // by earlier builds can no longer be read.
         let mut buf = Vec::new();
         encode_record(&mut buf, 0x0102, (7u64 << 32) | 3, 1_700_000_000_123, b"ab");
@@ -388,7 +397,7 @@ mod tests {
 
         let h = encode_segment_header(5);
         assert_eq!(&h[..8], b"CAIRNSEG");
-        assert_eq!(&h[8..], &[1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&h[8..], &[2, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]
@@ -403,11 +412,14 @@ mod tests {
             Err(HeaderError::Invalid(_))
         ));
         let mut h = encode_segment_header(1);
-        h[8] = 2;
+        h[8] = 3;
         assert!(matches!(
             decode_segment_header(&h),
-            Err(HeaderError::Invalid(r)) if r.contains("version 2")
+            Err(HeaderError::Invalid(r)) if r.contains("version 3")
         ));
+        // Version 1 headers (written before records could carry flags 1) are read as well.
+        h[8] = 1;
+        assert_eq!(decode_segment_header(&h), Ok(1));
     }
 
     #[test]

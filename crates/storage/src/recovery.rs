@@ -22,7 +22,8 @@ use crate::io::{FileIo, FileRef, Fs};
 use crate::record::{
     crc_matches, decode_segment_header, encode_segment_header, index_file_name,
     parse_segment_file_name, segment_file_name, unknown_flags, RecordHeader, MAX_PAYLOAD,
-    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, SEGMENT_VERSION, SEGMENT_VERSION_MIN,
+    SEGMENT_VERSION_OFFSET,
 };
 use crate::segment::{RecordReader, SegmentMeta, Step};
 use crate::{Hlc, StorageError};
@@ -153,6 +154,7 @@ pub fn recover(
             .map_err(io_err(&path))?;
         check_header(&*file, &path, newest, expected)?;
     }
+    raise_version(&*file, &path)?;
     let (active, tail) = recover_newest(fs, dir, newest, file, index_interval)?;
     let last_millis = match tail {
         Some((millis, hlc)) => {
@@ -167,6 +169,22 @@ pub fn recover(
         last_millis,
         last_hlc: last_hlc.map(Hlc),
     }))
+}
+
+/// Raises the header of the segment appends will go to to [`SEGMENT_VERSION`] (design §5), so
+/// that records with flags 1 never land in a file an older binary would read as version 1.
+fn raise_version(file: &dyn FileIo, path: &Path) -> Result<(), StorageError> {
+    let mut v = [0u8; 4];
+    file.read_exact_at(&mut v, SEGMENT_VERSION_OFFSET)
+        .map_err(io_err(path))?;
+    if u32::from_le_bytes(v) == SEGMENT_VERSION {
+        return Ok(());
+    }
+    tracing::info!(segment = %path.display(), from = u32::from_le_bytes(v), to = SEGMENT_VERSION,
+        "raising the active segment's format version");
+    file.write_all_at(&SEGMENT_VERSION.to_le_bytes(), SEGMENT_VERSION_OFFSET)
+        .and_then(|_| file.sync_data())
+        .map_err(io_err(path))
 }
 
 /// The header must be intact, name the file's cursor, and follow the previous segment.
@@ -209,12 +227,17 @@ fn torn_creation(file: &dyn FileIo, path: &Path, base: u64) -> Result<bool, Stor
     let n = len.min(SEGMENT_HEADER_LEN) as usize;
     file.read_exact_at(&mut h[..n], 0).map_err(io_err(path))?;
     let expected = encode_segment_header(base);
-    if h == expected
-        || h[..n]
+    // A header an older binary was writing carries its own version.
+    let mut older = expected;
+    older[SEGMENT_VERSION_OFFSET as usize..SEGMENT_VERSION_OFFSET as usize + 4]
+        .copy_from_slice(&SEGMENT_VERSION_MIN.to_le_bytes());
+    let partly = |want: &[u8]| {
+        h[..n]
             .iter()
-            .zip(expected.iter())
-            .any(|(got, want)| *got != 0 && got != want)
-    {
+            .zip(want.iter())
+            .all(|(got, want)| *got == 0 || got == want)
+    };
+    if h == expected || !(partly(&expected) || partly(&older)) {
         return Ok(false);
     }
     let mut pos = n as u64;

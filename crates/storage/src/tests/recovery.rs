@@ -436,3 +436,53 @@ fn reads_refuse_undefined_flags_in_sealed_segments() {
         1
     );
 }
+
+#[test]
+fn version_1_segments_are_read_and_the_active_one_is_raised() {
+    let dir = shard_with(150);
+    let paths = segment_paths(dir.path());
+    let version =
+        |p: &Path| u32::from_le_bytes(std::fs::read(p).unwrap()[8..12].try_into().unwrap());
+    for p in &paths {
+        assert_eq!(version(p), 2);
+        let mut b = std::fs::read(p).unwrap();
+        b[8] = 1;
+        std::fs::write(p, &b).unwrap();
+    }
+    let log = open(dir.path()).unwrap();
+    assert_eq!((log.begin(), log.end()), (0, 150));
+    assert_payloads(&log);
+    let (newest, older) = paths.split_last().unwrap();
+    assert_eq!(version(newest), 2, "appends go to a version 2 segment");
+    assert!(
+        older.iter().all(|p| version(p) == 1),
+        "sealed segments are left as they are"
+    );
+    append_n(&log, 1);
+    drop(log);
+    // A version this code does not know is refused, wherever it is.
+    for p in [newest, &older[0]] {
+        let pristine = std::fs::read(p).unwrap();
+        let mut b = pristine.clone();
+        b[8] = 3;
+        std::fs::write(p, &b).unwrap();
+        expect_corrupt(dir.path(), "version 3");
+        std::fs::write(p, &pristine).unwrap();
+    }
+    assert_eq!(open(dir.path()).unwrap().end(), 151);
+}
+
+#[test]
+fn a_partly_written_version_1_header_is_a_torn_creation() {
+    let dir = shard_with(60);
+    let newest = segment_paths(dir.path()).pop().unwrap();
+    let base =
+        crate::record::parse_segment_file_name(newest.file_name().unwrap().to_str().unwrap())
+            .unwrap();
+    // What an older binary's roll left: the first 12 bytes of its header, then nothing.
+    let mut h = encode_segment_header(base);
+    h[8] = 1;
+    std::fs::write(&newest, &h[..12]).unwrap();
+    let log = open(dir.path()).unwrap();
+    assert_eq!(log.end(), base);
+}
