@@ -670,13 +670,23 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         return Err(SlsError::param("SPL queries on PullLogs are not supported"));
     }
     let ct = CompressType::from_accept_encoding(ctx.header("accept-encoding"));
-    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
-    let (res, raw_len, body) = blocking(move || {
-        let res = svc.pull_logs(&project, &ls, shard, cursor, count, end_cursor)?;
-        let (body, raw_len) = res.encode(ct)?;
-        Ok((res, raw_len, body))
-    })
-    .await?;
+    // A consumer at the end of the shard is answered here; reads go to the blocking pool.
+    let quick = ctx
+        .state
+        .svc
+        .pull_logs_if_nothing_to_read(&project, ls, shard, cursor, count, end_cursor)?;
+    let (res, raw_len, body) = match quick {
+        Some(res) => (res, 0, Vec::new()),
+        None => {
+            let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+            blocking(move || {
+                let res = svc.pull_logs(&project, &ls, shard, cursor, count, end_cursor)?;
+                let (body, raw_len) = res.encode(ct)?;
+                Ok((res, raw_len, body))
+            })
+            .await?
+        }
+    };
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
     h.insert(

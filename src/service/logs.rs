@@ -4,7 +4,9 @@ use std::sync::atomic::Ordering;
 
 use cairn_proto::lz4::{self, Joiner};
 use cairn_proto::CompressType;
-use cairn_storage::{Encoding, Record, MAX_PAYLOAD};
+use std::sync::Arc;
+
+use cairn_storage::{Encoding, Record, ShardLog, MAX_PAYLOAD};
 
 use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};
 use crate::meta::ShardStatus;
@@ -262,13 +264,63 @@ impl Service {
         count: usize,
         end_cursor: Option<u64>,
     ) -> Result<PullResult> {
+        let (log, end, until) =
+            self.pull_range(project, logstore, shard, cursor, count, end_cursor)?;
+        let records = if until <= cursor {
+            Vec::new()
+        } else {
+            log.read(cursor, until, count, MAX_PULL_BYTES)?
+        };
+        let next_cursor = records.last().map_or(cursor, |r| r.cursor + 1);
+        Ok(PullResult {
+            records,
+            next_cursor,
+            shard_end: end,
+        })
+    }
+
+    /// [`Service::pull_logs`] when there is nothing to read — the cursor is at the shard's end
+    /// or at `end_cursor` — answered (or refused, with the same errors) without touching the
+    /// shard's files, so async code may call it first, as tailing consumers poll. `Ok(None)`:
+    /// there is something to read, for `pull_logs` on a thread that may block.
+    pub fn pull_logs_if_nothing_to_read(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        cursor: u64,
+        count: usize,
+        end_cursor: Option<u64>,
+    ) -> Result<Option<PullResult>> {
+        let (_, end, until) =
+            self.pull_range(project, logstore, shard, cursor, count, end_cursor)?;
+        if cursor < until.min(end) {
+            return Ok(None);
+        }
+        Ok(Some(PullResult {
+            records: Vec::new(),
+            next_cursor: cursor,
+            shard_end: end,
+        }))
+    }
+
+    /// Checks a PullLogs request: the shard's log, its visible end, and where reading stops.
+    fn pull_range(
+        &self,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        cursor: u64,
+        count: usize,
+        end_cursor: Option<u64>,
+    ) -> Result<(Arc<ShardLog>, u64, u64)> {
         if !(1..=MAX_PULL_COUNT).contains(&count) {
             return Err(Error::ParameterInvalid(format!(
                 "count {count} is out of range [1, {MAX_PULL_COUNT}]"
             )));
         }
         let ls = self.logstore(project, logstore)?;
-        let log = ls.shard_log(shard)?;
+        let log = ls.shard_log(shard)?.clone();
         let (begin, end) = (log.begin(), log.end());
         if cursor < begin || cursor > end {
             return Err(Error::InvalidCursor(format!(
@@ -282,18 +334,7 @@ impl Service {
                 )));
             }
         }
-        let until = end_cursor.unwrap_or(u64::MAX);
-        let records = if until <= cursor {
-            Vec::new()
-        } else {
-            log.read(cursor, until, count, MAX_PULL_BYTES)?
-        };
-        let next_cursor = records.last().map_or(cursor, |r| r.cursor + 1);
-        Ok(PullResult {
-            records,
-            next_cursor,
-            shard_end: end,
-        })
+        Ok((log, end, end_cursor.unwrap_or(u64::MAX)))
     }
 }
 
@@ -434,6 +475,49 @@ mod tests {
         }
         let none = svc.pull_logs("proj", "ls1", 0, 12, 5, None).unwrap();
         assert_eq!(none.encode(CompressType::Lz4).unwrap(), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn pulls_with_nothing_to_read_are_answered_without_a_read() {
+        let (svc, _dir) = service();
+        setup(&svc, 1);
+        for i in 0..3 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
+        }
+        let quick = |cursor, count, end| {
+            svc.pull_logs_if_nothing_to_read("proj", "ls1", 0, cursor, count, end)
+        };
+        // Data to read: left to pull_logs.
+        assert!(quick(0, 10, None).unwrap().is_none());
+        assert!(quick(2, 1, Some(3)).unwrap().is_none());
+        // Nothing to read: the same answer pull_logs gives.
+        for (cursor, end) in [(3, None), (1, Some(1)), (3, Some(3))] {
+            let q = quick(cursor, 10, end).unwrap().expect("answered");
+            let full = svc.pull_logs("proj", "ls1", 0, cursor, 10, end).unwrap();
+            assert!(q.records.is_empty() && full.records.is_empty());
+            assert_eq!(
+                (q.next_cursor, q.shard_end),
+                (full.next_cursor, full.shard_end)
+            );
+        }
+        // And the same refusals.
+        for (cursor, count, end) in [
+            (4, 10, None),
+            (0, 0, None),
+            (3, 1001, None),
+            (0, 5, Some(9)),
+        ] {
+            let q = quick(cursor, count, end).unwrap_err().to_string();
+            let full = svc
+                .pull_logs("proj", "ls1", 0, cursor, count, end)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(q, full);
+        }
+        assert!(svc
+            .pull_logs_if_nothing_to_read("proj", "ls1", 7, 0, 10, None)
+            .is_err());
     }
 
     #[test]
