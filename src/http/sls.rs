@@ -15,7 +15,9 @@ use super::request::{
 };
 use super::{sls_auth, AppState};
 use crate::meta::{LogstoreRec, ProjectRec, ShardRec, ShardStatus};
-use crate::service::{parse_hash_key, CursorFrom, GroupSpec, LogstoreSpec, ProjectSpec, PutTarget};
+use crate::service::{
+    parse_hash_key, CursorFrom, GroupSpec, LogstoreSpec, ProjectSpec, Pull, PutTarget,
+};
 
 type Reply = Result<Response<Body>, SlsError>;
 
@@ -671,16 +673,15 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     }
     let ct = CompressType::from_accept_encoding(ctx.header("accept-encoding"));
     // A consumer at the end of the shard is answered here; reads go to the blocking pool.
-    let quick = ctx
+    let pull = ctx
         .state
         .svc
-        .pull_logs_if_nothing_to_read(&project, ls, shard, cursor, count, end_cursor)?;
-    let (res, raw_len, body) = match quick {
-        Some(res) => (res, 0, Vec::new()),
-        None => {
-            let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+        .start_pull(&project, ls, shard, cursor, count, end_cursor)?;
+    let (res, raw_len, body) = match pull {
+        Pull::Answered(res) => (res, 0, Vec::new()),
+        Pull::Read(read) => {
             blocking(move || {
-                let res = svc.pull_logs(&project, &ls, shard, cursor, count, end_cursor)?;
+                let res = read.run()?;
                 let (body, raw_len) = res.encode(ct)?;
                 Ok((res, raw_len, body))
             })

@@ -264,48 +264,17 @@ impl Service {
         count: usize,
         end_cursor: Option<u64>,
     ) -> Result<PullResult> {
-        let (log, end, until) =
-            self.pull_range(project, logstore, shard, cursor, count, end_cursor)?;
-        let records = if until <= cursor {
-            Vec::new()
-        } else {
-            log.read(cursor, until, count, MAX_PULL_BYTES)?
-        };
-        let next_cursor = records.last().map_or(cursor, |r| r.cursor + 1);
-        Ok(PullResult {
-            records,
-            next_cursor,
-            shard_end: end,
-        })
-    }
-
-    /// [`Service::pull_logs`] when there is nothing to read — the cursor is at the shard's end
-    /// or at `end_cursor` — answered (or refused, with the same errors) without touching the
-    /// shard's files, so async code may call it first, as tailing consumers poll. `Ok(None)`:
-    /// there is something to read, for `pull_logs` on a thread that may block.
-    pub fn pull_logs_if_nothing_to_read(
-        &self,
-        project: &str,
-        logstore: &str,
-        shard: u32,
-        cursor: u64,
-        count: usize,
-        end_cursor: Option<u64>,
-    ) -> Result<Option<PullResult>> {
-        let (_, end, until) =
-            self.pull_range(project, logstore, shard, cursor, count, end_cursor)?;
-        if cursor < until.min(end) {
-            return Ok(None);
+        match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
+            Pull::Answered(res) => Ok(res),
+            Pull::Read(read) => read.run(),
         }
-        Ok(Some(PullResult {
-            records: Vec::new(),
-            next_cursor: cursor,
-            shard_end: end,
-        }))
     }
 
-    /// Checks a PullLogs request: the shard's log, its visible end, and where reading stops.
-    fn pull_range(
+    /// The first half of [`Service::pull_logs`]: checks the request (with the same errors) and
+    /// answers at once, without touching the shard's files, when there is nothing to read — the
+    /// cursor is at the shard's end or at `end_cursor`, as for a tailing consumer. So async code
+    /// may call it; a [`Pull::Read`] is left to run where blocking is allowed.
+    pub fn start_pull(
         &self,
         project: &str,
         logstore: &str,
@@ -313,14 +282,14 @@ impl Service {
         cursor: u64,
         count: usize,
         end_cursor: Option<u64>,
-    ) -> Result<(Arc<ShardLog>, u64, u64)> {
+    ) -> Result<Pull> {
         if !(1..=MAX_PULL_COUNT).contains(&count) {
             return Err(Error::ParameterInvalid(format!(
                 "count {count} is out of range [1, {MAX_PULL_COUNT}]"
             )));
         }
         let ls = self.logstore(project, logstore)?;
-        let log = ls.shard_log(shard)?.clone();
+        let log = ls.shard_log(shard)?;
         let (begin, end) = (log.begin(), log.end());
         if cursor < begin || cursor > end {
             return Err(Error::InvalidCursor(format!(
@@ -334,7 +303,54 @@ impl Service {
                 )));
             }
         }
-        Ok((log, end, end_cursor.unwrap_or(u64::MAX)))
+        let until = end_cursor.unwrap_or(u64::MAX);
+        if cursor >= until.min(end) {
+            return Ok(Pull::Answered(PullResult {
+                records: Vec::new(),
+                next_cursor: cursor,
+                shard_end: end,
+            }));
+        }
+        Ok(Pull::Read(PullRead {
+            log: log.clone(),
+            cursor,
+            until,
+            count,
+            end,
+        }))
+    }
+}
+
+/// What [`Service::start_pull`] decided.
+pub enum Pull {
+    /// Nothing to read: the answer.
+    Answered(PullResult),
+    /// Records to read from the shard's files.
+    Read(PullRead),
+}
+
+/// A checked PullLogs that reads from the shard's files ([`PullRead::run`] may block).
+pub struct PullRead {
+    log: Arc<ShardLog>,
+    cursor: u64,
+    until: u64,
+    count: usize,
+    /// The shard's visible end when the request was checked.
+    end: u64,
+}
+
+impl PullRead {
+    /// Reads the records.
+    pub fn run(self) -> Result<PullResult> {
+        let records = self
+            .log
+            .read(self.cursor, self.until, self.count, MAX_PULL_BYTES)?;
+        let next_cursor = records.last().map_or(self.cursor, |r| r.cursor + 1);
+        Ok(PullResult {
+            records,
+            next_cursor,
+            shard_end: self.end,
+        })
     }
 }
 
@@ -486,7 +502,11 @@ mod tests {
                 .unwrap();
         }
         let quick = |cursor, count, end| {
-            svc.pull_logs_if_nothing_to_read("proj", "ls1", 0, cursor, count, end)
+            svc.start_pull("proj", "ls1", 0, cursor, count, end)
+                .map(|p| match p {
+                    Pull::Answered(res) => Some(res),
+                    Pull::Read(_) => None,
+                })
         };
         // Data to read: left to pull_logs.
         assert!(quick(0, 10, None).unwrap().is_none());
@@ -515,9 +535,7 @@ mod tests {
                 .to_string();
             assert_eq!(q, full);
         }
-        assert!(svc
-            .pull_logs_if_nothing_to_read("proj", "ls1", 7, 0, 10, None)
-            .is_err());
+        assert!(svc.start_pull("proj", "ls1", 7, 0, 10, None).is_err());
     }
 
     #[test]

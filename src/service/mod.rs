@@ -24,7 +24,7 @@ use crate::meta::{LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, Pro
 
 pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
 pub use consumers::{CheckpointView, GroupSpec};
-pub use logs::{parse_hash_key, CursorFrom, PullResult, PutTarget};
+pub use logs::{parse_hash_key, CursorFrom, Pull, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec};
 

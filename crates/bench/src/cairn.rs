@@ -10,7 +10,7 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use crate::sls::{Conn, Endpoint, PreparedBody};
-use crate::stats::{e2e_json, histogram, join_all, latency_json, record, Tally};
+use crate::stats::{finish_e2e, histogram, join_all, latency_json, record, Schedule, Tally};
 
 pub fn unix_nanos() -> u64 {
     SystemTime::now()
@@ -341,38 +341,22 @@ pub async fn e2e(
         handles.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&ep).await?;
             let (mut t, mut h) = (Tally::default(), histogram());
-            let mut k: u64 = p as u64;
-            while let Some(body) = bodies.get(k as usize) {
-                let offset = Duration::from_secs_f64(k as f64 / rate);
-                if offset >= duration {
-                    break;
-                }
-                let due = start + offset;
-                let now = Instant::now();
-                if due > now {
-                    tokio::time::sleep(due - now).await;
-                }
+            let mut schedule = Schedule::new(start, rate, duration, p, per);
+            while let Some(k) = schedule.next(bodies.len()).await {
+                let body = &bodies[k];
                 let t0 = Instant::now();
                 let r = conn.put_logs(&ls, body, None).await?;
                 if r.status != 200 {
                     t.errors += 1;
                 } else {
-                    record(&mut h, t0.elapsed());
-                    t.requests += 1;
-                    t.groups += 1;
-                    t.raw_bytes += body.raw_len as u64;
+                    t.sent_group(&mut h, t0.elapsed(), body.raw_len);
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
-                k += per as u64;
             }
             Ok((t, h))
         }));
     }
-    let produced = join_all(handles).await?;
-    let secs = start.elapsed().as_secs_f64();
-    producing.store(false, Ordering::Relaxed);
-    let consumed = join_all(consumers).await?;
-    Ok(e2e_json(rate, secs, produced, consumed))
+    finish_e2e(rate, start, handles, &producing, consumers).await
 }
 
 async fn heartbeat(

@@ -1,5 +1,7 @@
 //! Latency histograms, throughput tallies and the server's memory.
 
+use std::time::{Duration, Instant};
+
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
@@ -41,6 +43,14 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// One LogGroup of `raw_len` raw bytes sent in its own request, acknowledged after `elapsed`.
+    pub fn sent_group(&mut self, h: &mut Histogram<u64>, elapsed: Duration, raw_len: usize) {
+        record(h, elapsed);
+        self.requests += 1;
+        self.groups += 1;
+        self.raw_bytes += raw_len as u64;
+    }
+
     pub fn add(&mut self, o: &Tally) {
         self.requests += o.requests;
         self.groups += o.groups;
@@ -120,9 +130,25 @@ pub async fn join_all(
     Ok((t, h))
 }
 
+/// Ends an end-to-end run: waits for the producers, tells the consumers to drain what was sent,
+/// waits for them and reports both sides.
+pub async fn finish_e2e(
+    rate: f64,
+    start: Instant,
+    producers: Vec<tokio::task::JoinHandle<WorkerResult>>,
+    producing: &std::sync::atomic::AtomicBool,
+    consumers: Vec<tokio::task::JoinHandle<WorkerResult>>,
+) -> anyhow::Result<Value> {
+    let produced = join_all(producers).await?;
+    let secs = start.elapsed().as_secs_f64();
+    producing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let consumed = join_all(consumers).await?;
+    Ok(e2e_json(rate, secs, produced, consumed))
+}
+
 /// The report of an end-to-end run: what the producers sent (with their acknowledgement
 /// latency) and what the consumers received (with produce-to-consume latency).
-pub fn e2e_json(
+fn e2e_json(
     rate: f64,
     secs: f64,
     (pt, ph): (Tally, Histogram<u64>),
@@ -136,4 +162,44 @@ pub fn e2e_json(
         "polls": ct.requests,
         "latency": latency_json(&chist),
     })
+}
+
+/// The open-loop schedule of an end-to-end producer: producer `p` of `producers` sends bodies
+/// `p`, `p + producers`, …; body `k` is due `k / rate` seconds after `start`, whether or not
+/// earlier sends were slow, and nothing is sent from `duration` on.
+pub struct Schedule {
+    start: Instant,
+    rate: f64,
+    duration: Duration,
+    step: usize,
+    next: usize,
+}
+
+impl Schedule {
+    /// The schedule of producer `p` of `producers`.
+    pub fn new(start: Instant, rate: f64, duration: Duration, p: usize, producers: usize) -> Self {
+        Self {
+            start,
+            rate,
+            duration,
+            step: producers,
+            next: p,
+        }
+    }
+
+    /// Waits until the next body is due and returns its index, or `None` once the run is over
+    /// or the `available` bodies are used up.
+    pub async fn next(&mut self, available: usize) -> Option<usize> {
+        let k = self.next;
+        let offset = Duration::from_secs_f64(k as f64 / self.rate);
+        if k >= available || offset >= self.duration {
+            return None;
+        }
+        let (due, now) = (self.start + offset, Instant::now());
+        if due > now {
+            tokio::time::sleep(due - now).await;
+        }
+        self.next += self.step;
+        Some(k)
+    }
 }

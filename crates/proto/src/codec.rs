@@ -124,14 +124,8 @@ pub fn decompress(
         CompressType::Lz4 => {
             let n = raw_size.ok_or(CodecError::MissingRawSize)?;
             let mut out = vec![0u8; n];
-            let got = lz4_flex::block::decompress_into(body, &mut out).map_err(|e| {
-                CodecError::Corrupt {
-                    format: "lz4",
-                    detail: e.to_string(),
-                }
-            })?;
-            out.truncate(got);
-            check(out)
+            lz4_decompress_exact(body, &mut out)?;
+            Ok(out)
         }
         CompressType::Zstd => {
             let dec = zstd::stream::read::Decoder::new(body).map_err(|e| CodecError::Corrupt {

@@ -231,12 +231,22 @@ fn is_plain_pair(b: &[u8]) -> bool {
     if b.get(v) != Some(&0x12) {
         return false;
     }
-    let (len, n) = match (b.get(v + 1), b.get(v + 2)) {
-        (Some(&l0), _) if l0 < 0x80 => (usize::from(l0), 1),
-        (Some(&l0), Some(&l1)) if l1 < 0x80 => (usize::from(l0 & 0x7f) | usize::from(l1) << 7, 2),
-        _ => return false,
+    let Some((len, n)) = short_len(b, v + 1) else {
+        return false;
     };
     v + 1 + n + len == b.len()
+}
+
+/// A length of one or two varint bytes at `at`: (length, bytes it took).
+#[inline]
+fn short_len(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    match (b.get(at), b.get(at + 1)) {
+        (Some(&l0), _) if l0 < 0x80 => Some((usize::from(l0), 1)),
+        (Some(&l0), Some(&l1)) if l1 < 0x80 => {
+            Some((usize::from(l0 & 0x7f) | usize::from(l1) << 7, 2))
+        }
+        _ => None,
+    }
 }
 
 fn validate_pair_fields(mut r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
@@ -299,12 +309,8 @@ fn is_plain_log(b: &[u8]) -> bool {
                 time = true;
             }
             0x12 => {
-                let (len, n) = match (b.get(p + 1), b.get(p + 2)) {
-                    (Some(&l0), _) if l0 < 0x80 => (usize::from(l0), 1),
-                    (Some(&l0), Some(&l1)) if l1 < 0x80 => {
-                        (usize::from(l0 & 0x7f) | usize::from(l1) << 7, 2)
-                    }
-                    _ => return false,
+                let Some((len, n)) = short_len(b, p + 1) else {
+                    return false;
                 };
                 let from = p + 1 + n;
                 match b.get(from..from + len) {

@@ -85,7 +85,7 @@ fn walk(b: &[u8], max_raw: usize) -> Option<Walk> {
 /// [`Joiner::block`]: its last sequence is literals only, at least 5 long when the block has a
 /// match, and its last match starts at least 12 bytes before the end.
 pub fn joinable(block: &[u8], raw_len: usize) -> bool {
-    walk(block, raw_len).is_some_and(|w| keeps_end_rules(block, &w, raw_len))
+    last_sequence(block, raw_len).is_some()
 }
 
 /// Where the last sequence of `block` starts, when the block is [`joinable`]: with it,

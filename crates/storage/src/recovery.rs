@@ -21,7 +21,7 @@ use crate::index::{
 use crate::io::{FileIo, FileRef, Fs};
 use crate::record::{
     crc_matches, decode_segment_header, encode_segment_header, index_file_name,
-    parse_segment_file_name, segment_file_name, unknown_flags, RecordHeader, MAX_PAYLOAD,
+    parse_segment_file_name, segment_file_name, u32_at, unknown_flags, RecordHeader, MAX_PAYLOAD,
     RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, SEGMENT_VERSION, SEGMENT_VERSION_MIN,
     SEGMENT_VERSION_OFFSET,
 };
@@ -140,21 +140,26 @@ pub fn recover(
 
     let path = dir.join(segment_file_name(newest));
     let file = fs.open(&path, true).map_err(io_err(&path))?;
-    if let Err(e) = check_header(&*file, &path, newest, expected) {
-        if !torn_creation(&*file, &path, newest)? {
-            return Err(e);
+    let version = match check_header(&*file, &path, newest, expected) {
+        Ok(version) => version,
+        Err(e) => {
+            if !torn_creation(&*file, &path, newest)? {
+                return Err(e);
+            }
+            // The roll that created this file crashed before the header was synced, so no record in
+            // it was acknowledged. Rewrite the header (the base comes from the file name) and check
+            // again, so that a misplaced segment is still refused.
+            tracing::warn!(segment = %path.display(), "segment header never reached the disk; rewriting it");
+            file.set_len(0)
+                .and_then(|_| file.write_all_at(&encode_segment_header(newest), 0))
+                .and_then(|_| file.sync_all())
+                .map_err(io_err(&path))?;
+            check_header(&*file, &path, newest, expected)?
         }
-        // The roll that created this file crashed before the header was synced, so no record in
-        // it was acknowledged. Rewrite the header (the base comes from the file name) and check
-        // again, so that a misplaced segment is still refused.
-        tracing::warn!(segment = %path.display(), "segment header never reached the disk; rewriting it");
-        file.set_len(0)
-            .and_then(|_| file.write_all_at(&encode_segment_header(newest), 0))
-            .and_then(|_| file.sync_all())
-            .map_err(io_err(&path))?;
-        check_header(&*file, &path, newest, expected)?;
+    };
+    if version != SEGMENT_VERSION {
+        raise_version(&*file, &path, version)?;
     }
-    raise_version(&*file, &path)?;
     let (active, tail) = recover_newest(fs, dir, newest, file, index_interval)?;
     let last_millis = match tail {
         Some((millis, hlc)) => {
@@ -173,14 +178,8 @@ pub fn recover(
 
 /// Raises the header of the segment appends will go to to [`SEGMENT_VERSION`] (design §5), so
 /// that records with flags 1 never land in a file an older binary would read as version 1.
-fn raise_version(file: &dyn FileIo, path: &Path) -> Result<(), StorageError> {
-    let mut v = [0u8; 4];
-    file.read_exact_at(&mut v, SEGMENT_VERSION_OFFSET)
-        .map_err(io_err(path))?;
-    if u32::from_le_bytes(v) == SEGMENT_VERSION {
-        return Ok(());
-    }
-    tracing::info!(segment = %path.display(), from = u32::from_le_bytes(v), to = SEGMENT_VERSION,
+fn raise_version(file: &dyn FileIo, path: &Path, from: u32) -> Result<(), StorageError> {
+    tracing::info!(segment = %path.display(), from, to = SEGMENT_VERSION,
         "raising the active segment's format version");
     file.write_all_at(&SEGMENT_VERSION.to_le_bytes(), SEGMENT_VERSION_OFFSET)
         .and_then(|_| file.sync_data())
@@ -188,12 +187,13 @@ fn raise_version(file: &dyn FileIo, path: &Path) -> Result<(), StorageError> {
 }
 
 /// The header must be intact, name the file's cursor, and follow the previous segment.
+/// Returns its format version.
 fn check_header(
     file: &dyn FileIo,
     path: &Path,
     base: u64,
     expected: Option<u64>,
-) -> Result<(), StorageError> {
+) -> Result<u32, StorageError> {
     let len = file.size().map_err(io_err(path))?;
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     let n = len.min(SEGMENT_HEADER_LEN) as usize;
@@ -215,7 +215,7 @@ fn check_header(
             ));
         }
     }
-    Ok(())
+    Ok(u32_at(&h, SEGMENT_VERSION_OFFSET as usize))
 }
 
 /// Whether the file looks like a segment whose creation was cut short: its header is not the
