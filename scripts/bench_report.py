@@ -313,7 +313,9 @@ def markdown(rows, raw, args, mach):
     if cm.get("rss_kib") and rm.get("rss_kib"):
         w(f"- Memory after the workloads: Cairn RSS {cm['rss_kib'] / 1024:.0f} MiB (peak "
           f"{cm['hwm_kib'] / 1024:.0f} MiB); Redis RSS {rm['rss_kib'] / 1024:.0f} MiB (peak "
-          f"{rm['hwm_kib'] / 1024:.0f} MiB), Redis holding every stream in memory.")
+          f"{rm['hwm_kib'] / 1024:.0f} MiB). Redis holds its streams in memory; the ingest streams are "
+          "flushed (FLUSHALL, MEMORY PURGE) after the pull workload, which no later workload reads, so that "
+          "the workloads after it do not run with that memory taken.")
     w("")
     w("The load generator is `cairn-bench` (crates/bench). It runs on the same two cores as the servers, so "
       "its CPU time (request signing, HTTP, lz4 decompression in e2e) is taken from them; it signs every request "

@@ -118,6 +118,8 @@ pub struct StorageConfig {
     pub segment_bytes: u64,
     /// Bytes of records between two sparse index entries.
     pub index_interval_bytes: u32,
+    /// Zero bytes kept written and synced ahead of a busy shard's appends (`always` only).
+    pub preallocate_bytes: u64,
     /// How often retention runs.
     pub retention_interval_secs: u64,
 }
@@ -129,6 +131,7 @@ impl Default for StorageConfig {
             fsync_interval_ms: 200,
             segment_bytes: 128 * 1024 * 1024,
             index_interval_bytes: 4096,
+            preallocate_bytes: 1024 * 1024,
             retention_interval_secs: 60,
         }
     }
@@ -140,6 +143,7 @@ impl StorageConfig {
         cairn_storage::LogConfig {
             segment_bytes: self.segment_bytes,
             index_interval_bytes: self.index_interval_bytes,
+            preallocate_bytes: self.preallocate_bytes,
             fsync: match self.fsync {
                 FsyncSetting::Always => cairn_storage::FsyncPolicy::Always,
                 FsyncSetting::Interval => cairn_storage::FsyncPolicy::Interval,
@@ -169,6 +173,10 @@ impl Config {
         anyhow::ensure!(
             self.storage.index_interval_bytes > 0,
             "storage.index_interval_bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.storage.preallocate_bytes <= cairn_storage::MAX_SEGMENT_BYTES,
+            "storage.preallocate_bytes must be at most 2 GiB"
         );
         anyhow::ensure!(
             self.storage.fsync_interval_ms > 0,
@@ -203,6 +211,11 @@ mod tests {
             def.storage.index_interval_bytes
         );
         assert_eq!(cfg.storage.fsync_interval_ms, def.storage.fsync_interval_ms);
+        assert_eq!(cfg.storage.preallocate_bytes, def.storage.preallocate_bytes);
+        assert_eq!(
+            cfg.storage.preallocate_bytes,
+            cairn_storage::LogConfig::default().preallocate_bytes
+        );
         assert_eq!(
             cfg.storage.retention_interval_secs,
             def.storage.retention_interval_secs

@@ -203,13 +203,16 @@ async fn refuses_to_start_on_unexplained_corruption() {
         );
     }
     server.kill();
-    // Damage the middle of the shard's only segment.
+    // Damage the middle of the records of the shard's only segment (zeros reserved for
+    // further records may follow them).
     let seg = walk(&server.data_dir.join("shards"))
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "log"))
         .unwrap();
     let mut bytes = std::fs::read(&seg).unwrap();
-    let mid = bytes.len() / 2;
+    let records_end = bytes.iter().rposition(|b| *b != 0).unwrap() + 1;
+    assert!(records_end > 24 + 10 * 40, "ten LogGroups were written");
+    let mid = records_end / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&seg, &bytes).unwrap();
     let out = Server::try_start_on(&server.data_dir);

@@ -209,6 +209,7 @@ impl Service {
             None => log.append(group)?,
         };
         log.wait_durable(&appended)?;
+        self.reserver.after_append(log);
         Ok((shard, appended.cursor))
     }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use cairn_storage::{HybridClock, LogConfig, ShardLog, StorageError};
+use cairn_storage::{HybridClock, LogConfig, Reserver, ShardLog, StorageError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::meta::{LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec};
@@ -155,6 +155,8 @@ pub struct Service {
     ddl: Mutex<()>,
     clock: Arc<HybridClock>,
     log_cfg: LogConfig,
+    /// Writes reserved space ahead of busy shards' appends (design §7).
+    reserver: Reserver,
     shards_dir: PathBuf,
     /// Backup checkpoints, schedules and restore jobs.
     backups: backups::Backups,
@@ -257,6 +259,7 @@ impl Service {
             ddl: Mutex::new(()),
             clock,
             log_cfg,
+            reserver: Reserver::start()?,
             shards_dir,
         })
     }

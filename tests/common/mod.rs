@@ -102,10 +102,10 @@ impl Server {
         self.spawn();
     }
 
-    /// Starts a second process on the data dir and returns its exit status and stderr, for
-    /// checking refusals to start.
+    /// Starts a second process on the data dir and returns its exit status and output, for
+    /// checking refusals to start. Panics if it is still running after 60 s: it started.
     pub fn try_start_on(data_dir: &Path) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args([
                 "serve",
                 "--listen",
@@ -115,8 +115,24 @@ impl Server {
             .arg(data_dir)
             .env("CAIRN_ACCESS_KEY_ID", AK)
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
-            .output()
-            .unwrap()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "the server started on {}: {}",
+                    data_dir.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
     }
 }
 

@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the storage engine.
 //!
 //! - `append`: N threads each appending ~25 KiB records (a LogGroup of 100 logs of 250 bytes)
-//!   and waiting until durable, with `FsyncPolicy::Always` (group commit) and `Never`.
+//!   and waiting until durable, with `FsyncPolicy::Always` (group commit) without and with
+//!   reserved space kept ahead by a [`Reserver`] (design §7), and with `Never`.
 //! - `read`: pulling a pre-written shard from a warm page cache the way PullLogs does (up to
 //!   1000 records and 10 MiB per read).
 //! - `lookup`: `cursor_for_time`, `record_meta` and one-record reads at random places of a shard
@@ -21,7 +22,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use cairn_storage::{
-    FsyncPolicy, HybridClock, LogConfig, ManualClock, ShardLog, SystemClock, MAX_SEGMENT_BYTES,
+    FsyncPolicy, HybridClock, LogConfig, ManualClock, Reserver, ShardLog, SystemClock,
+    MAX_SEGMENT_BYTES,
 };
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use tempfile::TempDir;
@@ -120,17 +122,19 @@ fn temp_dir() -> TempDir {
         .expect("temporary directory")
 }
 
+/// Without reserved space; the `append` group turns it on for one of its cases.
 fn config(segment_bytes: u64, fsync: FsyncPolicy) -> LogConfig {
     LogConfig {
         segment_bytes,
         fsync,
+        preallocate_bytes: 0,
         ..LogConfig::default()
     }
 }
 
 /// A shard log in a directory of its own, removed on drop.
 struct Shard {
-    log: ShardLog,
+    log: Arc<ShardLog>,
     // Dropped after the log.
     _dir: TempDir,
 }
@@ -138,7 +142,8 @@ struct Shard {
 impl Shard {
     fn create(cfg: LogConfig, clock: Arc<HybridClock>) -> Self {
         let dir = temp_dir();
-        let log = ShardLog::open(&dir.path().join("shard"), cfg, clock).expect("open shard");
+        let log =
+            Arc::new(ShardLog::open(&dir.path().join("shard"), cfg, clock).expect("open shard"));
         Self { log, _dir: dir }
     }
 }
@@ -147,9 +152,15 @@ impl Shard {
 // append
 
 /// `threads` appenders, each appending `iters` records and waiting for each to be durable
-/// before the next (a PutLogs handler per connection). Returns the time from the moment all
-/// start until the last one is done.
-fn run_appenders(log: &ShardLog, threads: usize, iters: u64, payload: &[u8]) -> Duration {
+/// before the next (a PutLogs handler per connection), then handing the shard to `reserver`
+/// as PutLogs does. Returns the time from the moment all start until the last one is done.
+fn run_appenders(
+    log: &Arc<ShardLog>,
+    reserver: &Reserver,
+    threads: usize,
+    iters: u64,
+    payload: &[u8],
+) -> Duration {
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
@@ -159,6 +170,7 @@ fn run_appenders(log: &ShardLog, threads: usize, iters: u64, payload: &[u8]) -> 
                     for _ in 0..iters {
                         let a = log.append(payload).expect("append");
                         log.wait_durable(&a).expect("wait_durable");
+                        reserver.after_append(log);
                     }
                 })
             })
@@ -179,14 +191,23 @@ fn bench_append(c: &mut Criterion, sizes: &Sizes) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    for (name, fsync) in [
-        ("fsync_always", FsyncPolicy::Always),
-        ("fsync_never", FsyncPolicy::Never),
+    let reserver = Reserver::start().expect("reserver thread");
+    for (name, fsync, ahead) in [
+        ("fsync_always", FsyncPolicy::Always, 0),
+        (
+            "fsync_always_reserved",
+            FsyncPolicy::Always,
+            LogConfig::default().preallocate_bytes,
+        ),
+        ("fsync_never", FsyncPolicy::Never, 0),
     ] {
         for threads in [1usize, 4, 16] {
             // One iteration: every appender appends one record and sees it durable.
             g.throughput(Throughput::Bytes((threads * payload.len()) as u64));
-            let cfg = config(LogConfig::default().segment_bytes, fsync);
+            let cfg = LogConfig {
+                preallocate_bytes: ahead,
+                ..config(LogConfig::default().segment_bytes, fsync)
+            };
             let mut shard: Option<Shard> = None;
             g.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter_custom(|iters| {
@@ -199,7 +220,7 @@ fn bench_append(c: &mut Criterion, sizes: &Sizes) {
                         shard = Some(Shard::create(cfg.clone(), system_clock()));
                     }
                     let log = &shard.as_ref().expect("shard").log;
-                    run_appenders(log, threads, iters, &payload)
+                    run_appenders(log, &reserver, threads, iters, &payload)
                 })
             });
         }

@@ -24,6 +24,7 @@ mod index;
 pub mod io;
 mod record;
 mod recovery;
+mod reserve;
 mod segment;
 mod shard;
 #[cfg(test)]
@@ -34,6 +35,7 @@ use std::path::PathBuf;
 pub use backup::{pinned_intact, restore_pinned, AppendPause, CutPoint, PinnedSegment};
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
 pub use record::{Encoding, MAX_PAYLOAD};
+pub use reserve::Reserver;
 pub use segment::SegmentMeta;
 pub use shard::{Appended, RecordMeta, ShardLog, ShardStats, MAX_SEGMENT_BYTES};
 
@@ -60,6 +62,10 @@ pub struct LogConfig {
     pub index_interval_bytes: u32,
     /// Durability policy (default [`FsyncPolicy::Always`]).
     pub fsync: FsyncPolicy,
+    /// Zero bytes kept written and synced ahead of the appends of a shard being written, with
+    /// [`FsyncPolicy::Always`] (default 1 MiB; 0 turns it off): see [`ShardLog::reserve`] and
+    /// design §7.
+    pub preallocate_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -68,6 +74,7 @@ impl Default for LogConfig {
             segment_bytes: 128 << 20,
             index_interval_bytes: 4096,
             fsync: FsyncPolicy::Always,
+            preallocate_bytes: 1 << 20,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Every state is sorted into one of three kinds:
 //!
 //! - **valid** — served as it is (sealed segments whose index holds up, the newest segment's
-//!   records up to its last good one);
+//!   records up to its last good one, and zeros from there to the end of its file, which stay
+//!   reserved space);
 //! - **torn** — what a crash may leave of writes that were never acknowledged, repaired by
 //!   discarding it: a tail of the newest segment that ends in an incomplete or CRC-failing
 //!   record with nothing valid after it, a newest segment whose header never reached the disk, a
@@ -40,8 +41,10 @@ pub struct RecoveredActive {
     pub base: u64,
     /// The file, open for reading and writing.
     pub file: FileRef,
-    /// Length after any torn tail was cut off.
+    /// Length after any torn tail was cut off: the end of the last record.
     pub len: u64,
+    /// End of the reserved space after it (design §5), `len` when there is none.
+    pub reserved: u64,
     /// Cursor of the next record.
     pub next: u64,
     /// Its sparse index, rebuilt from the records.
@@ -240,16 +243,19 @@ fn torn_creation(file: &dyn FileIo, path: &Path, base: u64) -> Result<bool, Stor
     if h == expected || !(partly(&expected) || partly(&older)) {
         return Ok(false);
     }
-    let mut pos = n as u64;
-    let mut buf = vec![0u8; SCAN_CHUNK.min(len.saturating_sub(pos) as usize)];
-    while pos < len {
-        let k = ((len - pos) as usize).min(buf.len());
-        file.read_exact_at(&mut buf[..k], pos)
-            .map_err(io_err(path))?;
+    zeros_to_end(file, n as u64, len).map_err(io_err(path))
+}
+
+/// Whether bytes `from .. len` of `file` are all zero.
+fn zeros_to_end(file: &dyn FileIo, mut from: u64, len: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; SCAN_CHUNK.min(len.saturating_sub(from) as usize)];
+    while from < len {
+        let k = ((len - from) as usize).min(buf.len());
+        file.read_exact_at(&mut buf[..k], from)?;
         if buf[..k].iter().any(|b| *b != 0) {
             return Ok(false);
         }
-        pos += k as u64;
+        from += k as u64;
     }
     Ok(true)
 }
@@ -479,33 +485,42 @@ fn recover_newest(
     let scan = scan_records(&*file, &path, base, len, |h, pos| {
         index.extend(builder.observe(h.cursor - base, pos, h.receive_millis));
     })?;
-    let mut good_len = len;
-    if let Some((pos, reason)) = &scan.bad {
-        if scan.bad_is_discontinuity {
+    // What the previous run left in the page cache may not be on disk yet; what is kept
+    // becomes visible (or stays reserved) now, so it must be durable first (design §7).
+    let (good_len, reserved) = match &scan.bad {
+        None => {
+            file.sync_data().map_err(io_err(&path))?;
+            (len, len)
+        }
+        Some((pos, reason)) if scan.bad_is_discontinuity => {
             return Err(corrupt(&path, *pos, reason.clone()));
         }
-        if let Some(at) =
-            find_valid_record(&*file, pos + 1, len, scan.next).map_err(io_err(&path))?
-        {
-            return Err(corrupt(
-                &path,
-                *pos,
-                format!(
-                    "{reason}, but a valid record follows at offset {at}: synced data is damaged"
-                ),
-            ));
+        Some((pos, _)) if zeros_to_end(&*file, *pos, len).map_err(io_err(&path))? => {
+            // Reserved space (design §5), or an append none of whose bytes reached the disk:
+            // the log ends here and the zeros stay reserved.
+            file.sync_data().map_err(io_err(&path))?;
+            (*pos, len)
         }
-        tracing::warn!(segment = %path.display(), offset = pos, bytes = len - pos, %reason,
-            "cutting off a torn tail of unacknowledged writes");
-        file.set_len(*pos)
-            .and_then(|_| file.sync_all())
-            .map_err(io_err(&path))?;
-        good_len = *pos;
-    } else {
-        // What was in the page cache when the previous run stopped may not be on disk yet;
-        // it becomes visible now, so it must be durable first (design §7).
-        file.sync_data().map_err(io_err(&path))?;
-    }
+        Some((pos, reason)) => {
+            if let Some(at) =
+                find_valid_record(&*file, pos + 1, len, scan.next).map_err(io_err(&path))?
+            {
+                return Err(corrupt(
+                    &path,
+                    *pos,
+                    format!(
+                        "{reason}, but a valid record follows at offset {at}: synced data is damaged"
+                    ),
+                ));
+            }
+            tracing::warn!(segment = %path.display(), offset = pos, bytes = len - pos, %reason,
+                "cutting off a torn tail of unacknowledged writes");
+            file.set_len(*pos)
+                .and_then(|_| file.sync_all())
+                .map_err(io_err(&path))?;
+            (*pos, *pos)
+        }
+    };
     debug_assert_eq!(good_len, scan.good_len);
     if good_len > MAX_SEGMENT_FILE {
         return Err(corrupt(&path, 0, "segment is larger than 4 GiB"));
@@ -521,6 +536,7 @@ fn recover_newest(
             base,
             file,
             len: good_len,
+            reserved,
             next: scan.next,
             index,
             last_entry,

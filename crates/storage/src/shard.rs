@@ -112,8 +112,13 @@ pub(crate) struct Writer {
     last_millis: u64,
     /// Cluster timestamp of the newest record, 0 if none.
     last_hlc: u64,
-    /// Commit position: record bytes written since open.
+    /// Commit position: bytes written to segment files since open (records and reserved zeros).
     pub(crate) written: u64,
+    /// End of the zeros written ahead of the appends in the active file (design §7); at or
+    /// below `len` when there are none.
+    reserved: u64,
+    /// Whether more reserved space has been asked for and not written yet.
+    reserving: bool,
     index: IndexBuilder,
     /// Encoding buffer, reused across appends.
     buf: Vec<u8>,
@@ -167,6 +172,8 @@ pub struct ShardLog {
     commit: Mutex<Commit>,
     committed: Condvar,
     failed: AtomicBool,
+    /// Set by an append that asked for reserved space, taken by [`ShardLog::take_reserve_request`].
+    reserve_requested: AtomicBool,
     begin: AtomicU64,
     /// The visible end.
     end: AtomicU64,
@@ -273,6 +280,8 @@ impl ShardLog {
                 last_millis: r.last_millis,
                 last_hlc,
                 written: 0,
+                reserved: a.reserved,
+                reserving: false,
                 index: builder,
                 buf: Vec::new(),
             }),
@@ -282,6 +291,7 @@ impl ShardLog {
             }),
             committed: Condvar::new(),
             failed: AtomicBool::new(false),
+            reserve_requested: AtomicBool::new(false),
             begin: AtomicU64::new(begin),
             end: AtomicU64::new(a.next),
             end_hlc: AtomicU64::new(last_hlc),
@@ -373,11 +383,68 @@ impl ShardLog {
             // durability `wait_durable` reports.
             let _ = self.roll(&mut w);
         }
+        if self.wants_reserve(&w) {
+            w.reserving = true;
+            self.reserve_requested.store(true, Ordering::Release);
+        }
         Ok(appended)
     }
 
     fn is_full(&self, w: &Writer) -> bool {
         w.len >= self.cfg.segment_bytes && w.next > w.active.base
+    }
+
+    /// Whether fewer than half of `preallocate_bytes` of reserved space are left ahead of the
+    /// appends of a segment that is not full yet, and that segment already holds that many
+    /// bytes of records (a shard written now and then never holds reserved space).
+    fn wants_reserve(&self, w: &Writer) -> bool {
+        let ahead = self.cfg.preallocate_bytes;
+        self.cfg.fsync == FsyncPolicy::Always
+            && ahead > 0
+            && !w.reserving
+            && w.len >= SEGMENT_HEADER_LEN + ahead
+            && w.reserved < self.cfg.segment_bytes
+            && w.reserved < w.len + ahead / 2
+    }
+
+    /// Whether an append asked for more reserved space since the last call; the caller then
+    /// has [`ShardLog::reserve`] run away from the append path (design §7).
+    pub fn take_reserve_request(&self) -> bool {
+        self.reserve_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Writes zeros ahead of the appends until `preallocate_bytes` lie past the last record (no
+    /// further than the segment's size limit), then makes them durable through the group
+    /// commit, so that the syncs acknowledging the next appends write into space that is
+    /// already allocated and synced instead of growing the file (design §7). Appends wait while
+    /// the zeros are written, never while they are synced. A failure latches the shard failed,
+    /// as on any append.
+    pub fn reserve(&self) -> Result<(), StorageError> {
+        static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+        let target = {
+            let mut w = self.writer.lock();
+            w.reserving = false;
+            if self.is_failed() {
+                return Err(StorageError::Failed);
+            }
+            let from = w.reserved.max(w.len);
+            let to = (w.len + self.cfg.preallocate_bytes).min(self.cfg.segment_bytes);
+            if to <= from {
+                return Ok(());
+            }
+            let mut pos = from;
+            while pos < to {
+                let n = (to - pos).min(ZEROS.len() as u64);
+                if let Err(e) = w.active.file.write_all_at(&ZEROS[..n as usize], pos) {
+                    return Err(self.fail(io_at(&self.segment_path(w.active.base))(e)));
+                }
+                pos += n;
+            }
+            w.reserved = to;
+            w.written += to - from;
+            w.written
+        };
+        self.wait_for(target)
     }
 
     fn segment_path(&self, base: u64) -> PathBuf {
@@ -393,6 +460,13 @@ impl ShardLog {
     fn roll(&self, w: &mut Writer) -> Result<(), StorageError> {
         let old = w.active.clone();
         let old_path = self.segment_path(old.base);
+        if w.reserved > w.len {
+            // A sealed segment ends with its last record (design §5); the sync below makes the
+            // new length durable with the data.
+            old.file
+                .set_len(w.len)
+                .map_err(|e| self.fail(io_at(&old_path)(e)))?;
+        }
         old.file
             .sync_data()
             .map_err(|e| self.fail(io_at(&old_path)(e)))?;
@@ -430,6 +504,7 @@ impl ShardLog {
         );
         w.active = new;
         w.len = SEGMENT_HEADER_LEN;
+        w.reserved = SEGMENT_HEADER_LEN;
         w.first_millis = None;
         w.index = IndexBuilder::new(self.cfg.index_interval_bytes);
         Ok(())
@@ -893,6 +968,7 @@ fn fresh(fs: &dyn Fs, dir: &Path, base: u64) -> Result<recovery::Recovered, Stor
             base,
             file,
             len: SEGMENT_HEADER_LEN,
+            reserved: SEGMENT_HEADER_LEN,
             next: base,
             index,
             last_entry: None,

@@ -8,24 +8,27 @@ use parking_lot::Mutex;
 
 use super::fault::{FaultFs, Tear};
 use super::*;
-use crate::StorageError;
+use crate::{Reserver, StorageError};
 
 /// Appends from several threads until the disk dies after `budget` more syncs, then checks
 /// every crash image recovery might face: each acknowledged record is there, nothing that was
-/// not appended is, and appending continues.
-fn crash_at_sync(budget: u64) {
+/// not appended is, and appending continues. With `ahead` > 0 a [`Reserver`] keeps that much
+/// reserved space ahead of the appends meanwhile.
+fn crash_at_sync(budget: u64, ahead: u64) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("shard");
     let fs = FaultFs::new();
     let (_, hc) = manual(T0);
-    let log =
-        Arc::new(ShardLog::open_with_fs(Arc::new(fs.clone()), &src, cfg(1024, 128), hc).unwrap());
+    let conf = reserving(cfg(1024, 128), ahead);
+    let log = Arc::new(ShardLog::open_with_fs(Arc::new(fs.clone()), &src, conf, hc).unwrap());
+    let reserver = Arc::new(Reserver::start().unwrap());
     fs.die_after_syncs(budget);
     let written = Arc::new(Mutex::new(HashMap::new()));
     let acked = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let (log, written, acked) = (log.clone(), written.clone(), acked.clone());
+            let reserver = reserver.clone();
             std::thread::spawn(move || {
                 for i in 0..60 {
                     let p = format!("thread {t} record {i} {}", "z".repeat(i % 40)).into_bytes();
@@ -35,6 +38,7 @@ fn crash_at_sync(budget: u64) {
                         break;
                     }
                     acked.lock().push(a.cursor);
+                    reserver.after_append(&log);
                 }
             })
         })
@@ -42,6 +46,8 @@ fn crash_at_sync(budget: u64) {
     for t in threads {
         t.join().unwrap();
     }
+    // Waits for the reservations handed over.
+    drop(Arc::into_inner(reserver).expect("the threads are done"));
     let end_before = log.end();
     let acked = acked.lock().clone();
     let written = written.lock().clone();
@@ -64,9 +70,13 @@ fn crash_at_sync(budget: u64) {
         let image = dir.path().join(format!("image-{k}"));
         fs.crash_image(&src, &image, tear);
         let (_, hc) = manual(T0);
-        let log = ShardLog::open(&image, cfg(1024, 128), hc)
-            .unwrap_or_else(|e| panic!("budget {budget}, {tear:?}: recovery refused: {e}"));
-        let ctx = format!("budget {budget}, {tear:?}, end {}", log.end());
+        let log = ShardLog::open(&image, cfg(1024, 128), hc).unwrap_or_else(|e| {
+            panic!("budget {budget}, ahead {ahead}, {tear:?}: recovery refused: {e}")
+        });
+        let ctx = format!(
+            "budget {budget}, ahead {ahead}, {tear:?}, end {}",
+            log.end()
+        );
         assert_eq!(log.begin(), 0, "{ctx}");
         for c in &acked {
             assert!(*c < log.end(), "{ctx}: acknowledged record {c} lost");
@@ -91,7 +101,14 @@ fn crash_at_sync(budget: u64) {
 fn acknowledged_records_survive_a_crash_at_any_sync() {
     // Every sync of the first few rolls, then a sample further on.
     for budget in (0..60).chain((60..200).step_by(7)) {
-        crash_at_sync(budget);
+        crash_at_sync(budget, 0);
+    }
+}
+
+#[test]
+fn acknowledged_records_survive_a_crash_at_any_sync_with_reserved_space() {
+    for budget in (0..60).chain((60..200).step_by(7)) {
+        crash_at_sync(budget, 512);
     }
 }
 

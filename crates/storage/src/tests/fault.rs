@@ -2,7 +2,9 @@
 //! what a power loss would leave on disk.
 //!
 //! The model follows design §7: bytes covered by a completed sync survive; of what was written
-//! after the last sync, any suffix may be missing, zeroed or partly written. A directory's
+//! after the last sync, any suffix may be missing, zeroed or partly written (where such writes
+//! went over synced bytes, as over reserved space, the synced bytes stay under what is missing;
+//! a file is never shorter than it was at its last sync). A directory's
 //! entries survive as of its last sync. [`FaultFs::crash_image`] writes such an image into
 //! another directory, where recovery is run on it like on any shard.
 
@@ -106,17 +108,26 @@ impl FaultFs {
                 .zip(real.iter())
                 .take_while(|(a, b)| a == b)
                 .count();
-            let mut image = synced[..common].to_vec();
             let unsynced = &real[common..];
             let part = |per_mille: u64| (unsynced.len() as u64 * per_mille / 1000) as usize;
-            match tear {
-                Tear::Lost => {
-                    image = synced.clone();
+            // What reached the disk of the unsynced writes lies over the synced bytes: within
+            // the synced length (writes over reserved space) the rest stays as synced, past it
+            // the file ends.
+            let kept = match tear {
+                Tear::Kept => {
+                    std::fs::write(dest.join(name), &real).unwrap();
+                    continue;
                 }
-                Tear::Kept => image.extend_from_slice(unsynced),
-                Tear::Prefix(p) => image.extend_from_slice(&unsynced[..part(p)]),
-                Tear::Zeroed(p) => image.resize(image.len() + part(p), 0),
+                Tear::Lost => Vec::new(),
+                Tear::Prefix(p) => unsynced[..part(p)].to_vec(),
+                Tear::Zeroed(p) => vec![0; part(p)],
+            };
+            let mut image = synced.clone();
+            let end = common + kept.len();
+            if image.len() < end {
+                image.resize(end, 0);
             }
+            image[common..end].copy_from_slice(&kept);
             std::fs::write(dest.join(name), &image).unwrap();
         }
     }

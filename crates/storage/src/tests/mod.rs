@@ -6,6 +6,7 @@ mod concurrency;
 mod crash;
 pub(crate) mod fault;
 mod recovery;
+mod reserve;
 mod retention;
 
 use std::path::{Path, PathBuf};
@@ -17,11 +18,22 @@ use crate::{Appended, FsyncPolicy, HybridClock, LogConfig, ManualClock, ShardLog
 /// Start of the manual clock in most tests: 2023-11-14, in milliseconds.
 pub const T0: u64 = 1_700_000_000_000;
 
+/// Most tests look at segment files byte by byte, so they keep no reserved space;
+/// [`reserving`] turns it on.
 pub fn cfg(segment_bytes: u64, index_interval_bytes: u32) -> LogConfig {
     LogConfig {
         segment_bytes,
         index_interval_bytes,
         fsync: FsyncPolicy::Always,
+        preallocate_bytes: 0,
+    }
+}
+
+/// [`cfg`] keeping `ahead` bytes of reserved space (design §7).
+pub fn reserving(cfg: LogConfig, ahead: u64) -> LogConfig {
+    LogConfig {
+        preallocate_bytes: ahead,
+        ..cfg
     }
 }
 
@@ -78,12 +90,13 @@ pub fn segment_paths(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Position and length of every record in a well-formed segment file.
+/// Position and length of every record in a well-formed segment file, up to its reserved
+/// space if it has any.
 pub fn record_spans(path: &Path) -> Vec<(usize, usize)> {
     let bytes = std::fs::read(path).unwrap();
     let mut pos = SEGMENT_HEADER_LEN as usize;
     let mut out = Vec::new();
-    while pos < bytes.len() {
+    while pos < bytes.len() && bytes[pos..].iter().any(|b| *b != 0) {
         let len = RecordHeader::decode(&bytes[pos..]).record_len() as usize;
         out.push((pos, len));
         pos += len;

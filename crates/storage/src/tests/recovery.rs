@@ -154,11 +154,12 @@ fn torn_first_record_of_the_newest_segment() {
 }
 
 #[test]
-fn zeroed_and_garbage_tails_are_torn() {
+fn zero_tails_are_kept_and_garbage_tails_are_torn() {
     let dir = shard_with(60);
     let newest = segment_paths(dir.path()).pop().unwrap();
     let len = std::fs::metadata(&newest).unwrap().len();
-    // Space allocated but never written.
+    // Space allocated but never written: reserved space, or an append none of whose bytes
+    // reached the disk. The log ends before it and the zeros stay.
     OpenOptions::new()
         .write(true)
         .open(&newest)
@@ -167,15 +168,27 @@ fn zeroed_and_garbage_tails_are_torn() {
         .unwrap();
     let log = open(dir.path()).unwrap();
     assert_eq!(log.end(), 60);
-    assert_eq!(std::fs::metadata(&newest).unwrap().len(), len);
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), len + 8192);
+    let a = append_n(&log, 1)[0];
+    assert_eq!(a.cursor, 60);
+    assert_eq!(record_spans(&newest).last().unwrap().0 as u64, len);
     drop(log);
-    // Bytes that do not form a record.
+    // Bytes that do not form a record, after the zeros: everything from the end of the last
+    // record is a torn tail.
     let mut bytes = std::fs::read(&newest).unwrap();
+    let records_end = log_end_of(&newest);
     bytes.extend_from_slice(&[0xab; 100]);
     std::fs::write(&newest, &bytes).unwrap();
     let log = open(dir.path()).unwrap();
-    assert_eq!(log.end(), 60);
+    assert_eq!(log.end(), 61);
+    assert_eq!(std::fs::metadata(&newest).unwrap().len(), records_end);
     assert_payloads(&log);
+}
+
+/// Where the records of a segment file end.
+fn log_end_of(path: &Path) -> u64 {
+    let (pos, len) = *record_spans(path).last().unwrap();
+    (pos + len) as u64
 }
 
 #[test]
