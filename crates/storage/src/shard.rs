@@ -41,6 +41,11 @@ pub const MAX_SEGMENT_BYTES: u64 = 2 << 30;
 /// Sealed segments whose files stay open per shard.
 pub(crate) const OPEN_SEALED_SEGMENTS: usize = 2;
 
+/// Segments whose records average this many bytes or more get no reserved space (design §7):
+/// a sync of such records costs mostly their own bytes, and writing them twice (as zeros, then
+/// as records) costs more than the commit it saves.
+const RESERVE_BELOW_MEAN: u64 = 128 << 10;
+
 /// Bounds of one read syscall on the read path.
 const MIN_READ: u64 = 4 << 10;
 const MAX_READ: u64 = 4 << 20;
@@ -395,16 +400,20 @@ impl ShardLog {
     }
 
     /// Whether fewer than half of `preallocate_bytes` of reserved space are left ahead of the
-    /// appends of a segment that is not full yet, and that segment already holds that many
-    /// bytes of records (a shard written now and then never holds reserved space).
+    /// appends of a segment that is not full yet, that segment already holds that many bytes of
+    /// records (a shard written now and then never holds reserved space), and its records are
+    /// smaller than [`RESERVE_BELOW_MEAN`] on average.
     fn wants_reserve(&self, w: &Writer) -> bool {
         let ahead = self.cfg.preallocate_bytes;
+        let records = w.next - w.active.base;
         self.cfg.fsync == FsyncPolicy::Always
             && ahead > 0
             && !w.reserving
             && w.len >= SEGMENT_HEADER_LEN + ahead
             && w.reserved < self.cfg.segment_bytes
             && w.reserved < w.len + ahead / 2
+            && records > 0
+            && (w.len - SEGMENT_HEADER_LEN) / records < RESERVE_BELOW_MEAN
     }
 
     /// Whether an append asked for more reserved space since the last call; the caller then

@@ -283,3 +283,19 @@ fn the_reserver_serves_shards_that_ask() {
     assert_eq!(file_len(&seg), log.stats().bytes + AHEAD);
     assert!(!log.take_reserve_request(), "the request was taken");
 }
+
+#[test]
+fn large_records_get_no_reserved_space() {
+    // Records of 128 KiB and more on average are synced mostly for their own bytes; writing
+    // them twice would cost more than the commit saved.
+    for (len, asks) in [(200 << 10, false), (128 << 10, false), (100 << 10, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), reserving(cfg(64 << 20, 4096), 256 << 10));
+        for _ in 0..8 {
+            let a = log.append(&vec![7u8; len]).unwrap();
+            log.wait_durable(&a).unwrap();
+        }
+        assert!(log.stats().bytes > 2 * (256 << 10));
+        assert_eq!(log.take_reserve_request(), asks, "records of {len} bytes");
+    }
+}
