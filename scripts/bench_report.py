@@ -287,7 +287,9 @@ def markdown(rows, raw, args, mach):
       f"XREADGROUP COUNT 1000 ({by['pull']['peer_groups']:,} entries). Neither side decodes the payload "
       "(`cairn-bench pull --decode` does). The data was just written, so it is served from the page cache.")
     w(f"- **e2e**: {e['rate_groups_per_s']:,.0f} LogGroups/s ({args.e2e_fraction} of Cairn's ingest maximum), "
-      f"{e.get('producers')} producer connections, "
+      f"{e.get('producers')} producer connections, each LogGroup released to its producer at its due time "
+      "by a thread of the generator that sleeps until then (tokio's millisecond timer would release them "
+      "in bursts once a millisecond, and add up to a millisecond of its own), "
       f"a 4-shard logstore; one consumer per shard polls PullLogs and pauses {e.get('poll_ms')} ms (a tokio timer: 1–2 ms) after an "
       "empty answer, decompresses each answer and reads each group's stamp (its topic) without decoding the "
       "logs. The stamped groups are built and compressed before the run, so producing costs the generator "

@@ -10,7 +10,7 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use crate::sls::{Conn, Endpoint, PreparedBody};
-use crate::stats::{finish_e2e, histogram, join_all, latency_json, record, Schedule, Tally};
+use crate::stats::{finish_e2e, histogram, join_all, latency_json, record, Tally, Ticker};
 
 pub fn unix_nanos() -> u64 {
     SystemTime::now()
@@ -330,6 +330,7 @@ pub async fn e2e(
         }));
     }
     let per = producers.max(1);
+    let ticker = Ticker::start(start, rate, duration, per, bodies.len());
     let mut handles = Vec::new();
     for p in 0..per {
         let (ep, ls, bodies, sent) = (
@@ -338,10 +339,11 @@ pub async fn e2e(
             bodies.clone(),
             sent.clone(),
         );
+        let schedule = ticker.schedule(p, rate, duration);
         handles.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&ep).await?;
             let (mut t, mut h) = (Tally::default(), histogram());
-            let mut schedule = Schedule::new(start, rate, duration, p, per);
+            let mut schedule = schedule;
             while let Some(k) = schedule.next(bodies.len()).await {
                 let body = &bodies[k];
                 let t0 = Instant::now();

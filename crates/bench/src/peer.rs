@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::cairn::unix_nanos;
 use crate::sls::PreparedBody;
-use crate::stats::{finish_e2e, histogram, join_all, latency_json, record, Schedule, Tally};
+use crate::stats::{finish_e2e, histogram, join_all, latency_json, record, Tally, Ticker};
 
 async fn connect(url: &str) -> Result<MultiplexedConnection> {
     let client = redis::Client::open(url)?;
@@ -263,14 +263,16 @@ pub async fn e2e(
         }));
     }
     let per = producers.max(1);
+    let ticker = Ticker::start(start, rate, duration, per, bodies.len());
     let mut handles = Vec::new();
     for p in 0..per {
         let (url, bodies, sent) = (url.to_string(), bodies.clone(), sent.clone());
         let key = format!("{prefix}{}", p % streams.max(1));
+        let schedule = ticker.schedule(p, rate, duration);
         handles.push(tokio::spawn(async move {
             let mut con = connect(&url).await?;
             let (mut t, mut h) = (Tally::default(), histogram());
-            let mut schedule = Schedule::new(start, rate, duration, p, per);
+            let mut schedule = schedule;
             while let Some(k) = schedule.next(bodies.len()).await {
                 let body = &bodies[k];
                 let t0 = Instant::now();

@@ -1,9 +1,11 @@
 //! Latency histograms, throughput tallies and the server's memory.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
 /// Latencies in microseconds, 1 µs to 60 s, 3 significant digits.
 pub fn histogram() -> Histogram<u64> {
@@ -164,11 +166,61 @@ fn e2e_json(
     })
 }
 
-/// The open-loop schedule of an end-to-end producer: producer `p` of `producers` sends bodies
-/// `p`, `p + producers`, …; body `k` is due `k / rate` seconds after `start`, whether or not
-/// earlier sends were slow, and nothing is sent from `duration` on.
+/// Releases the bodies of an open-loop schedule at their due times: body `k` is due `k / rate`
+/// seconds after `start`, whether or not earlier sends were slow, and nothing is due from
+/// `duration` on or past the `available` bodies. A thread of its own sleeps until each due time
+/// (to within the kernel's timer slack, ~0.05 ms): tokio's timer wakes tasks on whole
+/// milliseconds, which would add up to a millisecond of the generator's own to every latency
+/// counted from a due time.
+pub struct Ticker {
+    producers: Vec<Arc<Semaphore>>,
+}
+
+impl Ticker {
+    /// Starts releasing bodies to `producers` producers: producer `p` gets `p`, `p + producers`, ….
+    pub fn start(
+        start: Instant,
+        rate: f64,
+        duration: Duration,
+        producers: usize,
+        available: usize,
+    ) -> Self {
+        let sems: Vec<_> = (0..producers.max(1))
+            .map(|_| Arc::new(Semaphore::new(0)))
+            .collect();
+        let out = sems.clone();
+        std::thread::spawn(move || {
+            for k in 0..available {
+                let offset = Duration::from_secs_f64(k as f64 / rate);
+                if offset >= duration {
+                    break;
+                }
+                let due = start + offset;
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                sems[k % sems.len()].add_permits(1);
+            }
+        });
+        Self { producers: out }
+    }
+
+    /// The schedule of producer `p`.
+    pub fn schedule(&self, p: usize, rate: f64, duration: Duration) -> Schedule {
+        Schedule {
+            due: self.producers[p].clone(),
+            rate,
+            duration,
+            step: self.producers.len(),
+            next: p,
+        }
+    }
+}
+
+/// One producer's part of a [`Ticker`]'s schedule.
 pub struct Schedule {
-    start: Instant,
+    due: Arc<Semaphore>,
     rate: f64,
     duration: Duration,
     step: usize,
@@ -176,30 +228,46 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule of producer `p` of `producers`.
-    pub fn new(start: Instant, rate: f64, duration: Duration, p: usize, producers: usize) -> Self {
-        Self {
-            start,
-            rate,
-            duration,
-            step: producers,
-            next: p,
-        }
-    }
-
-    /// Waits until the next body is due and returns its index, or `None` once the run is over
-    /// or the `available` bodies are used up.
+    /// Waits until the next body is due and returns its index (at once if it is overdue), or
+    /// `None` once the run is over or the `available` bodies are used up.
     pub async fn next(&mut self, available: usize) -> Option<usize> {
         let k = self.next;
-        let offset = Duration::from_secs_f64(k as f64 / self.rate);
-        if k >= available || offset >= self.duration {
+        if k >= available || Duration::from_secs_f64(k as f64 / self.rate) >= self.duration {
             return None;
         }
-        let (due, now) = (self.start + offset, Instant::now());
-        if due > now {
-            tokio::time::sleep(due - now).await;
-        }
+        self.due.acquire().await.expect("never closed").forget();
         self.next += self.step;
         Some(k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_ticker_releases_each_body_once_in_turn_until_the_run_ends() {
+        // Every body is overdue: they are released at once, in order, to producers in turn.
+        let start = Instant::now() - Duration::from_secs(1);
+        let (rate, duration) = (1000.0, Duration::from_millis(5));
+        let ticker = Ticker::start(start, rate, duration, 2, 100);
+        let mut got = Vec::new();
+        for p in 0..2 {
+            let mut s = ticker.schedule(p, rate, duration);
+            let mut mine = Vec::new();
+            while let Some(k) = s.next(100).await {
+                mine.push(k);
+            }
+            got.push(mine);
+        }
+        assert_eq!(got, [vec![0, 2, 4], vec![1, 3]]);
+        // Fewer bodies than the run lasts: the schedule ends with them.
+        let ticker = Ticker::start(start, rate, Duration::from_secs(10), 1, 3);
+        let mut s = ticker.schedule(0, rate, Duration::from_secs(10));
+        let mut mine = Vec::new();
+        while let Some(k) = s.next(3).await {
+            mine.push(k);
+        }
+        assert_eq!(mine, [0, 1, 2]);
     }
 }
