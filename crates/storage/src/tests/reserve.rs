@@ -32,6 +32,16 @@ fn append_until_asked(log: &ShardLog) {
     }
 }
 
+/// A shard over a [`FaultFs`] that has just asked for reserved space.
+fn asking_over_faults() -> (tempfile::TempDir, FaultFs, ShardLog) {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let (_, hc) = manual(T0);
+    let log = ShardLog::open_with_fs(Arc::new(fs.clone()), dir.path(), conf(), hc).unwrap();
+    append_until_asked(&log);
+    (dir, fs, log)
+}
+
 /// A shard whose records are followed by `AHEAD` bytes of reserved space; returns where the
 /// records end and how many there are.
 fn reserved_shard(dir: &Path) -> (u64, u64) {
@@ -111,11 +121,7 @@ fn reserved_space_is_written_ahead_and_kept_across_restarts() {
 
 #[test]
 fn reserved_space_is_synced_before_it_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = FaultFs::new();
-    let (_, hc) = manual(T0);
-    let log = ShardLog::open_with_fs(Arc::new(fs.clone()), dir.path(), conf(), hc).unwrap();
-    append_until_asked(&log);
+    let (dir, fs, log) = asking_over_faults();
     let n = log.end();
     let syncs = fs.state.data_syncs.load(Ordering::SeqCst);
     log.reserve().unwrap();
@@ -238,11 +244,7 @@ fn a_record_after_zeros_is_damage() {
 #[test]
 fn a_failed_reservation_latches_failed() {
     // The zeros cannot be written.
-    let dir = tempfile::tempdir().unwrap();
-    let fs = FaultFs::new();
-    let (_, hc) = manual(T0);
-    let log = ShardLog::open_with_fs(Arc::new(fs.clone()), dir.path(), conf(), hc).unwrap();
-    append_until_asked(&log);
+    let (_dir, fs, log) = asking_over_faults();
     fs.state.fail_writes.store(true, Ordering::SeqCst);
     assert!(matches!(log.reserve(), Err(StorageError::Io { .. })));
     fs.state.fail_writes.store(false, Ordering::SeqCst);
@@ -251,11 +253,7 @@ fn a_failed_reservation_latches_failed() {
 
     // The sync of the zeros fails: a record written before it is never acknowledged, since a
     // sync is never retried.
-    let dir = tempfile::tempdir().unwrap();
-    let fs = FaultFs::new();
-    let (_, hc) = manual(T0);
-    let log = ShardLog::open_with_fs(Arc::new(fs.clone()), dir.path(), conf(), hc).unwrap();
-    append_until_asked(&log);
+    let (_dir, fs, log) = asking_over_faults();
     let n = log.end();
     let b = log.append(&payload(n)).unwrap();
     fs.state.fail_syncs.store(true, Ordering::SeqCst);
