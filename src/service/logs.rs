@@ -1,11 +1,10 @@
 //! The data plane: PutLogs, PullLogs, GetCursor, GetCursorTime.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use cairn_proto::lz4::{self, Joiner};
 use cairn_proto::CompressType;
-use std::sync::Arc;
-
 use cairn_storage::{Encoding, Record, ShardLog, MAX_PAYLOAD};
 
 use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};

@@ -339,12 +339,11 @@ pub async fn e2e(
             bodies.clone(),
             sent.clone(),
         );
-        let schedule = ticker.schedule(p, rate, duration);
+        let mut schedule = ticker.schedule(p);
         handles.push(tokio::spawn(async move {
             let mut conn = Conn::connect(&ep).await?;
             let (mut t, mut h) = (Tally::default(), histogram());
-            let mut schedule = schedule;
-            while let Some(k) = schedule.next(bodies.len()).await {
+            while let Some(k) = schedule.next().await {
                 let body = &bodies[k];
                 let t0 = Instant::now();
                 let r = conn.put_logs(&ls, body, None).await?;

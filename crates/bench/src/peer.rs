@@ -268,12 +268,11 @@ pub async fn e2e(
     for p in 0..per {
         let (url, bodies, sent) = (url.to_string(), bodies.clone(), sent.clone());
         let key = format!("{prefix}{}", p % streams.max(1));
-        let schedule = ticker.schedule(p, rate, duration);
+        let mut schedule = ticker.schedule(p);
         handles.push(tokio::spawn(async move {
             let mut con = connect(&url).await?;
             let (mut t, mut h) = (Tally::default(), histogram());
-            let mut schedule = schedule;
-            while let Some(k) = schedule.next(bodies.len()).await {
+            while let Some(k) = schedule.next().await {
                 let body = &bodies[k];
                 let t0 = Instant::now();
                 let _: RV = redis::cmd("XADD")

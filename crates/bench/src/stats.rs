@@ -174,6 +174,8 @@ fn e2e_json(
 /// counted from a due time.
 pub struct Ticker {
     producers: Vec<Arc<Semaphore>>,
+    /// Bodies due in the run: `0..due`.
+    due: usize,
 }
 
 impl Ticker {
@@ -185,33 +187,35 @@ impl Ticker {
         producers: usize,
         available: usize,
     ) -> Self {
+        let offset = move |k: usize| Duration::from_secs_f64(k as f64 / rate);
+        let due = (0..available)
+            .find(|&k| offset(k) >= duration)
+            .unwrap_or(available);
         let sems: Vec<_> = (0..producers.max(1))
             .map(|_| Arc::new(Semaphore::new(0)))
             .collect();
         let out = sems.clone();
         std::thread::spawn(move || {
-            for k in 0..available {
-                let offset = Duration::from_secs_f64(k as f64 / rate);
-                if offset >= duration {
-                    break;
-                }
-                let due = start + offset;
+            for k in 0..due {
+                let at = start + offset(k);
                 let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
+                if at > now {
+                    std::thread::sleep(at - now);
                 }
                 sems[k % sems.len()].add_permits(1);
             }
         });
-        Self { producers: out }
+        Self {
+            producers: out,
+            due,
+        }
     }
 
     /// The schedule of producer `p`.
-    pub fn schedule(&self, p: usize, rate: f64, duration: Duration) -> Schedule {
+    pub fn schedule(&self, p: usize) -> Schedule {
         Schedule {
-            due: self.producers[p].clone(),
-            rate,
-            duration,
+            released: self.producers[p].clone(),
+            due: self.due,
             step: self.producers.len(),
             next: p,
         }
@@ -220,22 +224,25 @@ impl Ticker {
 
 /// One producer's part of a [`Ticker`]'s schedule.
 pub struct Schedule {
-    due: Arc<Semaphore>,
-    rate: f64,
-    duration: Duration,
+    released: Arc<Semaphore>,
+    due: usize,
     step: usize,
     next: usize,
 }
 
 impl Schedule {
     /// Waits until the next body is due and returns its index (at once if it is overdue), or
-    /// `None` once the run is over or the `available` bodies are used up.
-    pub async fn next(&mut self, available: usize) -> Option<usize> {
+    /// `None` once every body of the run has been handed out.
+    pub async fn next(&mut self) -> Option<usize> {
         let k = self.next;
-        if k >= available || Duration::from_secs_f64(k as f64 / self.rate) >= self.duration {
+        if k >= self.due {
             return None;
         }
-        self.due.acquire().await.expect("never closed").forget();
+        self.released
+            .acquire()
+            .await
+            .expect("never closed")
+            .forget();
         self.next += self.step;
         Some(k)
     }
@@ -253,9 +260,9 @@ mod tests {
         let ticker = Ticker::start(start, rate, duration, 2, 100);
         let mut got = Vec::new();
         for p in 0..2 {
-            let mut s = ticker.schedule(p, rate, duration);
+            let mut s = ticker.schedule(p);
             let mut mine = Vec::new();
-            while let Some(k) = s.next(100).await {
+            while let Some(k) = s.next().await {
                 mine.push(k);
             }
             got.push(mine);
@@ -263,9 +270,9 @@ mod tests {
         assert_eq!(got, [vec![0, 2, 4], vec![1, 3]]);
         // Fewer bodies than the run lasts: the schedule ends with them.
         let ticker = Ticker::start(start, rate, Duration::from_secs(10), 1, 3);
-        let mut s = ticker.schedule(0, rate, Duration::from_secs(10));
+        let mut s = ticker.schedule(0);
         let mut mine = Vec::new();
-        while let Some(k) = s.next(3).await {
+        while let Some(k) = s.next().await {
             mine.push(k);
         }
         assert_eq!(mine, [0, 1, 2]);
