@@ -226,4 +226,34 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("[storage]\nfsynk = \"always\"").is_err());
     }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_by_name() {
+        let refused = |text: &str, key: &str| {
+            let cfg: Config = toml::from_str(text).unwrap();
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        };
+        refused("[storage]\nsegment_bytes = 100", "storage.segment_bytes");
+        refused(
+            "[storage]\nindex_interval_bytes = 0",
+            "storage.index_interval_bytes",
+        );
+        refused(
+            "[storage]\npreallocate_bytes = 3221225472",
+            "storage.preallocate_bytes",
+        );
+        refused(
+            "[storage]\nfsync_interval_ms = 0",
+            "storage.fsync_interval_ms",
+        );
+        refused("[sls]\nmax_raw_body_bytes = 0", "sls.max_raw_body_bytes");
+        // Turning reserved space off, or keeping up to a whole segment of it, is fine.
+        for text in [
+            "[storage]\npreallocate_bytes = 0",
+            "[storage]\npreallocate_bytes = 2147483648",
+        ] {
+            toml::from_str::<Config>(text).unwrap().validate().unwrap();
+        }
+    }
 }
