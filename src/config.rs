@@ -122,6 +122,8 @@ pub struct StorageConfig {
     pub preallocate_bytes: u64,
     /// How often retention runs.
     pub retention_interval_secs: u64,
+    /// Most file descriptors the shard logs keep open; 0 is half of the process's limit.
+    pub max_open_files: usize,
 }
 
 impl Default for StorageConfig {
@@ -133,6 +135,7 @@ impl Default for StorageConfig {
             index_interval_bytes: 4096,
             preallocate_bytes: 1024 * 1024,
             retention_interval_secs: 60,
+            max_open_files: 0,
         }
     }
 }
@@ -219,6 +222,15 @@ mod tests {
         assert_eq!(
             cfg.storage.retention_interval_secs,
             def.storage.retention_interval_secs
+        );
+        assert_eq!(cfg.storage.max_open_files, def.storage.max_open_files);
+        assert_eq!(
+            cfg.backup.checkpoint_interval_min,
+            def.backup.checkpoint_interval_min
+        );
+        assert_eq!(
+            cfg.backup.schedule_check_secs,
+            def.backup.schedule_check_secs
         );
     }
 

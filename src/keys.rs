@@ -68,21 +68,26 @@ impl KeyRing {
 pub fn load_root_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
     let id = std::env::var(ENV_KEY_ID).ok().filter(|s| !s.is_empty());
     let secret = std::env::var(ENV_KEY_SECRET).ok().filter(|s| !s.is_empty());
+    let path = data_dir.join(ROOT_KEY_FILE);
     match (id, secret) {
         (Some(access_key_id), Some(access_key_secret)) => {
+            if path.exists() {
+                tracing::warn!(file = %path.display(),
+                    "{ENV_KEY_ID} and {ENV_KEY_SECRET} are set, so the root key in this file is not used");
+            }
             return Ok((
                 AccessKey {
                     access_key_id,
                     access_key_secret,
                 },
                 KeySource::Env,
-            ))
+            ));
         }
         (None, None) => {}
         _ => anyhow::bail!("set both {ENV_KEY_ID} and {ENV_KEY_SECRET}, or neither"),
     }
-    let path = data_dir.join(ROOT_KEY_FILE);
     if path.exists() {
+        warn_if_readable_by_others(&path);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let key: AccessKey =
@@ -102,17 +107,37 @@ fn base64_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
 }
 
-/// Writes `bytes` to a new file readable and writable by the owner only, durably.
+/// Warns when group or others may read the key file.
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), mode = %format!("{mode:o}"),
+                "the root key file may be read by other users; run `chmod 600` on it");
+        }
+    }
+}
+
+/// Writes `bytes` to a new file readable and writable by the owner only, durably: through a
+/// temporary created anew (a stale one is removed first, so its mode cannot carry over) whose
+/// mode is set on the open file, whatever the umask.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = path.with_extension("json.tmp");
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing stale {}", tmp.display()))
+        }
+        _ => {}
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("creating {}", tmp.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -146,5 +171,20 @@ mod tests {
         assert_eq!(k1.access_key_id, k2.access_key_id);
         assert_eq!(k1.access_key_secret, k2.access_key_secret);
         assert!(!format!("{k1:?}").contains(&k1.access_key_secret));
+    }
+
+    #[test]
+    fn a_stale_readable_temp_file_does_not_make_the_key_readable() {
+        // Whatever a crashed earlier start left behind, the key ends up 0600.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ROOT_KEY_FILE);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, b"stale").unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o666)).unwrap();
+        write_private(&path, b"{}").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+        assert!(!tmp.exists());
     }
 }

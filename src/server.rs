@@ -4,18 +4,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use cairn_storage::{HybridClock, SystemClock};
+use cairn_storage::{HybridClock, PooledFs, SystemClock};
 
 use crate::config::{Config, FsyncSetting};
+use crate::datadir::DataDir;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeyRing, KeySource};
 use crate::meta::RedbMetaStore;
 use crate::service::Service;
 
-/// Opens the data dir and everything in it (recovering shard logs), ready to serve.
-pub fn open(cfg: &Config) -> anyhow::Result<(Arc<Service>, KeyRing)> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+/// A data dir opened for serving.
+pub struct Opened {
+    /// The service over it.
+    pub svc: Arc<Service>,
+    /// The accepted keys.
+    pub keys: KeyRing,
+    /// Held until the server stops: no other server may use the data dir meanwhile.
+    pub data_dir: DataDir,
+}
+
+/// Opens the data dir and everything in it (recovering shard logs), ready to serve: takes the
+/// data dir's lock first, then checks the metadata file, loads or generates the root key and
+/// opens the service (design §2).
+pub fn open(cfg: &Config) -> anyhow::Result<Opened> {
+    let data_dir = DataDir::lock(&cfg.data_dir)?;
+    let meta_path = data_dir.check_metadata()?;
     let (root, source) = keys::load_root_key(&cfg.data_dir)?;
     match &source {
         KeySource::Env => {
@@ -33,21 +46,55 @@ pub fn open(cfg: &Config) -> anyhow::Result<(Arc<Service>, KeyRing)> {
             );
         }
     }
-    let meta =
-        RedbMetaStore::open(&cfg.data_dir.join("meta.redb")).context("opening metadata store")?;
+    let meta = RedbMetaStore::open(&meta_path)?;
     let clock = Arc::new(HybridClock::new(Arc::new(SystemClock)));
+    let files = storage_open_files(cfg);
+    tracing::info!(
+        max_open_files = files,
+        "shard logs share a pool of file descriptors"
+    );
     let svc = Service::open(
         &cfg.data_dir,
         Arc::new(meta),
         cfg.storage.log_config(),
         clock,
-    )?;
-    Ok((Arc::new(svc), KeyRing::new(vec![root])))
+        Arc::new(PooledFs::new(files)),
+    )?
+    .with_default_checkpoint_interval(cfg.backup.checkpoint_interval_min);
+    Ok(Opened {
+        svc: Arc::new(svc),
+        keys: KeyRing::new(vec![root]),
+        data_dir,
+    })
+}
+
+/// Descriptors the shard logs may keep open: `storage.max_open_files`, or half of the soft
+/// descriptor limit (design §7).
+pub fn storage_open_files(cfg: &Config) -> usize {
+    if cfg.storage.max_open_files > 0 {
+        return cfg.storage.max_open_files;
+    }
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct passed; nothing else.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur
+    } else {
+        1024
+    };
+    let soft = usize::try_from(soft).unwrap_or(usize::MAX).min(1 << 20);
+    (soft / 2).max(64)
 }
 
 /// Runs the server until SIGINT/SIGTERM.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    let (svc, keys) = tokio::task::block_in_place(|| open(&cfg))?;
+    let Opened {
+        svc,
+        keys,
+        data_dir: _held,
+    } = tokio::task::block_in_place(|| open(&cfg))?;
     if !cfg.auth.enabled {
         tracing::warn!("authentication is OFF: every request is served anonymously");
     }
@@ -70,7 +117,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     http::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("shutting down");
-    tokio::task::block_in_place(|| svc.sync_all());
+    tokio::task::block_in_place(|| svc.shutdown());
     Ok(())
 }
 

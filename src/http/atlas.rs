@@ -95,6 +95,12 @@ impl From<Error> for AtlasError {
                 format!("Cannot restore to {t}: the target cluster already holds data."),
                 vec![t],
             ),
+            e @ Error::DiskFull(_) => {
+                AtlasError::new(507, "INSUFFICIENT_DISK_SPACE", e.to_string(), vec![])
+            }
+            e @ Error::ServerBusy(_) => {
+                AtlasError::new(503, "SERVICE_UNAVAILABLE", e.to_string(), vec![])
+            }
             Error::Internal(m) => AtlasError::new(500, "UNEXPECTED_ERROR", m, vec![]),
             other => AtlasError::new(400, "INVALID_ATTRIBUTE", other.to_string(), vec![]),
         }

@@ -62,6 +62,8 @@ impl From<Error> for SlsError {
             Error::RestoreJobNotExist(_) => (404, "RestoreJobNotExist"),
             Error::TargetNotEmpty(_) => (400, "ParameterInvalid"),
             Error::QuotaExceed(_) => (400, "ExceedQuota"),
+            Error::DiskFull(_) => (507, "DiskFull"),
+            Error::ServerBusy(_) => (503, "ServerBusy"),
             Error::Internal(_) => (500, "InternalServerError"),
         };
         SlsError::new(status, code, e.to_string())

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cairn_storage::{Hlc, PinnedSegment, ShardLog};
+use cairn_storage::{Hlc, PinnedSegment};
 use parking_lot::RwLock;
 
-use super::{new_id, shard_dir, Error, Logstore, Result, Service};
+use super::{dirs, new_id, Error, Logstore, Result, Service};
 use crate::meta::{
-    BackupGroupRec, BackupRec, BackupShardRec, LogstoreRec, MetaOp, PinnedSegmentRec,
+    BackupGroupRec, BackupRec, BackupShardRec, ExtentRec, LogstoreRec, MetaOp, PinnedSegmentRec,
     RestoreJobRec, ScheduleRec,
 };
 
@@ -147,6 +147,7 @@ impl Service {
         let timestamp = cuts.first().map_or(config_token, |c| c.1);
 
         let dir = pins_dir(self, &id);
+        let claim = self.claim(vec![dirs::backup_key(&id)])?;
         let result = (|| -> Result<Vec<BackupShardRec>> {
             let mut shards = Vec::with_capacity(cuts.len());
             for (shard_id, token, cut) in &cuts {
@@ -178,13 +179,8 @@ impl Service {
             }
             Ok(shards)
         })();
-        let shards = match result {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+        // On failure the claim removes what was pinned.
+        let shards = result?;
         let rec = BackupRec {
             id,
             project: project.to_string(),
@@ -200,9 +196,10 @@ impl Service {
             shard_count: ls.rec.shard_count,
             groups,
         };
-        self.meta
-            .submit(vec![MetaOp::PutBackup(rec.clone())])
-            .wait()?;
+        let mut ops = vec![MetaOp::PutBackup(rec.clone())];
+        ops.extend(claim.settle_ops());
+        self.meta.submit(ops).wait()?;
+        claim.settled();
         self.backups
             .write()
             .backups
@@ -210,6 +207,15 @@ impl Service {
             .or_default()
             .push(rec.clone());
         Ok(rec)
+    }
+
+    /// Ids of the checkpoints of a logstore.
+    pub(super) fn backup_ids(&self, project: &str, logstore: &str) -> Vec<String> {
+        let st = self.backups.read();
+        st.backups
+            .get(&(project.to_string(), logstore.to_string()))
+            .map(|l| l.iter().map(|b| b.id.clone()).collect())
+            .unwrap_or_default()
     }
 
     fn view(&self, rec: &BackupRec) -> BackupView {
@@ -251,13 +257,14 @@ impl Service {
     /// Deletes a backup checkpoint and un-pins its data.
     pub fn delete_checkpoint(&self, project: &str, logstore: &str, id: &str) -> Result<()> {
         self.get_checkpoint(project, logstore, id)?;
-        self.meta
-            .submit(vec![MetaOp::DeleteBackup(
-                project.into(),
-                logstore.into(),
-                id.into(),
-            )])
-            .wait()?;
+        let dirs = vec![dirs::backup_key(id)];
+        let mut ops = vec![MetaOp::DeleteBackup(
+            project.into(),
+            logstore.into(),
+            id.into(),
+        )];
+        ops.extend(self.delete_intents(&dirs));
+        self.meta.submit(ops).wait()?;
         if let Some(list) = self
             .backups
             .write()
@@ -266,25 +273,19 @@ impl Service {
         {
             list.retain(|b| b.id != id);
         }
-        let dir = pins_dir(self, id);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove checkpoint data");
-        }
+        self.remove_claimed(dirs);
         Ok(())
     }
 
-    /// Removes the checkpoints of a deleted logstore (their rows went with it).
+    /// Forgets the checkpoints, schedule and restore jobs of a deleted logstore (their rows
+    /// went with it; its deletion removes their pins).
     pub(super) fn forget_backups(&self, project: &str, logstore: &str) {
         let mut st = self.backups.write();
-        st.schedules
-            .remove(&(project.to_string(), logstore.to_string()));
-        for b in st
-            .backups
-            .remove(&(project.to_string(), logstore.to_string()))
-            .unwrap_or_default()
-        {
-            let _ = std::fs::remove_dir_all(pins_dir(self, &b.id));
-        }
+        let key = (project.to_string(), logstore.to_string());
+        st.schedules.remove(&key);
+        st.backups.remove(&key);
+        st.jobs
+            .retain(|_, j| !(j.project == project && j.logstore == logstore));
     }
 
     /// The snapshot schedule of a logstore.
@@ -462,50 +463,66 @@ impl Service {
             target.to_string(),
             jobs.clone(),
         );
-        std::thread::spawn(move || {
-            let outcome = svc.restore(&backup, &target_project, &target);
-            if let Err(e) = &outcome {
-                tracing::error!(checkpoint = %backup.id, error = %e, "restore failed");
-            }
-            let finished: Vec<RestoreJobRec> = batch
-                .into_iter()
-                .map(|mut j| {
-                    match &outcome {
-                        Ok(()) => j.status = JOB_FINISHED.to_string(),
-                        Err(e) => {
-                            j.status = JOB_BROKEN.to_string();
-                            j.reason = Some(e.to_string());
-                        }
-                    }
-                    j
-                })
-                .collect();
-            if let Err(e) = svc
-                .meta
-                .submit(
-                    finished
-                        .iter()
-                        .cloned()
-                        .map(MetaOp::PutRestoreJob)
-                        .collect(),
-                )
-                .wait()
-            {
-                tracing::error!(error = %e, "could not record restore job status");
-            }
-            let mut st = svc.backups.write();
-            for j in finished {
-                st.jobs.insert(j.id.clone(), j);
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("cairn-restore".into())
+            .spawn(move || {
+                // Held through the status update, so that deleting the source logstore (which
+                // takes it too) cannot be overtaken by this batch's final rows.
+                let _ddl = svc.ddl.lock();
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    svc.restore(&backup, &target_project, &target)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(Error::Internal("the restore stopped unexpectedly".into()))
+                });
+                if let Err(e) = &outcome {
+                    tracing::error!(checkpoint = %backup.id, error = %e, "restore failed");
+                }
+                svc.finish_jobs(batch, outcome.err().map(|e| e.to_string()));
+            });
+        if let Err(e) = spawned {
+            self.finish_jobs(jobs.clone(), Some(format!("cannot start the restore: {e}")));
+        }
         Ok(jobs)
+    }
+
+    /// Records the end of a restore batch: every job `FINISHED`, or `BROKEN` with `failure` as
+    /// its reason. Memory follows the metadata store (a failed write leaves both as they were
+    /// and is logged: the next start marks the batch `BROKEN`).
+    fn finish_jobs(&self, batch: Vec<RestoreJobRec>, failure: Option<String>) {
+        let finished: Vec<RestoreJobRec> = batch
+            .into_iter()
+            .map(|mut j| {
+                match &failure {
+                    None => j.status = JOB_FINISHED.to_string(),
+                    Some(reason) => {
+                        j.status = JOB_BROKEN.to_string();
+                        j.reason = Some(reason.clone());
+                    }
+                }
+                j
+            })
+            .collect();
+        let ops = finished
+            .iter()
+            .cloned()
+            .map(MetaOp::PutRestoreJob)
+            .collect();
+        if let Err(e) = self.meta.submit(ops).wait() {
+            tracing::error!(error = %e, "could not record restore job status");
+            return;
+        }
+        let mut st = self.backups.write();
+        for j in finished {
+            st.jobs.insert(j.id.clone(), j);
+        }
     }
 
     /// Builds the target logstore from a checkpoint: same shards (ids, ranges, status), exactly the
     /// LogGroups of the cut under the same cursors, settings and consumer groups with their
     /// checkpoints at the cut.
+    /// The caller holds the DDL lock.
     fn restore(&self, b: &BackupRec, target_project: &str, target: &str) -> Result<()> {
-        let _ddl = self.ddl.lock();
         self.project_exists(target_project)?;
         let old = self.logstore(target_project, target).ok();
         if let Some(o) = &old {
@@ -516,21 +533,28 @@ impl Service {
             }
         }
         let uid = new_id();
+        let claim = self.claim(vec![dirs::logstore_key(&uid)])?;
         let mut logs = BTreeMap::new();
+        let mut extents = Vec::new();
         for s in &b.shards {
             let src = pins_dir(self, &b.id).join(s.shard.id.to_string());
-            let dest = shard_dir(&self.shards_dir, &uid, s.shard.id);
-            cairn_storage::restore_pinned(&src, &to_pinned(&s.segments), &dest)?;
-            if s.segments.is_empty() {
+            let dest = super::shard_dir(&self.shards_dir, &uid, s.shard.id);
+            let log = if s.segments.is_empty() {
                 // Nothing was retained at the cut: an empty log starting where the cut was.
-                drop(ShardLog::create_at(
-                    &dest,
-                    self.log_cfg.clone(),
-                    self.clock.clone(),
-                    s.next,
-                )?);
-            }
-            let log = ShardLog::open(&dest, self.log_cfg.clone(), self.clock.clone())?;
+                self.create_shard(&uid, s.shard.id, s.next)?
+            } else {
+                cairn_storage::restore_pinned(&src, &to_pinned(&s.segments), &dest)?;
+                self.open_shard(&uid, s.shard.id)?
+            };
+            extents.push(MetaOp::RaiseExtent {
+                uid: uid.clone(),
+                shard: s.shard.id,
+                extent: ExtentRec {
+                    begin: log.begin(),
+                    end: s.next,
+                    segment: log.newest_segment(),
+                },
+            });
             if log.end() != s.next {
                 return Err(Error::Internal(format!(
                     "restored shard {} ends at cursor {} instead of {}",
@@ -539,7 +563,7 @@ impl Service {
                     s.next
                 )));
             }
-            logs.insert(s.shard.id, Arc::new(log));
+            logs.insert(s.shard.id, log);
         }
         let now = self.now_secs();
         let rec = LogstoreRec {
@@ -563,13 +587,19 @@ impl Service {
             })
             .collect();
         let mut ops = Vec::new();
-        if old.is_some() {
+        let mut replaced = Vec::new();
+        if let Some(o) = &old {
             ops.push(MetaOp::DeleteLogstore(
                 target_project.to_string(),
                 target.to_string(),
             ));
+            let (intents, dirs) = self.logstore_deletion(o);
+            ops.extend(intents);
+            replaced = dirs;
         }
         ops.push(MetaOp::PutLogstore(rec.clone()));
+        ops.extend(extents);
+        ops.extend(claim.settle_ops());
         for g in &groups {
             ops.push(MetaOp::PutGroup(g.group.clone()));
             for c in &g.checkpoints {
@@ -590,10 +620,12 @@ impl Service {
             c.logstores
                 .insert((target_project.to_string(), target.to_string()), ls);
         })?;
+        claim.settled();
         self.consumers.forget_logstore(target_project, target);
         self.consumers.install(groups);
-        if let Some(o) = old {
-            self.remove_logstore_files(&o);
+        if old.is_some() {
+            self.forget_backups(target_project, target);
+            self.remove_claimed(replaced);
         }
         Ok(())
     }

@@ -339,12 +339,13 @@ impl Service {
         let _ddl = self.ddl.lock();
         self.logstore(project, logstore)?;
         let group = self.consumers.get(project, logstore, name)?;
-        let mut g = group.lock();
-        let mut rec = g.rec.clone();
+        // Not held across the commit: the writer thread takes group locks to install
+        // checkpoints. Only DDL (serialised by the lock above) changes `rec`.
+        let mut rec = group.lock().rec.clone();
         rec.timeout = timeout.unwrap_or(rec.timeout);
         rec.order = order.unwrap_or(rec.order);
         self.commit(&[MetaOp::PutGroup(rec.clone())], |_| {})?;
-        g.rec = rec;
+        group.lock().rec = rec;
         Ok(())
     }
 
@@ -485,18 +486,23 @@ impl Service {
             update_time_us: (self.clock.wall_millis() * 1000) as i64,
             consumer: consumer.unwrap_or("").to_string(),
         };
-        // Memory and the write queue are updated under the group lock so that the durable order
-        // of commits to one shard is the order in which they were accepted.
+        // Queued under the group lock, so that the durable order of commits to one shard is the
+        // order in which they were accepted; installed in memory by the writer thread once
+        // committed (in that same order), so a GetCheckPoint never answers what a crash could
+        // forget (design §10).
         let pending = {
-            let mut g = group.lock();
-            g.checkpoints.insert(shard, rec.clone());
+            let g = group.lock();
             let r = &g.rec;
-            self.meta.submit(vec![MetaOp::PutCheckpoint(
+            let op = MetaOp::PutCheckpoint(
                 r.project.clone(),
                 r.logstore.clone(),
                 r.name.clone(),
-                rec,
-            )])
+                rec.clone(),
+            );
+            let group = group.clone();
+            self.meta.submit_then(vec![op], move || {
+                group.lock().checkpoints.insert(shard, rec);
+            })
         };
         Ok(pending)
     }

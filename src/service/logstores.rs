@@ -6,7 +6,7 @@ use std::sync::Arc;
 use cairn_storage::ShardLog;
 
 use super::{
-    new_id, shard_dir, validate_logstore_name, Error, Logstore, Result, Service,
+    dirs, new_id, validate_logstore_name, Error, Logstore, Result, Service,
     MAX_LOGSTORES_PER_PROJECT, MAX_SHARDS_AT_CREATE,
 };
 use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ShardRec, ShardStatus};
@@ -165,26 +165,26 @@ impl Service {
             last_modify_time: now,
             shards,
         };
-        // Shard files exist before the metadata that names them; a crash in between leaves a
-        // directory that the next start removes.
+        // Shard files exist before the metadata that names them; the claim lets the next start
+        // remove them if the commit never happens (design §2).
+        let claim = self.claim(vec![dirs::logstore_key(&rec.uid)])?;
         let mut logs = BTreeMap::new();
         for s in &rec.shards {
-            let log = ShardLog::open(
-                &shard_dir(&self.shards_dir, &rec.uid, s.id),
-                self.log_cfg.clone(),
-                self.clock.clone(),
-            )?;
-            logs.insert(s.id, Arc::new(log));
+            logs.insert(s.id, self.create_shard(&rec.uid, s.id, 0)?);
         }
         let ls = Arc::new(Logstore {
             rec: rec.clone(),
             logs,
             lb: Default::default(),
         });
-        self.commit(&[MetaOp::PutLogstore(rec.clone())], |c| {
+        let mut ops = vec![MetaOp::PutLogstore(rec.clone())];
+        ops.extend(claim.settle_ops());
+        self.commit(&ops, |c| {
             c.logstores
                 .insert((rec.project.clone(), rec.name.clone()), ls);
-        })
+        })?;
+        claim.settled();
+        Ok(())
     }
 
     /// GetLogStore.
@@ -253,22 +253,26 @@ impl Service {
         }
         check_settings(&rec.settings)?;
         rec.last_modify_time = self.now_secs();
-        self.replace_logstore(&old, rec, old.logs.clone())
+        self.replace_logstore(&old, rec, old.logs.clone(), Vec::new())
     }
 
-    /// Installs a new record (and shard set) for an existing logstore.
+    /// Installs a new record (and shard set) for an existing logstore, committing `extra` ops
+    /// with it.
     pub(super) fn replace_logstore(
         &self,
         old: &Logstore,
         rec: LogstoreRec,
         logs: BTreeMap<u32, Arc<ShardLog>>,
+        extra: Vec<MetaOp>,
     ) -> Result<()> {
         let ls = Arc::new(Logstore {
             rec: rec.clone(),
             logs,
             lb: old.lb.clone(),
         });
-        self.commit(&[MetaOp::PutLogstore(rec.clone())], |c| {
+        let mut ops = vec![MetaOp::PutLogstore(rec.clone())];
+        ops.extend(extra);
+        self.commit(&ops, |c| {
             c.logstores
                 .insert((rec.project.clone(), rec.name.clone()), ls);
         })
@@ -278,28 +282,30 @@ impl Service {
     pub fn delete_logstore(&self, project: &str, name: &str) -> Result<()> {
         let _ddl = self.ddl.lock();
         let ls = self.logstore(project, name)?;
-        self.commit(
-            &[MetaOp::DeleteLogstore(
-                project.to_string(),
-                name.to_string(),
-            )],
-            |c| {
-                c.logstores.remove(&(project.to_string(), name.to_string()));
-            },
-        )?;
+        let (mut ops, dirs) = self.logstore_deletion(&ls);
+        ops.insert(
+            0,
+            MetaOp::DeleteLogstore(project.to_string(), name.to_string()),
+        );
+        self.commit(&ops, |c| {
+            c.logstores.remove(&(project.to_string(), name.to_string()));
+        })?;
         self.forget_groups(project, name);
         self.forget_backups(project, name);
-        self.remove_logstore_files(&ls);
+        self.remove_claimed(dirs);
         Ok(())
     }
 
-    /// Removes a deleted logstore's directory. Failure only leaves garbage that the next start
-    /// removes, so it is logged, not returned.
-    pub(super) fn remove_logstore_files(&self, ls: &Logstore) {
-        let dir = self.shards_dir.join(&ls.rec.uid);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove logstore data");
-        }
+    /// What deleting a logstore must commit besides its record (the `delete` intents of its
+    /// directory and of its checkpoints' pins), and those directories' keys (design §2).
+    pub(super) fn logstore_deletion(&self, ls: &Logstore) -> (Vec<MetaOp>, Vec<String>) {
+        let mut dirs = vec![dirs::logstore_key(&ls.rec.uid)];
+        dirs.extend(
+            self.backup_ids(&ls.rec.project, &ls.rec.name)
+                .iter()
+                .map(|id| dirs::backup_key(id)),
+        );
+        (self.delete_intents(&dirs), dirs)
     }
 }
 

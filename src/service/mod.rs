@@ -7,23 +7,29 @@
 
 mod backups;
 mod consumers;
+mod dirs;
 mod logs;
 mod logstores;
 mod projects;
 mod shards;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use cairn_storage::{HybridClock, LogConfig, Reserver, ShardLog, StorageError};
+use anyhow::Context;
+use cairn_storage::io::Fs;
+use cairn_storage::{FsyncPolicy, HybridClock, LogConfig, Reserver, ShardLog, StorageError};
 use parking_lot::{Mutex, RwLock};
 
-use crate::meta::{LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec};
+use crate::meta::{
+    ExtentRec, LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec,
+};
 
 pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
 pub use consumers::{CheckpointView, GroupSpec};
+pub use dirs::any_entries;
 pub use logs::{parse_hash_key, CursorFrom, Pull, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec};
@@ -94,6 +100,12 @@ pub enum Error {
     /// A limit on the number of things was reached.
     #[error("{0}")]
     QuotaExceed(String),
+    /// The disk is full (or a quota exhausted): nothing was changed; retry once there is space.
+    #[error("the disk is full: {0}")]
+    DiskFull(String),
+    /// The server is out of file descriptors: nothing was changed; retry later.
+    #[error("the server is out of file descriptors: {0}")]
+    ServerBusy(String),
     /// Storage refused the operation (failed shard, I/O error).
     #[error("{0}")]
     Internal(String),
@@ -112,6 +124,8 @@ impl From<StorageError> for Error {
             StorageError::CursorOutOfRange { cursor, begin, end } => Error::InvalidCursor(format!(
                 "cursor {cursor} is out of range [{begin}, {end}] of this shard"
             )),
+            e if e.is_disk_full() => Error::DiskFull(e.to_string()),
+            e if e.is_out_of_descriptors() => Error::ServerBusy(e.to_string()),
             other => {
                 tracing::error!(error = %other, "storage error");
                 Error::Internal(other.to_string())
@@ -147,7 +161,7 @@ struct Catalog {
 
 /// The Cairn service.
 pub struct Service {
-    meta: MetaWriter,
+    meta: Arc<MetaWriter>,
     catalog: RwLock<Catalog>,
     /// Consumer groups: definitions, checkpoints, live consumers.
     consumers: consumers::Registry,
@@ -157,6 +171,9 @@ pub struct Service {
     log_cfg: LogConfig,
     /// Writes reserved space ahead of busy shards' appends (design §7).
     reserver: Reserver,
+    /// The file system the shard logs use (a descriptor pool in production, design §7).
+    fs: Arc<dyn Fs>,
+    data_dir: PathBuf,
     shards_dir: PathBuf,
     /// Backup checkpoints, schedules and restore jobs.
     backups: backups::Backups,
@@ -167,37 +184,67 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens the service over `data_dir`: loads metadata and opens (recovering) every shard log.
+    /// Opens the service over `data_dir`: loads metadata, opens (recovering) every shard log
+    /// through `fs`, checks each against its recorded extent and the consumer checkpoints
+    /// against it (design §8), and settles the directory intents (design §2). Refuses, with a
+    /// message naming what is wrong, rather than serve data it cannot account for.
     pub fn open(
         data_dir: &Path,
         meta: Arc<dyn MetadataStore>,
         log_cfg: LogConfig,
         clock: Arc<HybridClock>,
+        fs: Arc<dyn Fs>,
     ) -> anyhow::Result<Self> {
         let shards_dir = data_dir.join("shards");
-        std::fs::create_dir_all(&shards_dir)?;
+        let backups_dir = data_dir.join("backups");
+        for d in [&shards_dir, &backups_dir] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
         let snap = meta.load()?;
         let mut catalog = Catalog::default();
         for p in snap.projects {
             catalog.projects.insert(p.name.clone(), p);
         }
-        let mut live_uids = std::collections::HashSet::new();
+        let extents: HashMap<(&str, u32), ExtentRec> = snap
+            .extents
+            .iter()
+            .map(|(uid, shard, e)| ((uid.as_str(), *shard), *e))
+            .collect();
+        let mut live = HashSet::new();
+        let mut observed = Vec::new();
         for rec in snap.logstores {
-            live_uids.insert(rec.uid.clone());
+            live.insert(dirs::logstore_key(&rec.uid));
             let mut logs = BTreeMap::new();
             for shard in &rec.shards {
+                live.insert(dirs::shard_key(&rec.uid, shard.id));
+                let name = format!(
+                    "shard {} of logstore {}/{}",
+                    shard.id, rec.project, rec.name
+                );
                 let dir = shard_dir(&shards_dir, &rec.uid, shard.id);
-                let log = ShardLog::open(&dir, log_cfg.clone(), clock.clone()).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot open shard {} of logstore {}/{}: {e}",
-                        shard.id,
-                        rec.project,
-                        rec.name
-                    )
-                })?;
+                let log = ShardLog::open_existing_with_fs(
+                    fs.clone(),
+                    &dir,
+                    log_cfg.clone(),
+                    clock.clone(),
+                )
+                .with_context(|| format!("cannot open {name}"))?;
+                let found = ExtentRec {
+                    begin: log.begin(),
+                    end: log.end(),
+                    segment: log.newest_segment(),
+                };
+                if let Some(known) = extents.get(&(rec.uid.as_str(), shard.id)) {
+                    check_extent(&name, &dir, known, &found)?;
+                }
                 if let Some(h) = log.last_hlc() {
                     clock.observe(h);
                 }
+                observed.push(MetaOp::RaiseExtent {
+                    uid: rec.uid.clone(),
+                    shard: shard.id,
+                    extent: ExtentRec { begin: 0, ..found },
+                });
                 logs.insert(shard.id, Arc::new(log));
             }
             let key = (rec.project.clone(), rec.name.clone());
@@ -210,47 +257,47 @@ impl Service {
                 }),
             );
         }
-        // Directories whose logstore is gone were left by a delete interrupted by a crash.
-        for entry in std::fs::read_dir(&shards_dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !live_uids.contains(&name) {
-                tracing::info!(dir = %entry.path().display(), "removing data of a deleted logstore");
-                std::fs::remove_dir_all(entry.path())?;
-            }
+        check_checkpoints(&catalog, &snap.checkpoints, log_cfg.fsync)?;
+        for b in &snap.backups {
+            live.insert(dirs::backup_key(&b.id));
         }
+        let mut settle = dirs::settle(data_dir, &live, &snap.intents)?;
+        // Extents of logstores that no longer exist (a seal that raced a delete).
+        let live_uids: HashSet<&str> = catalog
+            .logstores
+            .values()
+            .map(|l| l.rec.uid.as_str())
+            .collect();
+        let stale: HashSet<&str> = snap
+            .extents
+            .iter()
+            .map(|(uid, _, _)| uid.as_str())
+            .filter(|uid| !live_uids.contains(uid))
+            .collect();
+        settle.extend(
+            stale
+                .into_iter()
+                .map(|u| MetaOp::DeleteExtents(u.to_string())),
+        );
         let consumers = consumers::Registry::load(snap.groups, snap.checkpoints, &catalog);
-        let backups_dir = data_dir.join("backups");
-        std::fs::create_dir_all(&backups_dir)?;
         let mut restore_jobs = snap.restore_jobs;
-        let mut interrupted = Vec::new();
         for j in restore_jobs
             .iter_mut()
             .filter(|j| j.status == backups::JOB_IN_PROGRESS)
         {
             j.status = backups::JOB_BROKEN.to_string();
             j.reason = Some("interrupted by a restart; start the restore again".into());
-            interrupted.push(MetaOp::PutRestoreJob(j.clone()));
+            settle.push(MetaOp::PutRestoreJob(j.clone()));
         }
-        if !interrupted.is_empty() {
-            meta.apply(&interrupted)?;
-        }
-        // Pins whose checkpoint is gone were left by a delete interrupted by a crash.
-        let live_backups: std::collections::HashSet<&str> =
-            snap.backups.iter().map(|b| b.id.as_str()).collect();
-        for entry in std::fs::read_dir(&backups_dir)? {
-            let entry = entry?;
-            if !live_backups.contains(entry.file_name().to_string_lossy().as_ref()) {
-                std::fs::remove_dir_all(entry.path())?;
-            }
-        }
+        settle.extend(observed);
+        meta.apply(&settle)?;
         let backups = RwLock::new(backups::BackupState::load(
             snap.backups,
             snap.schedules,
             restore_jobs,
         ));
-        Ok(Self {
-            meta: MetaWriter::start(meta),
+        let svc = Self {
+            meta: Arc::new(MetaWriter::start(meta)),
             catalog: RwLock::new(catalog),
             consumers,
             backups,
@@ -260,8 +307,62 @@ impl Service {
             clock,
             log_cfg,
             reserver: Reserver::start()?,
+            fs,
+            data_dir: data_dir.to_path_buf(),
             shards_dir,
-        })
+        };
+        for ls in svc.catalog.read().logstores.values() {
+            for (id, log) in &ls.logs {
+                svc.watch(&ls.rec.uid, *id, log);
+            }
+        }
+        Ok(svc)
+    }
+
+    /// Has every seal of `log` (shard `shard` of the logstore with uid `uid`) raise the shard's
+    /// recorded extent (design §8). The change is queued, not waited for: the extent is a lower
+    /// bound, and a later one covers a lost one.
+    fn watch(&self, uid: &str, shard: u32, log: &ShardLog) {
+        let meta = Arc::downgrade(&self.meta);
+        let uid = uid.to_string();
+        log.set_seal_listener(Box::new(move |base| {
+            if let Some(meta) = meta.upgrade() {
+                drop(meta.submit(vec![MetaOp::RaiseExtent {
+                    uid: uid.clone(),
+                    shard,
+                    extent: ExtentRec {
+                        begin: 0,
+                        end: base,
+                        segment: base,
+                    },
+                }]));
+            }
+        }));
+    }
+
+    /// A new shard log in `dir`, watched like every shard.
+    fn create_shard(&self, uid: &str, shard: u32, begin: u64) -> Result<Arc<ShardLog>> {
+        let log = ShardLog::create_at_with_fs(
+            self.fs.clone(),
+            &shard_dir(&self.shards_dir, uid, shard),
+            self.log_cfg.clone(),
+            self.clock.clone(),
+            begin,
+        )?;
+        self.watch(uid, shard, &log);
+        Ok(Arc::new(log))
+    }
+
+    /// Opens an existing shard log (a restored one), watched like every shard.
+    fn open_shard(&self, uid: &str, shard: u32) -> Result<Arc<ShardLog>> {
+        let log = ShardLog::open_existing_with_fs(
+            self.fs.clone(),
+            &shard_dir(&self.shards_dir, uid, shard),
+            self.log_cfg.clone(),
+            self.clock.clone(),
+        )?;
+        self.watch(uid, shard, &log);
+        Ok(Arc::new(log))
     }
 
     /// Sets the checkpoint interval of logstores that have no schedule of their own.
@@ -319,7 +420,35 @@ impl Service {
         }
     }
 
+    /// Syncs every shard log and records how far each reaches (design §8), for a clean stop.
+    pub fn shutdown(&self) {
+        let stores: Vec<_> = self.catalog.read().logstores.values().cloned().collect();
+        let mut ops = Vec::new();
+        for ls in stores {
+            for (id, log) in &ls.logs {
+                match log.sync() {
+                    Ok(()) => ops.push(MetaOp::RaiseExtent {
+                        uid: ls.rec.uid.clone(),
+                        shard: *id,
+                        extent: ExtentRec {
+                            begin: 0,
+                            end: log.end(),
+                            segment: log.newest_segment(),
+                        },
+                    }),
+                    Err(e) => {
+                        tracing::error!(error = %e, logstore = %ls.rec.name, shard = id, "sync failed")
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.meta.submit(ops).wait() {
+            tracing::error!(error = %e, "could not record the shards' extents at shutdown");
+        }
+    }
+
     /// Deletes segments older than each logstore's ttl; returns the number of segments deleted.
+    /// Each shard's new begin cursor is committed before its files are deleted (design §9).
     pub fn run_retention(&self) -> usize {
         let now_ms = self.clock.wall_millis();
         let stores: Vec<_> = self.catalog.read().logstores.values().cloned().collect();
@@ -331,7 +460,25 @@ impl Service {
             }
             let cutoff = now_ms.saturating_sub(u64::from(ttl) * 86_400_000);
             for (id, log) in &ls.logs {
-                match log.expire_before(cutoff) {
+                let Some(begin) = log.expirable_before(cutoff) else {
+                    continue;
+                };
+                let recorded = self
+                    .meta
+                    .submit(vec![MetaOp::RaiseExtent {
+                        uid: ls.rec.uid.clone(),
+                        shard: *id,
+                        extent: ExtentRec {
+                            begin,
+                            end: 0,
+                            segment: 0,
+                        },
+                    }])
+                    .wait();
+                match recorded
+                    .map_err(Error::from)
+                    .and_then(|()| Ok(log.expire_to(begin)?))
+                {
                     Ok(n) => deleted += n,
                     Err(e) => {
                         tracing::error!(error = %e, logstore = %ls.rec.name, shard = id, "retention failed")
@@ -341,6 +488,73 @@ impl Service {
         }
         deleted
     }
+}
+
+/// Refuses a shard whose files fall short of its recorded extent (design §8).
+fn check_extent(
+    name: &str,
+    dir: &Path,
+    known: &ExtentRec,
+    found: &ExtentRec,
+) -> anyhow::Result<()> {
+    if found.end < known.end || found.segment < known.segment {
+        anyhow::bail!(
+            "refusing to start: {name} ({}) ends at cursor {} in a segment starting at cursor {}, but it held \
+             every LogGroup up to cursor {} durably before, in segments up to the one starting at cursor {}: \
+             its newest segment files are missing. Restore them (or the whole data dir) from a backup; \
+             starting anyway would hand the lost cursors out again.",
+            dir.display(),
+            found.end,
+            found.segment,
+            known.end,
+            known.segment,
+        );
+    }
+    if found.begin > known.begin {
+        anyhow::bail!(
+            "refusing to start: {name} ({}) begins at cursor {}, but retention removed only the LogGroups \
+             before cursor {}: its oldest segment files are missing. Restore them from a backup of the data dir.",
+            dir.display(),
+            found.begin,
+            known.begin
+        );
+    }
+    Ok(())
+}
+
+/// Checks every consumer checkpoint against its shard's end (design §8).
+fn check_checkpoints(
+    catalog: &Catalog,
+    checkpoints: &[(String, String, String, crate::meta::CheckpointRec)],
+    fsync: FsyncPolicy,
+) -> anyhow::Result<()> {
+    for (p, l, g, c) in checkpoints {
+        let Some(log) = catalog
+            .logstores
+            .get(&(p.clone(), l.clone()))
+            .and_then(|ls| ls.logs.get(&c.shard))
+        else {
+            continue;
+        };
+        if c.cursor <= log.end() {
+            continue;
+        }
+        if fsync == FsyncPolicy::Always {
+            anyhow::bail!(
+                "refusing to start: consumer group {g} of logstore {p}/{l} has a checkpoint at cursor {} \
+                 of shard {}, which ends at cursor {}: acknowledged LogGroups of that shard are lost \
+                 ({}). Restore its segment files from a backup of the data dir.",
+                c.cursor,
+                c.shard,
+                log.end(),
+                log.dir().display()
+            );
+        }
+        tracing::warn!(group = %g, logstore = %format!("{p}/{l}"), shard = c.shard, checkpoint = c.cursor,
+            end = log.end(), "a consumer checkpoint is past the end of its shard: LogGroups acknowledged \
+            without fsync were lost in a crash");
+    }
+    Ok(())
 }
 
 fn shard_dir(shards_dir: &Path, uid: &str, shard: u32) -> PathBuf {
@@ -416,14 +630,41 @@ pub mod testing {
 
     /// Opens a service over an existing data dir.
     pub fn reopen(dir: &Path, clock: Arc<dyn cairn_storage::Clock>) -> Service {
-        let meta = crate::meta::RedbMetaStore::open(&dir.join("meta.redb")).unwrap();
-        let cfg = LogConfig {
+        try_reopen(dir, clock).unwrap()
+    }
+
+    /// The settings of test services: small segments.
+    pub fn log_config() -> LogConfig {
+        LogConfig {
             segment_bytes: 64 * 1024,
             ..LogConfig::default()
-        };
-        Service::open(dir, Arc::new(meta), cfg, Arc::new(HybridClock::new(clock))).unwrap()
+        }
+    }
+
+    /// Opens a service over an existing data dir, or says why it refuses to.
+    pub fn try_reopen(dir: &Path, clock: Arc<dyn cairn_storage::Clock>) -> anyhow::Result<Service> {
+        let meta = crate::meta::RedbMetaStore::open(&dir.join("meta.redb"))?;
+        open_over(dir, Arc::new(meta), clock)
+    }
+
+    /// Opens a service over `dir` with another metadata store.
+    pub fn open_over(
+        dir: &Path,
+        meta: Arc<dyn MetadataStore>,
+        clock: Arc<dyn cairn_storage::Clock>,
+    ) -> anyhow::Result<Service> {
+        Service::open(
+            dir,
+            meta,
+            log_config(),
+            Arc::new(HybridClock::new(clock)),
+            Arc::new(cairn_storage::PooledFs::new(64)),
+        )
     }
 }
+
+#[cfg(test)]
+mod open_tests;
 
 #[cfg(test)]
 mod tests {

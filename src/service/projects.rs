@@ -124,10 +124,17 @@ impl Service {
             .filter(|((p, _), _)| p == name)
             .map(|(_, ls)| ls.clone())
             .collect();
-        let mut ops: Vec<MetaOp> = stores
-            .iter()
-            .map(|ls| MetaOp::DeleteLogstore(ls.rec.project.clone(), ls.rec.name.clone()))
-            .collect();
+        let mut ops = Vec::new();
+        let mut dirs = Vec::new();
+        for ls in &stores {
+            ops.push(MetaOp::DeleteLogstore(
+                ls.rec.project.clone(),
+                ls.rec.name.clone(),
+            ));
+            let (intents, keys) = self.logstore_deletion(ls);
+            ops.extend(intents);
+            dirs.extend(keys);
+        }
         ops.push(MetaOp::DeleteProject(name.to_string()));
         self.commit(&ops, |c| {
             c.projects.remove(name);
@@ -136,8 +143,8 @@ impl Service {
         for ls in stores {
             self.forget_groups(name, &ls.rec.name);
             self.forget_backups(name, &ls.rec.name);
-            self.remove_logstore_files(&ls);
         }
+        self.remove_claimed(dirs);
         Ok(())
     }
 }

@@ -1,10 +1,6 @@
 //! Shards: list, split, merge, delete (design §11).
 
-use std::sync::Arc;
-
-use cairn_storage::ShardLog;
-
-use super::{shard_dir, Error, Result, Service};
+use super::{dirs, Error, Result, Service};
 use crate::meta::{ShardRec, ShardStatus};
 
 /// Midpoint of a shard's range, treating the last shard's end as 2^128.
@@ -76,16 +72,17 @@ impl Service {
         rec.shards.push(left.clone());
         rec.shards.push(right.clone());
         rec.last_modify_time = now;
+        let claim = self.claim(vec![
+            dirs::shard_key(&rec.uid, left.id),
+            dirs::shard_key(&rec.uid, right.id),
+        ])?;
         let mut logs = old.logs.clone();
         for s in [&left, &right] {
-            let log = ShardLog::open(
-                &shard_dir(&self.shards_dir, &rec.uid, s.id),
-                self.log_cfg.clone(),
-                self.clock.clone(),
-            )?;
-            logs.insert(s.id, Arc::new(log));
+            logs.insert(s.id, self.create_shard(&rec.uid, s.id, 0)?);
         }
-        self.replace_logstore(&old, rec, logs)?;
+        let settle = claim.settle_ops().collect();
+        self.replace_logstore(&old, rec, logs, settle)?;
+        claim.settled();
         Ok(vec![parent, left, right])
     }
 
@@ -134,14 +131,12 @@ impl Service {
         let (left, right) = (rec.shards[li].clone(), rec.shards[ri].clone());
         rec.shards.push(merged.clone());
         rec.last_modify_time = now;
+        let claim = self.claim(vec![dirs::shard_key(&rec.uid, merged.id)])?;
         let mut logs = old.logs.clone();
-        let log = ShardLog::open(
-            &shard_dir(&self.shards_dir, &rec.uid, merged.id),
-            self.log_cfg.clone(),
-            self.clock.clone(),
-        )?;
-        logs.insert(merged.id, Arc::new(log));
-        self.replace_logstore(&old, rec, logs)?;
+        logs.insert(merged.id, self.create_shard(&rec.uid, merged.id, 0)?);
+        let settle = claim.settle_ops().collect();
+        self.replace_logstore(&old, rec, logs, settle)?;
+        claim.settled();
         Ok(vec![merged, left, right])
     }
 
@@ -164,11 +159,10 @@ impl Service {
         rec.last_modify_time = self.now_secs();
         let mut logs = old.logs.clone();
         logs.remove(&shard);
-        self.replace_logstore(&old, rec.clone(), logs)?;
-        let dir = shard_dir(&self.shards_dir, &rec.uid, shard);
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not remove shard data");
-        }
+        let dirs = vec![dirs::shard_key(&rec.uid, shard)];
+        let intents = self.delete_intents(&dirs);
+        self.replace_logstore(&old, rec, logs, intents)?;
+        self.remove_claimed(dirs);
         Ok(())
     }
 }

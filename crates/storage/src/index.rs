@@ -92,7 +92,7 @@ pub fn encode_index_header() -> [u8; INDEX_HEADER_LEN as usize] {
 
 /// Decides which records get an entry. Deterministic in the log's contents, so an index rebuilt
 /// from the log equals the one written while appending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct IndexBuilder {
     interval: u64,
     last_pos: Option<u64>,
@@ -276,7 +276,7 @@ impl ActiveIndex {
         entries: &[IndexEntry],
     ) -> Result<ActiveIndex, (PathBuf, io::Error)> {
         let path = dir.join(index_file_name(base));
-        let file = fs.create_truncate(&path).map_err(|e| (path.clone(), e))?;
+        let file = fs.create_derived(&path).map_err(|e| (path.clone(), e))?;
         let mut bytes = Vec::with_capacity(
             (INDEX_HEADER_LEN + entries.len() as u64 * INDEX_ENTRY_LEN) as usize,
         );

@@ -77,6 +77,12 @@ pub trait Fs: Send + Sync {
     fn create_new(&self, path: &Path) -> io::Result<FileRef>;
     /// Creates a file or truncates an existing one, open for reading and writing.
     fn create_truncate(&self, path: &Path) -> io::Result<FileRef>;
+    /// Creates or truncates a file that holds derived data (an index, rebuilt from the log at
+    /// recovery), open for reading and writing. A file system may treat its unsynced writes as
+    /// expendable ([`crate::PooledFs`] may close it before they are synced).
+    fn create_derived(&self, path: &Path) -> io::Result<FileRef> {
+        self.create_truncate(path)
+    }
     /// Renames a file, replacing `to` if it exists.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.

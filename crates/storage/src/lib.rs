@@ -6,6 +6,7 @@
 //! - `record` — byte layout of segment headers and records (§5);
 //! - `index` — the sparse index of a segment (§6);
 //! - `io` — the file-system traits all I/O goes through, so tests can inject faults;
+//! - `pool` — [`PooledFs`], the real file system with a bound on open descriptors (§7);
 //! - `segment` — per-segment summaries and walking a segment file in large reads;
 //! - `handles` — a small cache of open sealed-segment files;
 //! - `recovery` — sorts what is on disk into valid, torn and corrupt at open (§8);
@@ -22,6 +23,7 @@ mod clock;
 mod handles;
 mod index;
 pub mod io;
+mod pool;
 mod record;
 mod recovery;
 mod reserve;
@@ -34,6 +36,7 @@ use std::path::PathBuf;
 
 pub use backup::{pinned_intact, restore_pinned, AppendPause, CutPoint, PinnedSegment};
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
+pub use pool::PooledFs;
 pub use record::{Encoding, MAX_PAYLOAD};
 pub use reserve::Reserver;
 pub use segment::SegmentMeta;
@@ -101,6 +104,16 @@ impl Record {
     }
 }
 
+/// Whether an I/O error says the disk is full or a quota is exhausted.
+pub(crate) fn no_space(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+/// Whether an I/O error says the process or the system is out of file descriptors.
+pub(crate) fn no_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
 /// Errors of the storage engine.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -141,4 +154,18 @@ pub enum StorageError {
         /// Its length.
         len: usize,
     },
+}
+
+impl StorageError {
+    /// Whether the operation failed because the disk is full or a quota is exhausted; nothing
+    /// was changed and the shard stays usable (design §7).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if no_space(source))
+    }
+
+    /// Whether the operation failed for lack of file descriptors; nothing was changed and the
+    /// shard stays usable (design §7).
+    pub fn is_out_of_descriptors(&self) -> bool {
+        matches!(self, StorageError::Io { source, .. } if no_descriptors(source))
+    }
 }

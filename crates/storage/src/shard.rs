@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -32,7 +32,14 @@ use crate::recovery;
 use crate::segment::{
     create_segment, mean_record_len, ActiveSegment, SegmentFile, SegmentMeta, Start,
 };
-use crate::{FsyncPolicy, Hlc, HybridClock, LogConfig, Record, StorageError};
+use crate::{
+    no_descriptors, no_space, FsyncPolicy, Hlc, HybridClock, LogConfig, Record, StorageError,
+};
+
+/// Called each time a segment is sealed and the next one created, with the new segment's base
+/// cursor, which is also the shard's end then (the sealed records are durable, and so is the new
+/// segment's file). Runs under the shard's writer lock: it must not block.
+pub type SealListener = Box<dyn Fn(u64) + Send + Sync>;
 
 /// Largest segment size honoured: a segment may exceed its limit by one record, and positions
 /// in the index are 32-bit.
@@ -179,6 +186,8 @@ pub struct ShardLog {
     failed: AtomicBool,
     /// Set by an append that asked for reserved space, taken by [`ShardLog::take_reserve_request`].
     reserve_requested: AtomicBool,
+    /// Told the new end cursor each time a segment is sealed.
+    on_seal: OnceLock<SealListener>,
     begin: AtomicU64,
     /// The visible end.
     end: AtomicU64,
@@ -217,6 +226,33 @@ impl ShardLog {
             None => fresh(&*fs, dir, 0)?,
         };
         Ok(Self::assemble(fs, dir, cfg, clock, recovered))
+    }
+
+    /// Opens the shard log in `dir`, recovering it per design §8. Unlike [`ShardLog::open`] it
+    /// never creates anything: a missing directory or one without any segment is
+    /// [`StorageError::Corrupt`] (a shard is created with its first segment, so such a shard
+    /// has lost its files).
+    pub fn open_existing_with_fs(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        cfg: LogConfig,
+        clock: Arc<HybridClock>,
+    ) -> Result<ShardLog, StorageError> {
+        if !fs.exists(dir) {
+            return Err(StorageError::Corrupt {
+                path: dir.to_path_buf(),
+                offset: 0,
+                reason: "the shard's directory is missing".into(),
+            });
+        }
+        match recovery::recover(&*fs, dir, cfg.index_interval_bytes)? {
+            Some(r) => Ok(Self::assemble(fs, dir, cfg, clock, r)),
+            None => Err(StorageError::Corrupt {
+                path: dir.to_path_buf(),
+                offset: 0,
+                reason: "the shard's directory holds no segment".into(),
+            }),
+        }
     }
 
     /// Creates a new, empty log whose first cursor is `begin` (restoring a backup); fails if
@@ -297,6 +333,7 @@ impl ShardLog {
             committed: Condvar::new(),
             failed: AtomicBool::new(false),
             reserve_requested: AtomicBool::new(false),
+            on_seal: OnceLock::new(),
             begin: AtomicU64::new(begin),
             end: AtomicU64::new(a.next),
             end_hlc: AtomicU64::new(last_hlc),
@@ -320,6 +357,40 @@ impl ShardLog {
             tracing::error!(shard = %self.dir.display(), error = %err,
                 "I/O error on the append path; the shard refuses further writes");
         }
+        err
+    }
+
+    /// Sets the function told the new segment's base cursor each time a segment is sealed and
+    /// the next one created (once; later calls are ignored).
+    pub fn set_seal_listener(&self, listener: SealListener) {
+        let _ = self.on_seal.set(listener);
+    }
+
+    /// After a failed write at `pos` of the active segment (a record, its index entry or
+    /// reserved space): when the disk is full, cuts the file back to `pos` — the end of the last
+    /// record written before — so no byte of the failed write remains, gives up the reserved
+    /// space with it, and leaves the shard usable (design §7). Any other error, or a failed cut,
+    /// latches the shard failed.
+    fn undo_write(
+        &self,
+        w: &mut Writer,
+        pos: u64,
+        source: std::io::Error,
+        path: PathBuf,
+    ) -> StorageError {
+        let recoverable = no_space(&source);
+        let err = StorageError::Io { path, source };
+        if !recoverable {
+            return self.fail(err);
+        }
+        if let Err(e) = w.active.file.set_len(pos) {
+            tracing::error!(shard = %self.dir.display(), error = %e,
+                "cannot cut back a failed write");
+            return self.fail(err);
+        }
+        w.reserved = pos;
+        tracing::warn!(shard = %self.dir.display(), error = %err,
+            "append failed: the disk is full; the shard accepts writes again once there is space");
         err
     }
 
@@ -355,13 +426,16 @@ impl ShardLog {
         let n = buf.len() as u64;
         w.buf = buf;
         if let Err(e) = written {
-            return Err(self.fail(io_at(&self.segment_path(w.active.base))(e)));
+            let path = self.segment_path(w.active.base);
+            return Err(self.undo_write(&mut w, pos, e, path));
         }
         let base = w.active.base;
+        let index_before = w.index;
         if let Some(entry) = w.index.observe(cursor - base, pos, receive_millis) {
             if let Err(e) = w.active.index.push(entry) {
+                w.index = index_before;
                 let path = self.dir.join(index_file_name(base));
-                return Err(self.fail(io_at(&path)(e)));
+                return Err(self.undo_write(&mut w, pos, e, path));
             }
         }
         w.len += n;
@@ -445,7 +519,8 @@ impl ShardLog {
             while pos < to {
                 let n = (to - pos).min(ZEROS.len() as u64);
                 if let Err(e) = w.active.file.write_all_at(&ZEROS[..n as usize], pos) {
-                    return Err(self.fail(io_at(&self.segment_path(w.active.base))(e)));
+                    let (len, path) = (w.len, self.segment_path(w.active.base));
+                    return Err(self.undo_write(&mut w, len, e, path));
                 }
                 pos += n;
             }
@@ -475,6 +550,7 @@ impl ShardLog {
             old.file
                 .set_len(w.len)
                 .map_err(|e| self.fail(io_at(&old_path)(e)))?;
+            w.reserved = w.len;
         }
         old.file
             .sync_data()
@@ -488,8 +564,10 @@ impl ShardLog {
         old.index
             .sync()
             .map_err(|e| self.fail(io_at(&self.dir.join(index_file_name(old.base)))(e)))?;
-        let (file, index) =
-            create_segment(&*self.fs, &self.dir, w.next).map_err(|e| self.fail(e))?;
+        let (file, index) = match create_segment(&*self.fs, &self.dir, w.next) {
+            Ok(created) => created,
+            Err(e) => return Err(self.abandon_segment(w.next, e)),
+        };
         let new = Arc::new(ActiveSegment::new(w.next, file, SEGMENT_HEADER_LEN, index));
         let meta = SegmentMeta {
             base: old.base,
@@ -516,7 +594,36 @@ impl ShardLog {
         w.reserved = SEGMENT_HEADER_LEN;
         w.first_millis = None;
         w.index = IndexBuilder::new(self.cfg.index_interval_bytes);
+        if let Some(listener) = self.on_seal.get() {
+            listener(w.next);
+        }
         Ok(())
+    }
+
+    /// After a new segment `base` could not be created: when the cause is a full disk or a lack
+    /// of descriptors, removes whatever of its files exists (directory synced) and leaves the
+    /// shard usable, its full segment still active, so the next append tries the roll again
+    /// (design §7). Anything else, or a failed clean-up, latches the shard failed.
+    fn abandon_segment(&self, base: u64, err: StorageError) -> StorageError {
+        let recoverable = matches!(&err, StorageError::Io { source, .. } if no_space(source) || no_descriptors(source));
+        if !recoverable {
+            return self.fail(err);
+        }
+        let cleaned = [
+            self.segment_path(base),
+            self.dir.join(index_file_name(base)),
+        ]
+        .iter()
+        .try_for_each(|p| remove_if_present(&*self.fs, p))
+        .and_then(|()| self.fs.sync_dir(&self.dir).map_err(io_at(&self.dir)));
+        if let Err(e) = cleaned {
+            tracing::error!(shard = %self.dir.display(), error = %e,
+                "cannot remove a segment whose creation failed");
+            return self.fail(err);
+        }
+        tracing::warn!(shard = %self.dir.display(), error = %err,
+            "cannot start a new segment; the shard accepts writes again once the cause is gone");
+        err
     }
 
     /// Makes the records of `segment` up to byte `len` (cursor `next`, last stamp `hlc`)
@@ -597,6 +704,11 @@ impl ShardLog {
         self.wait_for(target)
     }
 
+    /// Base cursor of the active (newest) segment.
+    pub fn newest_segment(&self) -> u64 {
+        self.segments.read().active.base
+    }
+
     /// Oldest retained cursor.
     pub fn begin(&self) -> u64 {
         self.begin.load(Ordering::Acquire)
@@ -675,12 +787,21 @@ impl ShardLog {
                     len: meta.len,
                     next: meta.next,
                 };
-                f(
+                match f(
                     &seg,
                     Start::from_entry(meta.base, entry),
                     meta.mean_record_len(),
-                )
-                .map(Some)
+                ) {
+                    // Retention removed it meanwhile and its descriptor had been given back
+                    // to the pool (design §7): as if the cursor was out of range.
+                    Err(StorageError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound
+                            && meta.base < self.begin() =>
+                    {
+                        Ok(None)
+                    }
+                    other => other.map(Some),
+                }
             }
             Located::Active(active) => {
                 let len = active.visible_len();
@@ -863,11 +984,38 @@ impl ShardLog {
     /// before `cutoff_millis`, and moves `begin` to the first remaining one. The active segment
     /// is never deleted. Returns how many segments were deleted.
     pub fn expire_before(&self, cutoff_millis: u64) -> Result<usize, StorageError> {
+        match self.expirable_before(cutoff_millis) {
+            Some(begin) => self.expire_to(begin),
+            None => Ok(0),
+        }
+    }
+
+    /// The begin cursor [`ShardLog::expire_before`] would leave, if it would delete anything:
+    /// the base of the first sealed segment (or of the active one) received at or after
+    /// `cutoff_millis`. The caller can record it durably before calling
+    /// [`ShardLog::expire_to`] (design §9).
+    pub fn expirable_before(&self, cutoff_millis: u64) -> Option<u64> {
+        let segs = self.segments.read();
+        let n = segs
+            .sealed
+            .iter()
+            .take_while(|m| m.expired(cutoff_millis))
+            .count();
+        if n == 0 {
+            return None;
+        }
+        Some(segs.sealed.get(n).map_or(segs.active.base, |m| m.base))
+    }
+
+    /// Retention up to a begin cursor: deletes, oldest first, the sealed segments that end at or
+    /// before `begin` and moves the begin cursor to the first remaining one. Returns how many
+    /// segments were deleted.
+    pub fn expire_to(&self, begin: u64) -> Result<usize, StorageError> {
         let expired: Vec<u64> = {
             let mut segs = self.segments.write();
             let mut v = Vec::new();
             while let Some(m) = segs.sealed.front() {
-                if !m.expired(cutoff_millis) {
+                if m.next > begin {
                     break;
                 }
                 v.push(m.base);

@@ -15,9 +15,14 @@ use crate::{Reserver, StorageError};
 /// not appended is, and appending continues. With `ahead` > 0 a [`Reserver`] keeps that much
 /// reserved space ahead of the appends meanwhile.
 fn crash_at_sync(budget: u64, ahead: u64) {
+    crash_at_sync_over(budget, ahead, Arc::new(crate::io::RealFs))
+}
+
+/// [`crash_at_sync`] over another file system underneath the faults.
+fn crash_at_sync_over(budget: u64, ahead: u64, under: Arc<dyn crate::io::Fs>) {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("shard");
-    let fs = FaultFs::new();
+    let fs = FaultFs::over(under);
     let (_, hc) = manual(T0);
     let conf = reserving(cfg(1024, 128), ahead);
     let log = Arc::new(ShardLog::open_with_fs(Arc::new(fs.clone()), &src, conf, hc).unwrap());
@@ -109,6 +114,14 @@ fn acknowledged_records_survive_a_crash_at_any_sync() {
 fn acknowledged_records_survive_a_crash_at_any_sync_with_reserved_space() {
     for budget in (0..60).chain((60..200).step_by(7)) {
         crash_at_sync(budget, 512);
+    }
+}
+
+#[test]
+fn acknowledged_records_survive_a_crash_at_any_sync_with_few_descriptors() {
+    // Descriptors are closed and reopened all the time under the appenders and the reserver.
+    for budget in (0..60).step_by(3).chain((60..200).step_by(11)) {
+        crash_at_sync_over(budget, 512, Arc::new(crate::PooledFs::new(8)));
     }
 }
 

@@ -28,6 +28,11 @@ pub struct FaultState {
     pub fail_syncs: AtomicBool,
     /// Creating files fails with EIO.
     pub fail_creates: AtomicBool,
+    /// The disk is full: a write that extends a file lands partly (what fits within the file's
+    /// length and half of the rest) and fails with ENOSPC.
+    pub disk_full: AtomicBool,
+    /// The process is out of descriptors: creating or opening files fails with EMFILE.
+    pub out_of_fds: AtomicBool,
     /// Syncs allowed before every later one fails (the disk "dies" at that sync).
     sync_budget: AtomicU64,
     syncs: AtomicU64,
@@ -46,6 +51,14 @@ struct Durable {
 
 fn eio() -> io::Error {
     io::Error::other("injected I/O error")
+}
+
+fn enospc() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOSPC)
+}
+
+fn emfile() -> io::Error {
+    io::Error::from_raw_os_error(libc::EMFILE)
 }
 
 impl FaultState {
@@ -75,15 +88,23 @@ pub enum Tear {
 pub struct FaultFs {
     /// Shared state; flip its flags to inject faults.
     pub state: Arc<FaultState>,
+    /// The file system underneath.
+    inner: Arc<dyn Fs>,
 }
 
 impl FaultFs {
-    /// A file system without faults.
+    /// A file system without faults over the real one.
     pub fn new() -> Self {
+        Self::over(Arc::new(RealFs))
+    }
+
+    /// A file system without faults over `inner`.
+    pub fn over(inner: Arc<dyn Fs>) -> Self {
         let state = FaultState::default();
         state.sync_budget.store(u64::MAX, Ordering::SeqCst);
         Self {
             state: Arc::new(state),
+            inner,
         }
     }
 
@@ -156,6 +177,15 @@ impl FileIo for FaultFile {
         if self.state.fail_writes.load(Ordering::SeqCst) {
             return Err(eio());
         }
+        if self.state.disk_full.load(Ordering::SeqCst) {
+            let size = self.inner.size()?;
+            if pos + buf.len() as u64 > size {
+                let fits = size.saturating_sub(pos).min(buf.len() as u64) as usize;
+                let landed = fits + (buf.len() - fits) / 2;
+                self.inner.write_all_at(&buf[..landed], pos)?;
+                return Err(enospc());
+            }
+        }
         self.inner.write_at(buf, pos)
     }
     fn sync_data(&self) -> io::Result<()> {
@@ -192,24 +222,39 @@ impl FaultFs {
     }
 }
 
+impl FaultFs {
+    fn check_create(&self) -> io::Result<()> {
+        if self.state.fail_creates.load(Ordering::SeqCst) {
+            return Err(eio());
+        }
+        if self.state.out_of_fds.load(Ordering::SeqCst) {
+            return Err(emfile());
+        }
+        Ok(())
+    }
+}
+
 impl Fs for FaultFs {
     fn open(&self, path: &Path, write: bool) -> io::Result<FileRef> {
-        Ok(self.wrap(RealFs.open(path, write)?, path))
+        if self.state.out_of_fds.load(Ordering::SeqCst) {
+            return Err(emfile());
+        }
+        Ok(self.wrap(self.inner.open(path, write)?, path))
     }
     fn create_new(&self, path: &Path) -> io::Result<FileRef> {
-        if self.state.fail_creates.load(Ordering::SeqCst) {
-            return Err(eio());
-        }
-        Ok(self.wrap(RealFs.create_new(path)?, path))
+        self.check_create()?;
+        Ok(self.wrap(self.inner.create_new(path)?, path))
     }
     fn create_truncate(&self, path: &Path) -> io::Result<FileRef> {
-        if self.state.fail_creates.load(Ordering::SeqCst) {
-            return Err(eio());
-        }
-        Ok(self.wrap(RealFs.create_truncate(path)?, path))
+        self.check_create()?;
+        Ok(self.wrap(self.inner.create_truncate(path)?, path))
+    }
+    fn create_derived(&self, path: &Path) -> io::Result<FileRef> {
+        self.check_create()?;
+        Ok(self.wrap(self.inner.create_derived(path)?, path))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealFs.rename(from, to)?;
+        self.inner.rename(from, to)?;
         let mut d = self.state.durable.lock();
         if let Some(bytes) = d.files.remove(from) {
             d.files.insert(to.to_path_buf(), bytes);
@@ -217,14 +262,14 @@ impl Fs for FaultFs {
         Ok(())
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        RealFs.remove_file(path)
+        self.inner.remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         if !self.state.sync_allowed() {
             return Err(eio());
         }
-        RealFs.sync_dir(dir)?;
-        let names = RealFs.list_dir(dir)?.into_iter().collect();
+        self.inner.sync_dir(dir)?;
+        let names = self.inner.list_dir(dir)?.into_iter().collect();
         self.state
             .durable
             .lock()
@@ -233,15 +278,15 @@ impl Fs for FaultFs {
         Ok(())
     }
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<OsString>> {
-        RealFs.list_dir(dir)
+        self.inner.list_dir(dir)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        RealFs.create_dir_all(dir)
+        self.inner.create_dir_all(dir)
     }
     fn exists(&self, path: &Path) -> bool {
-        RealFs.exists(path)
+        self.inner.exists(path)
     }
     fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
-        RealFs.hard_link(original, link)
+        self.inner.hard_link(original, link)
     }
 }

@@ -5,6 +5,7 @@ mod basics;
 mod concurrency;
 mod crash;
 pub(crate) mod fault;
+mod full;
 mod recovery;
 mod reserve;
 mod retention;

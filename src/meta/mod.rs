@@ -17,6 +17,8 @@ const CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("checkpoi
 const BACKUPS: TableDefinition<&str, &[u8]> = TableDefinition::new("backups");
 const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot_schedules");
 const RESTORE_JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("restore_jobs");
+const EXTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("shard_extents");
+const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("dir_intents");
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,20 @@ pub enum MetaError {
     /// The database reported an error.
     #[error("metadata store: {0}")]
     Db(String),
+    /// The database file cannot be opened: it is damaged or truncated.
+    #[error("the metadata file {path} is damaged and cannot be opened ({detail}); restore it from a backup of the data dir")]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What the store library said.
+        detail: String,
+    },
+    /// Another process has the database file open.
+    #[error("the metadata file {path} is in use by another process")]
+    InUse {
+        /// The file.
+        path: String,
+    },
     /// A stored value could not be decoded.
     #[error("metadata store: undecodable record {key}: {source}")]
     Decode {
@@ -329,6 +345,43 @@ pub struct RestoreJobRec {
     pub timestamp: u64,
 }
 
+/// How far a shard is known to reach (design §8): what its files must still hold.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExtentRec {
+    /// Retention removed everything before this cursor (the shard may still hold more).
+    pub begin: u64,
+    /// The shard held every LogGroup before this cursor durably.
+    pub end: u64,
+    /// Base cursor of the newest segment the shard is known to have created.
+    #[serde(default)]
+    pub segment: u64,
+}
+
+/// What a directory intent announces (design §2).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// The directory is about to be created; it is kept only if a record names it.
+    Create,
+    /// The records naming the directory are gone; the directory is about to be removed.
+    Delete,
+}
+
+/// A directory intent: a directory under the data dir that may be removed at start unless the
+/// metadata names it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IntentRec {
+    /// Create or delete.
+    pub intent: Intent,
+    /// Unix ms when it was recorded.
+    pub at_ms: u64,
+}
+
+/// Key of a shard's extent.
+fn extent_key(uid: &str, shard: u32) -> String {
+    format!("{uid}/{shard:010}")
+}
+
 /// One change to the metadata.
 #[derive(Clone, Debug)]
 pub enum MetaOp {
@@ -354,6 +407,22 @@ pub enum MetaOp {
     PutSchedule(ScheduleRec),
     /// Insert or replace a restore job.
     PutRestoreJob(RestoreJobRec),
+    /// Raise the extent of shard `shard` of the logstore with uid `uid`: each field becomes the
+    /// larger of the stored and the given value.
+    RaiseExtent {
+        /// Logstore uid.
+        uid: String,
+        /// Shard id.
+        shard: u32,
+        /// The extent to raise to.
+        extent: ExtentRec,
+    },
+    /// Remove every extent of the logstore with this uid.
+    DeleteExtents(String),
+    /// Record a directory intent under its path relative to the data dir.
+    PutIntent(String, IntentRec),
+    /// Remove a directory intent.
+    DeleteIntent(String),
 }
 
 /// Everything the metadata store holds, as loaded at start.
@@ -373,9 +442,19 @@ pub struct MetaSnapshot {
     pub schedules: Vec<ScheduleRec>,
     /// All restore jobs.
     pub restore_jobs: Vec<RestoreJobRec>,
+    /// All shard extents: (logstore uid, shard, extent).
+    pub extents: Vec<(String, u32, ExtentRec)>,
+    /// All directory intents: (path relative to the data dir, intent).
+    pub intents: Vec<(String, IntentRec)>,
 }
 
 /// A transactional store of Cairn's metadata.
+///
+/// Rules every implementation keeps: [`MetadataStore::load`] returns everything every earlier
+/// [`MetadataStore::apply`] committed, in every table; a batch applies all of its ops or none;
+/// ops apply in order within a batch; deleting a logstore also removes its consumer groups,
+/// checkpoints, backups, snapshot schedule, restore jobs and shard extents; deleting a group
+/// removes its checkpoints; [`MetaOp::RaiseExtent`] never lowers a stored field.
 pub trait MetadataStore: Send + Sync + 'static {
     /// Reads everything.
     fn load(&self) -> Result<MetaSnapshot, MetaError>;
@@ -389,20 +468,70 @@ pub struct RedbMetaStore {
 }
 
 impl RedbMetaStore {
-    /// Opens or creates the database at `path`.
+    /// Opens or creates the database at `path`. A file the store library cannot open (damaged,
+    /// truncated) is [`MetaError::Damaged`], never a panic; a file another process holds is
+    /// [`MetaError::InUse`].
     pub fn open(path: &Path) -> Result<Self, MetaError> {
-        let db = Database::create(path)?;
-        let txn = db.begin_write()?;
-        txn.open_table(PROJECTS)?;
-        txn.open_table(LOGSTORES)?;
-        txn.open_table(GROUPS)?;
-        txn.open_table(CHECKPOINTS)?;
-        txn.open_table(BACKUPS)?;
-        txn.open_table(SCHEDULES)?;
-        txn.open_table(RESTORE_JOBS)?;
-        txn.commit()?;
-        Ok(Self { db })
+        let shown = path.display().to_string();
+        let opened = without_panics(|| -> Result<Database, MetaError> {
+            let db = match Database::create(path) {
+                Ok(db) => db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    return Err(MetaError::InUse {
+                        path: shown.clone(),
+                    })
+                }
+                Err(redb::DatabaseError::Storage(e)) => {
+                    return Err(MetaError::Damaged {
+                        path: shown.clone(),
+                        detail: e.to_string(),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let txn = db.begin_write()?;
+            for table in [
+                PROJECTS,
+                LOGSTORES,
+                GROUPS,
+                CHECKPOINTS,
+                BACKUPS,
+                SCHEDULES,
+                RESTORE_JOBS,
+                EXTENTS,
+                INTENTS,
+            ] {
+                txn.open_table(table)?;
+            }
+            txn.commit()?;
+            Ok(db)
+        });
+        match opened {
+            Ok(db) => Ok(Self { db: db? }),
+            Err(detail) => Err(MetaError::Damaged {
+                path: shown,
+                detail,
+            }),
+        }
     }
+}
+
+/// Runs `f`, turning a panic inside it into `Err` with the panic's message, printed nowhere:
+/// the store library asserts on some damaged files instead of returning an error.
+fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = QUIET.lock().unwrap_or_else(|e| e.into_inner());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the store library failed".into())
+    })
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(key: &str, bytes: &[u8]) -> Result<T, MetaError> {
@@ -418,6 +547,21 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl MetadataStore for RedbMetaStore {
     fn load(&self) -> Result<MetaSnapshot, MetaError> {
+        without_panics(|| self.load_all()).unwrap_or_else(|detail| {
+            Err(MetaError::Damaged {
+                path: "meta.redb".into(),
+                detail,
+            })
+        })
+    }
+
+    fn apply(&self, ops: &[MetaOp]) -> Result<(), MetaError> {
+        self.apply_all(ops)
+    }
+}
+
+impl RedbMetaStore {
+    fn load_all(&self) -> Result<MetaSnapshot, MetaError> {
         let txn = self.db.begin_read()?;
         let mut snap = MetaSnapshot::default();
         for item in txn.open_table(PROJECTS)?.iter()? {
@@ -446,10 +590,38 @@ impl MetadataStore for RedbMetaStore {
                 decode(key, v.value())?,
             ));
         }
+        for item in txn.open_table(BACKUPS)?.iter()? {
+            let (k, v) = item?;
+            snap.backups.push(decode(k.value(), v.value())?);
+        }
+        for item in txn.open_table(SCHEDULES)?.iter()? {
+            let (k, v) = item?;
+            snap.schedules.push(decode(k.value(), v.value())?);
+        }
+        for item in txn.open_table(RESTORE_JOBS)?.iter()? {
+            let (k, v) = item?;
+            snap.restore_jobs.push(decode(k.value(), v.value())?);
+        }
+        for item in txn.open_table(EXTENTS)?.iter()? {
+            let (k, v) = item?;
+            let key = k.value();
+            let parsed = key
+                .rsplit_once('/')
+                .and_then(|(uid, shard)| Some((uid.to_string(), shard.parse::<u32>().ok()?)));
+            let Some((uid, shard)) = parsed else {
+                return Err(MetaError::Db(format!("malformed shard extent key {key:?}")));
+            };
+            snap.extents.push((uid, shard, decode(key, v.value())?));
+        }
+        for item in txn.open_table(INTENTS)?.iter()? {
+            let (k, v) = item?;
+            snap.intents
+                .push((k.value().to_string(), decode(k.value(), v.value())?));
+        }
         Ok(snap)
     }
 
-    fn apply(&self, ops: &[MetaOp]) -> Result<(), MetaError> {
+    fn apply_all(&self, ops: &[MetaOp]) -> Result<(), MetaError> {
         let txn = self.db.begin_write()?;
         {
             let mut projects = txn.open_table(PROJECTS)?;
@@ -459,6 +631,8 @@ impl MetadataStore for RedbMetaStore {
             let mut backups = txn.open_table(BACKUPS)?;
             let mut schedules = txn.open_table(SCHEDULES)?;
             let mut jobs = txn.open_table(RESTORE_JOBS)?;
+            let mut extents = txn.open_table(EXTENTS)?;
+            let mut intents = txn.open_table(INTENTS)?;
             for op in ops {
                 match op {
                     MetaOp::PutProject(p) => {
@@ -471,12 +645,18 @@ impl MetadataStore for RedbMetaStore {
                         logstores.insert(l.key().as_str(), encode(l).as_slice())?;
                     }
                     MetaOp::DeleteLogstore(project, name) => {
-                        logstores.remove(logstore_key(project, name).as_str())?;
-                        let prefix = format!("{}/", logstore_key(project, name));
+                        let key = logstore_key(project, name);
+                        let removed = logstores.remove(key.as_str())?;
+                        if let Some(rec) = removed {
+                            let rec: LogstoreRec = decode(&key, rec.value())?;
+                            remove_prefix(&mut extents, &format!("{}/", rec.uid))?;
+                        }
+                        let prefix = format!("{key}/");
                         remove_prefix(&mut groups, &prefix)?;
                         remove_prefix(&mut checkpoints, &prefix)?;
                         remove_prefix(&mut backups, &prefix)?;
-                        schedules.remove(logstore_key(project, name).as_str())?;
+                        remove_prefix(&mut jobs, &prefix)?;
+                        schedules.remove(key.as_str())?;
                     }
                     MetaOp::PutGroup(g) => {
                         let key = group_key(&g.project, &g.logstore, &g.name);
@@ -506,6 +686,30 @@ impl MetadataStore for RedbMetaStore {
                     MetaOp::PutRestoreJob(j) => {
                         let key = format!("{}/{}", logstore_key(&j.project, &j.logstore), j.id);
                         jobs.insert(key.as_str(), encode(j).as_slice())?;
+                    }
+                    MetaOp::RaiseExtent { uid, shard, extent } => {
+                        let key = extent_key(uid, *shard);
+                        let stored: ExtentRec = match extents.get(key.as_str())? {
+                            Some(v) => decode(&key, v.value())?,
+                            None => ExtentRec::default(),
+                        };
+                        let raised = ExtentRec {
+                            begin: stored.begin.max(extent.begin),
+                            end: stored.end.max(extent.end),
+                            segment: stored.segment.max(extent.segment),
+                        };
+                        if raised != stored {
+                            extents.insert(key.as_str(), encode(&raised).as_slice())?;
+                        }
+                    }
+                    MetaOp::DeleteExtents(uid) => {
+                        remove_prefix(&mut extents, &format!("{uid}/"))?;
+                    }
+                    MetaOp::PutIntent(path, intent) => {
+                        intents.insert(path.as_str(), encode(intent).as_slice())?;
+                    }
+                    MetaOp::DeleteIntent(path) => {
+                        intents.remove(path.as_str())?;
                     }
                 }
             }
@@ -548,8 +752,12 @@ impl Drop for MetaWriter {
     }
 }
 
+/// Runs on the writer thread right after a batch's transaction committed.
+type AfterCommit = Box<dyn FnOnce() + Send>;
+
 struct WriteJob {
     ops: Vec<MetaOp>,
+    after: Option<AfterCommit>,
     done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
@@ -595,6 +803,11 @@ impl MetaWriter {
                         jobs.iter().flat_map(|j| j.ops.iter().cloned()).collect();
                     let result = store.apply(&ops).map_err(|e| e.to_string());
                     for j in jobs {
+                        if result.is_ok() {
+                            if let Some(after) = j.after {
+                                after();
+                            }
+                        }
                         let _ = j.done.send(result.clone());
                     }
                 }
@@ -608,8 +821,19 @@ impl MetaWriter {
 
     /// Queues `ops`; the returned handle waits for them to be durable.
     pub fn submit(&self, ops: Vec<MetaOp>) -> Pending {
+        self.queue(ops, None)
+    }
+
+    /// Queues `ops` and runs `after` on the writer thread once they are committed, before the
+    /// returned handle reports it (and not at all if the transaction fails). Changes queued
+    /// later are applied after `after` has run. `after` must not wait for the writer.
+    pub fn submit_then(&self, ops: Vec<MetaOp>, after: impl FnOnce() + Send + 'static) -> Pending {
+        self.queue(ops, Some(Box::new(after)))
+    }
+
+    fn queue(&self, ops: Vec<MetaOp>, after: Option<AfterCommit>) -> Pending {
         let (done, rx) = tokio::sync::oneshot::channel();
-        let job = WriteJob { ops, done };
+        let job = WriteJob { ops, after, done };
         let unsent = match self.tx.lock() {
             Ok(tx) => match tx.as_ref() {
                 Some(tx) => tx.send(job).err().map(|e| e.0),
@@ -623,6 +847,9 @@ impl MetaWriter {
         Pending(rx)
     }
 }
+
+#[cfg(test)]
+mod conformance;
 
 #[cfg(test)]
 mod tests {
