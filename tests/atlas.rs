@@ -740,3 +740,183 @@ fn regex_like_iso(s: &str) -> bool {
         && b[16] == b':'
         && b[19] == b'Z'
 }
+
+/// Starts a restore of checkpoint `id` of `logs` into `target` and waits until every job of
+/// the batch has finished; answers the batch's jobs.
+fn restore_and_wait(server: &Server, project: &str, id: &str, target: &str) -> Value {
+    let body = json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
+        "targetGroupId": project, "targetClusterName": target}});
+    let (status, jobs) = atlas(
+        server,
+        "POST",
+        &format!("/groups/{project}/clusters/logs/restoreJobs"),
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{jobs}");
+    let batch = jobs["results"][0]["batchId"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, list) = atlas(
+            server,
+            "GET",
+            &format!("/groups/{project}/clusters/logs/restoreJobs?batchId={batch}"),
+            None,
+        );
+        let done = list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["statusName"] != "IN_PROGRESS");
+        if done {
+            return list;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restore did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// What the Atlas API says about a logstore's backups: checkpoints, schedule, restore jobs.
+fn backup_state(server: &Server, project: &str) -> (Value, Value, Value) {
+    let get = |path: &str| {
+        let (status, v) = atlas(
+            server,
+            "GET",
+            &format!("/groups/{project}/clusters/logs/{path}"),
+            None,
+        );
+        assert_eq!(status, 200, "{path}: {v}");
+        v
+    };
+    (
+        get("backupCheckpoints"),
+        get("snapshotSchedule"),
+        get("restoreJobs"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_state_survives_clean_and_unclean_restarts() {
+    let mut server = Server::start(&[]);
+    let http = SlsHttp::new(&server);
+    setup(&http, "keep", 2).await;
+    for seq in 0..50 {
+        let key = KEYS[seq % 2];
+        let r = http
+            .put("keep", "logs", Some(key), &group(seq % 2, seq))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let (status, a) = atlas(
+        &server,
+        "POST",
+        "/groups/keep/clusters/logs/backupCheckpoints",
+        None,
+    );
+    assert_eq!(status, 201, "{a}");
+    let id = a["id"].as_str().unwrap().to_string();
+    for seq in 50..70 {
+        let r = http
+            .put("keep", "logs", Some(KEYS[seq % 2]), &group(seq % 2, seq))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let (status, sched) = atlas(
+        &server,
+        "PATCH",
+        "/groups/keep/clusters/logs/snapshotSchedule",
+        Some(&json!({"clusterCheckpointIntervalMin": 30, "pointInTimeWindowHours": 72})),
+    );
+    assert_eq!(status, 200, "{sched}");
+    let jobs = restore_and_wait(&server, "keep", &id, "restored");
+    assert!(
+        jobs["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["statusName"] == "FINISHED"),
+        "{jobs}"
+    );
+    let before = backup_state(&server, "keep");
+    assert_eq!(before.0["totalCount"], 1);
+    assert_eq!(before.1["clusterCheckpointIntervalMin"], 30);
+    let pins = server.data_dir.join("backups").join(&id);
+    assert!(pins.exists());
+
+    server.restart_clean();
+    assert_eq!(backup_state(&server, "keep"), before, "after a clean stop");
+    server.restart();
+    assert_eq!(backup_state(&server, "keep"), before, "after SIGKILL");
+    assert!(pins.exists(), "the pins are kept");
+
+    // A restore from the checkpoint taken before the two restarts has all of its LogGroups.
+    let jobs = restore_and_wait(&server, "keep", &id, "again");
+    assert!(
+        jobs["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["statusName"] == "FINISHED"),
+        "{jobs}"
+    );
+    let http = SlsHttp::new(&server);
+    let mut total = 0;
+    for shard in 0..2 {
+        let restored = http.pull_all("keep", "again", shard).await;
+        let original = http.pull_all("keep", "logs", shard).await;
+        assert_eq!(
+            restored[..],
+            original[..restored.len()],
+            "shard {shard}: a prefix"
+        );
+        assert!(
+            restored.iter().all(|(_, b)| parse(b).1 < 50),
+            "only the cut"
+        );
+        total += restored.len();
+    }
+    assert_eq!(total, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_checkpoint_interval_takes_checkpoints() {
+    let conf = tempfile::tempdir().unwrap();
+    let path = conf.path().join("cairn.toml");
+    std::fs::write(
+        &path,
+        "[backup]\ncheckpoint_interval_min = 60\nschedule_check_secs = 1\n",
+    )
+    .unwrap();
+    let server = Server::start(&["--config", path.to_str().unwrap()]);
+    let http = SlsHttp::new(&server);
+    setup(&http, "sched", 1).await;
+    let (_, s) = atlas(
+        &server,
+        "GET",
+        "/groups/sched/clusters/logs/snapshotSchedule",
+        None,
+    );
+    assert_eq!(s["clusterCheckpointIntervalMin"], 60, "{s}");
+    // The logstore has no checkpoint yet, so one is due at the next check.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, list) = atlas(
+            &server,
+            "GET",
+            "/groups/sched/clusters/logs/backupCheckpoints",
+            None,
+        );
+        if list["totalCount"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled checkpoint: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

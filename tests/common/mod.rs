@@ -18,6 +18,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     extra: Vec<String>,
+    /// Descriptor limit (soft and hard) the process runs under, if any.
+    nofile: Option<u64>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -34,19 +36,53 @@ impl Server {
     pub fn start(extra: &[&str]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
+        Self::start_on(data_dir, Some(tmp), extra, None)
+    }
+
+    /// Starts a server on `data_dir` (kept by the caller), optionally under a descriptor limit.
+    pub fn start_on(
+        data_dir: PathBuf,
+        tmp: Option<tempfile::TempDir>,
+        extra: &[&str],
+        nofile: Option<u64>,
+    ) -> Server {
         let mut s = Server {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
             data_dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            _tmp: Some(tmp),
+            nofile,
+            _tmp: tmp,
         };
         s.spawn();
         s
     }
 
+    /// Runs the process under a descriptor limit from its next start on (`None`: inherited).
+    pub fn set_nofile(&mut self, nofile: Option<u64>) {
+        self.nofile = nofile;
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    fn command(&self) -> Command {
+        let bin = env!("CARGO_BIN_EXE_cairn");
+        match self.nofile {
+            None => Command::new(bin),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin]);
+                c
+            }
+        }
+    }
+
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        let mut child = self
+            .command()
             .arg("serve")
             .arg("--listen")
             .arg(self.addr.to_string())
@@ -96,15 +132,40 @@ impl Server {
         }
     }
 
+    /// Stops the process the way an operator does (SIGTERM), waiting for it to exit; returns
+    /// whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        c.wait().unwrap().success()
+    }
+
     /// Starts it again on the same data dir and port.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
     }
 
+    /// Stops it cleanly (SIGTERM) and starts it again on the same data dir and port.
+    pub fn restart_clean(&mut self) {
+        assert!(self.terminate(), "cairn exited with an error at SIGTERM");
+        self.spawn();
+    }
+
     /// Starts a second process on the data dir and returns its exit status and output, for
     /// checking refusals to start. Panics if it is still running after 60 s: it started.
     pub fn try_start_on(data_dir: &Path) -> std::process::Output {
+        Self::try_start_with(data_dir, &[])
+    }
+
+    /// [`Server::try_start_on`] with extra arguments.
+    pub fn try_start_with(data_dir: &Path, extra: &[&str]) -> std::process::Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args([
                 "serve",
@@ -113,6 +174,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data_dir)
+            .args(extra)
             .env("CAIRN_ACCESS_KEY_ID", AK)
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
             .stdout(Stdio::piped())

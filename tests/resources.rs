@@ -1,0 +1,223 @@
+//! Running out of resources, with the real binary: a full disk answers a clear error and writes
+//! resume without a restart once space is freed; ten thousand shards start and serve under a
+//! limit of 4,096 file descriptors (design §7).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cairn_proto::{Log, LogContent, LogGroup};
+use common::{Server, SlsHttp};
+use prost::Message;
+use serde_json::json;
+
+/// A LogGroup of `len` bytes that do not compress, naming `seq`.
+fn group(seq: usize, len: usize) -> Vec<u8> {
+    let mut x = (seq as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    LogGroup {
+        logs: vec![Log {
+            time: 1_700_000_000,
+            contents: vec![
+                LogContent {
+                    key: b"seq".to_vec(),
+                    value: seq.to_string().into_bytes(),
+                },
+                LogContent {
+                    key: b"noise".to_vec(),
+                    value: noise.into_bytes(),
+                },
+            ],
+            time_ns: None,
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn seq_of(bytes: &[u8]) -> usize {
+    let g = LogGroup::decode(bytes).unwrap();
+    String::from_utf8(g.logs[0].contents[0].value.clone())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A tmpfs of a given size, unmounted when dropped. Mounting needs root, as the test command
+/// runs in CI; anywhere else this test fails saying so rather than pass without testing.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("mount is installed");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill a disk and needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+async fn logstore(http: &SlsHttp, project: &str, name: &str, shards: u32) {
+    let r = http
+        .json(
+            "POST",
+            Some(project),
+            "/logstores",
+            json!({"logstoreName": name, "ttl": 7, "shardCount": shards}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+async fn project(http: &SlsHttp, name: &str) {
+    let r = http
+        .json("POST", Some(name), "/", json!({"projectName": name}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_disk_full_and_writes_resume_once_space_is_freed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("disk");
+    let _disk = Tmpfs::mount(&mnt, "24m");
+    let filler = mnt.join("filler");
+    std::fs::write(&filler, vec![7u8; 12 << 20]).unwrap();
+    let mut server = Server::start_on(mnt.join("data"), None, &[], None);
+    let http = SlsHttp::new(&server);
+    project(&http, "full").await;
+    logstore(&http, "full", "logs", 1).await;
+
+    let mut acked = Vec::new();
+    let refusal = loop {
+        let seq = acked.len();
+        let r = http
+            .put("full", "logs", None, &group(seq, 256 << 10))
+            .await
+            .unwrap();
+        match r.status {
+            200 => acked.push(seq),
+            _ => break r,
+        }
+        assert!(seq < 200, "24 MiB cannot hold 200 LogGroups of 256 KiB");
+    };
+    assert_eq!(refusal.status, 507, "{:?}", refusal.body);
+    let err = refusal.json();
+    assert_eq!(err["errorCode"], "DiskFull", "{err}");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("disk is full"),
+        "{err}"
+    );
+    assert!(
+        acked.len() > 10,
+        "some LogGroups fit before the disk filled"
+    );
+    // Still full: the same answer, not a shard that refuses everything from now on.
+    let again = http
+        .put("full", "logs", None, &group(acked.len(), 256 << 10))
+        .await
+        .unwrap();
+    assert_eq!(again.status, 507);
+
+    std::fs::remove_file(&filler).unwrap();
+    for _ in 0..10 {
+        let seq = acked.len();
+        let r = http
+            .put("full", "logs", None, &group(seq, 256 << 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status, 200,
+            "writes resume without a restart: {:?}",
+            r.body
+        );
+        acked.push(seq);
+    }
+
+    server.restart();
+    let http = SlsHttp::new(&server);
+    let got: Vec<usize> = http
+        .pull_all("full", "logs", 0)
+        .await
+        .iter()
+        .map(|(_, b)| seq_of(b))
+        .collect();
+    assert_eq!(got, acked, "every acknowledged LogGroup, once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_shards_start_and_serve_under_4096_descriptors() {
+    const STORES: usize = 100;
+    const SHARDS: u32 = 100;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::start_on(data, Some(tmp), &[], Some(4096));
+    let http = SlsHttp::new(&server);
+    project(&http, "many").await;
+    for i in 0..STORES {
+        logstore(&http, "many", &format!("ls{i:03}"), SHARDS).await;
+    }
+    server.restart_clean();
+    let http = SlsHttp::new(&server);
+    // One LogGroup into every shard (routed by its begin key), then read back from every one.
+    for i in 0..STORES {
+        let ls = format!("ls{i:03}");
+        let shards = http
+            .send(
+                "GET",
+                Some("many"),
+                &format!("/logstores/{ls}/shards"),
+                "",
+                vec![],
+                &[],
+            )
+            .await
+            .unwrap()
+            .json();
+        let shards = shards.as_array().unwrap();
+        assert_eq!(shards.len(), SHARDS as usize);
+        for s in shards {
+            let key = s["inclusiveBeginKey"].as_str().unwrap();
+            let seq = i * SHARDS as usize + s["shardID"].as_u64().unwrap() as usize;
+            let r = http
+                .put("many", &ls, Some(key), &group(seq, 64))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{ls} shard {}: {:?}", s["shardID"], r.body);
+        }
+    }
+    server.restart();
+    let http = SlsHttp::new(&server);
+    for i in 0..STORES {
+        let ls = format!("ls{i:03}");
+        for shard in 0..SHARDS {
+            let got = http.pull_all("many", &ls, shard).await;
+            assert_eq!(got.len(), 1, "{ls} shard {shard}");
+            assert_eq!(seq_of(&got[0].1), i * SHARDS as usize + shard as usize);
+        }
+    }
+}
