@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cairn_proto::{Log, LogContent, LogGroup};
-use common::{Server, SlsHttp, AK, SK};
+use common::{atlas, curl, Server, SlsHttp, AK, SK};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -18,47 +18,6 @@ const KEYS: [&str; 4] = [
     "80000000000000000000000000000000",
     "c0000000000000000000000000000000",
 ];
-
-/// `curl --digest`: (status, JSON body).
-fn curl(
-    server: &Server,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-    user: Option<(&str, &str)>,
-) -> (u16, Value) {
-    let url = format!("{}/api/atlas/v1.0{path}", server.url());
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code}",
-        "-H",
-        "Content-Type: application/json",
-    ]);
-    if let Some((u, p)) = user {
-        cmd.args(["--digest", "--user", &format!("{u}:{p}")]);
-    }
-    if let Some(b) = body {
-        cmd.args(["--data", &b.to_string()]);
-    }
-    cmd.arg(&url);
-    let out = cmd.output().expect("curl is installed");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    let v = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-    };
-    (status.parse().unwrap(), v)
-}
-
-fn atlas(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    curl(server, method, path, body, Some((AK, SK)))
-}
 
 fn group(writer: usize, seq: usize) -> Vec<u8> {
     LogGroup {

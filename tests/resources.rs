@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cairn_proto::{Log, LogContent, LogGroup};
-use common::{Server, SlsHttp};
+use common::{atlas, Server, SlsHttp};
 use prost::Message;
 use serde_json::json;
 
@@ -167,6 +167,119 @@ async fn a_full_disk_answers_disk_full_and_writes_resume_once_space_is_freed() {
         .map(|(_, b)| seq_of(b))
         .collect();
     assert_eq!(got, acked, "every acknowledged LogGroup, once, in order");
+}
+
+/// Fills the file system of `dir` up to `keep` free bytes with a file in `dir`.
+fn fill(dir: &Path, keep: u64) -> PathBuf {
+    let path = dir.join("filler");
+    let out = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let avail: u64 = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::write(&path, vec![1u8; avail.saturating_sub(keep) as usize]).unwrap();
+    path
+}
+
+/// Polls the jobs of a restore batch until none is in progress.
+fn finished_jobs(server: &Server, batch: &str) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, list) = atlas(
+            server,
+            "GET",
+            &format!("/groups/full/clusters/logs/restoreJobs?batchId={batch}"),
+            None,
+        );
+        assert_eq!(status, 200, "{list}");
+        let jobs = list["results"].as_array().unwrap().clone();
+        if jobs.iter().all(|j| j["statusName"] != "IN_PROGRESS") {
+            return jobs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restore did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("disk");
+    let _disk = Tmpfs::mount(&mnt, "32m");
+    let server = Server::start_on(mnt.join("data"), None, &[], None);
+    let http = SlsHttp::new(&server);
+    project(&http, "full").await;
+    logstore(&http, "full", "logs", 1).await;
+    for seq in 0..16 {
+        let r = http
+            .put("full", "logs", None, &group(seq, 256 << 10))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+    }
+    let (status, ckpt) = atlas(
+        &server,
+        "POST",
+        "/groups/full/clusters/logs/backupCheckpoints",
+        None,
+    );
+    assert_eq!(status, 201, "{ckpt}");
+    let id = ckpt["id"].as_str().unwrap().to_string();
+    let shards_before: Vec<_> = std::fs::read_dir(server.data_dir.join("shards"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    // Room for the metadata, not for a copy of the 4 MiB segment the cut falls in.
+    let filler = fill(&mnt, 1 << 20);
+    let body = json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
+        "targetGroupId": "full", "targetClusterName": "copy"}});
+    let restore = |body: &serde_json::Value| {
+        let (status, jobs) = atlas(
+            &server,
+            "POST",
+            "/groups/full/clusters/logs/restoreJobs",
+            Some(body),
+        );
+        assert_eq!(status, 200, "{jobs}");
+        jobs["results"][0]["batchId"].as_str().unwrap().to_string()
+    };
+    let jobs = finished_jobs(&server, &restore(&body));
+    for j in &jobs {
+        assert_eq!(j["statusName"], "BROKEN", "{j}");
+        let reason = j["statusReason"].as_str().unwrap_or_default();
+        assert!(reason.contains("disk is full"), "{j}");
+    }
+    let shards_after: Vec<_> = std::fs::read_dir(server.data_dir.join("shards"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        shards_after, shards_before,
+        "the failed restore removed what it built"
+    );
+    let r = http
+        .send("GET", Some("full"), "/logstores/copy", "", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "no logstore was created");
+
+    std::fs::remove_file(&filler).unwrap();
+    let jobs = finished_jobs(&server, &restore(&body));
+    assert!(
+        jobs.iter().all(|j| j["statusName"] == "FINISHED"),
+        "{jobs:?}"
+    );
+    assert_eq!(http.pull_all("full", "copy", 0).await.len(), 16);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

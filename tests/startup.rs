@@ -246,39 +246,61 @@ async fn stray_directories_are_refused_never_removed() {
     server.restart();
 }
 
-#[test]
-fn the_data_dir_and_a_generated_key_are_private() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("fresh");
-    // Started without a configured key, so that one is generated; stopped once listening.
+/// Starts the binary on `data` (with the test key in the environment or without any), waits
+/// until it listens, stops it, and answers what it wrote to stderr.
+fn start_once(data: &Path, with_env_key: bool) -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
-        .env_remove("CAIRN_ACCESS_KEY_ID")
-        .env_remove("CAIRN_ACCESS_KEY_SECRET")
-        .env("CAIRN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(data)
+    .env("CAIRN_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(log.reopen().unwrap());
+    if with_env_key {
+        cmd.env("CAIRN_ACCESS_KEY_ID", common::AK)
+            .env("CAIRN_ACCESS_KEY_SECRET", common::SK);
+    } else {
+        cmd.env_remove("CAIRN_ACCESS_KEY_ID")
+            .env_remove("CAIRN_ACCESS_KEY_SECRET");
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    assert!(
-        lines.any(|l| l.is_ok_and(|l| l.contains("listening on"))),
-        "it started"
-    );
+    let started = lines.any(|l| l.is_ok_and(|l| l.contains("listening on")));
     child.kill().unwrap();
     child.wait().unwrap();
+    let stderr = std::fs::read_to_string(log.path()).unwrap();
+    assert!(started, "it started: {stderr}");
+    stderr
+}
+
+#[test]
+fn the_data_dir_and_a_generated_key_are_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("fresh");
+    start_once(&data, false);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let key = data.join("root-key.json");
     assert_eq!(mode(&data), 0o700, "data dir");
-    assert_eq!(mode(&data.join("root-key.json")), 0o600, "key file");
+    assert_eq!(mode(&key), 0o600, "key file");
+    let quiet = start_once(&data, false);
+    assert!(!quiet.contains("root key"), "{quiet}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let stderr = start_once(&data, false);
+    assert!(stderr.contains("may be read by other users"), "{stderr}");
+    let stderr = start_once(&data, true);
+    assert!(
+        stderr
+            .contains("CAIRN_ACCESS_KEY_SECRET are set, so the root key in this file is not used"),
+        "{stderr}"
+    );
 }

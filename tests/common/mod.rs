@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 /// Test access key id.
 pub const AK: &str = "test-ak";
 /// Test access key secret.
@@ -414,4 +416,46 @@ impl SlsHttp {
             cursor = next;
         }
     }
+}
+
+/// `curl --digest`: (status, JSON body).
+pub fn curl(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    user: Option<(&str, &str)>,
+) -> (u16, Value) {
+    let url = format!("{}/api/atlas/v1.0{path}", server.url());
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "Content-Type: application/json",
+    ]);
+    if let Some((u, p)) = user {
+        cmd.args(["--digest", "--user", &format!("{u}:{p}")]);
+    }
+    if let Some(b) = body {
+        cmd.args(["--data", &b.to_string()]);
+    }
+    cmd.arg(&url);
+    let out = cmd.output().expect("curl is installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    let v = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    };
+    (status.parse().unwrap(), v)
+}
+
+/// `curl --digest` with the test key.
+pub fn atlas(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    curl(server, method, path, body, Some((AK, SK)))
 }
