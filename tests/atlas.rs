@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use cairn_proto::{Log, LogContent, LogGroup};
-use common::{atlas, curl, Server, SlsHttp, AK, SK};
+use common::{atlas, curl, restore_and_wait, Server, SlsHttp, AK, SK};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -700,43 +700,6 @@ fn regex_like_iso(s: &str) -> bool {
         && b[19] == b'Z'
 }
 
-/// Starts a restore of checkpoint `id` of `logs` into `target` and waits until every job of
-/// the batch has finished; answers the batch's jobs.
-fn restore_and_wait(server: &Server, project: &str, id: &str, target: &str) -> Value {
-    let body = json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
-        "targetGroupId": project, "targetClusterName": target}});
-    let (status, jobs) = atlas(
-        server,
-        "POST",
-        &format!("/groups/{project}/clusters/logs/restoreJobs"),
-        Some(&body),
-    );
-    assert_eq!(status, 200, "{jobs}");
-    let batch = jobs["results"][0]["batchId"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (_, list) = atlas(
-            server,
-            "GET",
-            &format!("/groups/{project}/clusters/logs/restoreJobs?batchId={batch}"),
-            None,
-        );
-        let done = list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|j| j["statusName"] != "IN_PROGRESS");
-        if done {
-            return list;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 /// What the Atlas API says about a logstore's backups: checkpoints, schedule, restore jobs.
 fn backup_state(server: &Server, project: &str) -> (Value, Value, Value) {
     let get = |path: &str| {
@@ -791,14 +754,10 @@ async fn backup_state_survives_clean_and_unclean_restarts() {
         Some(&json!({"clusterCheckpointIntervalMin": 30, "pointInTimeWindowHours": 72})),
     );
     assert_eq!(status, 200, "{sched}");
-    let jobs = restore_and_wait(&server, "keep", &id, "restored");
+    let jobs = restore_and_wait(&server, "keep", "logs", &id, "restored");
     assert!(
-        jobs["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|j| j["statusName"] == "FINISHED"),
-        "{jobs}"
+        jobs.iter().all(|j| j["statusName"] == "FINISHED"),
+        "{jobs:?}"
     );
     let before = backup_state(&server, "keep");
     assert_eq!(before.0["totalCount"], 1);
@@ -813,14 +772,10 @@ async fn backup_state_survives_clean_and_unclean_restarts() {
     assert!(pins.exists(), "the pins are kept");
 
     // A restore from the checkpoint taken before the two restarts has all of its LogGroups.
-    let jobs = restore_and_wait(&server, "keep", &id, "again");
+    let jobs = restore_and_wait(&server, "keep", "logs", &id, "again");
     assert!(
-        jobs["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|j| j["statusName"] == "FINISHED"),
-        "{jobs}"
+        jobs.iter().all(|j| j["statusName"] == "FINISHED"),
+        "{jobs:?}"
     );
     let http = SlsHttp::new(&server);
     let mut total = 0;

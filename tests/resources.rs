@@ -7,49 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cairn_proto::{Log, LogContent, LogGroup};
-use common::{atlas, Server, SlsHttp};
-use prost::Message;
+use common::{atlas, noisy_group as group, restore_and_wait, seq_of, Server, SlsHttp};
 use serde_json::json;
-
-/// A LogGroup of `len` bytes that do not compress, naming `seq`.
-fn group(seq: usize, len: usize) -> Vec<u8> {
-    let mut x = (seq as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let noise: String = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b'a' + (x % 26) as u8)
-        })
-        .collect();
-    LogGroup {
-        logs: vec![Log {
-            time: 1_700_000_000,
-            contents: vec![
-                LogContent {
-                    key: b"seq".to_vec(),
-                    value: seq.to_string().into_bytes(),
-                },
-                LogContent {
-                    key: b"noise".to_vec(),
-                    value: noise.into_bytes(),
-                },
-            ],
-            time_ns: None,
-        }],
-        ..Default::default()
-    }
-    .encode_to_vec()
-}
-
-fn seq_of(bytes: &[u8]) -> usize {
-    let g = LogGroup::decode(bytes).unwrap();
-    String::from_utf8(g.logs[0].contents[0].value.clone())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 /// A tmpfs of a given size, unmounted when dropped. Mounting needs root, as the test command
 /// runs in CI; anywhere else this test fails saying so rather than pass without testing.
@@ -188,29 +147,6 @@ fn fill(dir: &Path, keep: u64) -> PathBuf {
     path
 }
 
-/// Polls the jobs of a restore batch until none is in progress.
-fn finished_jobs(server: &Server, batch: &str) -> Vec<serde_json::Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, list) = atlas(
-            server,
-            "GET",
-            &format!("/groups/full/clusters/logs/restoreJobs?batchId={batch}"),
-            None,
-        );
-        assert_eq!(status, 200, "{list}");
-        let jobs = list["results"].as_array().unwrap().clone();
-        if jobs.iter().all(|j| j["statusName"] != "IN_PROGRESS") {
-            return jobs;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -241,19 +177,7 @@ async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
         .collect();
     // Room for the metadata, not for a copy of the 4 MiB segment the cut falls in.
     let filler = fill(&mnt, 1 << 20);
-    let body = json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
-        "targetGroupId": "full", "targetClusterName": "copy"}});
-    let restore = |body: &serde_json::Value| {
-        let (status, jobs) = atlas(
-            &server,
-            "POST",
-            "/groups/full/clusters/logs/restoreJobs",
-            Some(body),
-        );
-        assert_eq!(status, 200, "{jobs}");
-        jobs["results"][0]["batchId"].as_str().unwrap().to_string()
-    };
-    let jobs = finished_jobs(&server, &restore(&body));
+    let jobs = restore_and_wait(&server, "full", "logs", &id, "copy");
     for j in &jobs {
         assert_eq!(j["statusName"], "BROKEN", "{j}");
         let reason = j["statusReason"].as_str().unwrap_or_default();
@@ -274,7 +198,7 @@ async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
     assert_eq!(r.status, 404, "no logstore was created");
 
     std::fs::remove_file(&filler).unwrap();
-    let jobs = finished_jobs(&server, &restore(&body));
+    let jobs = restore_and_wait(&server, "full", "logs", &id, "copy");
     assert!(
         jobs.iter().all(|j| j["statusName"] == "FINISHED"),
         "{jobs:?}"

@@ -5,7 +5,7 @@
 mod common;
 
 use cairn_proto::{Log, LogContent, LogGroup};
-use common::{atlas, Server, SlsHttp};
+use common::{atlas, restore_and_wait, Server, SlsHttp};
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -110,43 +110,6 @@ async fn survives(server: &mut Server, step: &str) -> Value {
     let after = state(server).await;
     assert_eq!(after, before, "after SIGKILL following: {step}");
     after
-}
-
-fn restore(server: &Server, id: &str, target: &str) {
-    let body = json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
-        "targetGroupId": "life", "targetClusterName": target}});
-    let (status, jobs) = atlas(
-        server,
-        "POST",
-        "/groups/life/clusters/logs/restoreJobs",
-        Some(&body),
-    );
-    assert_eq!(status, 200, "{jobs}");
-    let batch = jobs["results"][0]["batchId"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (_, list) = atlas(
-            server,
-            "GET",
-            &format!("/groups/life/clusters/logs/restoreJobs?batchId={batch}"),
-            None,
-        );
-        let st: Vec<Value> = list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["statusName"].clone())
-            .collect();
-        if st.iter().all(|s| s == "FINISHED") {
-            return;
-        }
-        assert!(st.iter().all(|s| s == "IN_PROGRESS"), "{list}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restore did not finish"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +230,11 @@ async fn every_kind_of_state_survives_sigkill() {
     assert_eq!(status, 200);
     survives(&mut server, "backup checkpoints and a schedule").await;
 
-    restore(&server, a["id"].as_str().unwrap(), "copy");
+    let jobs = restore_and_wait(&server, "life", "logs", a["id"].as_str().unwrap(), "copy");
+    assert!(
+        jobs.iter().all(|j| j["statusName"] == "FINISHED"),
+        "{jobs:?}"
+    );
     survives(&mut server, "a restore").await;
 
     let b_id = b["id"].as_str().unwrap();

@@ -9,35 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cairn_proto::{Log, LogContent, LogGroup};
-use common::{Server, SlsHttp};
-use prost::Message;
+use common::{noisy_group as group, Server, SlsHttp};
 use serde_json::json;
-
-/// A LogGroup with `len` bytes that do not compress (so segments fill as configured).
-fn group(seq: usize, len: usize) -> Vec<u8> {
-    let mut x = (seq as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let noise: String = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from(b'a' + (x % 26) as u8)
-        })
-        .collect();
-    LogGroup {
-        logs: vec![Log {
-            time: 1_700_000_000,
-            contents: vec![LogContent {
-                key: b"seq".to_vec(),
-                value: format!("{seq}:{noise}").into_bytes(),
-            }],
-            time_ns: None,
-        }],
-        ..Default::default()
-    }
-    .encode_to_vec()
-}
 
 async fn logstore(http: &SlsHttp, shards: u32) {
     assert_eq!(

@@ -676,43 +676,17 @@ impl Service {
 mod tests {
     use super::super::consumers::GroupSpec;
     use super::super::logs::PutTarget;
-    use super::super::testing::service_with_manual_clock;
-    use super::super::{LogstoreSpec, ProjectSpec};
+    use super::super::testing::{log_group, proj_ls1, service_with_manual_clock};
     use super::*;
     use cairn_proto::{Log, LogContent, LogGroup};
     use prost::Message;
 
     fn group(i: u32) -> Vec<u8> {
-        LogGroup {
-            logs: vec![Log {
-                time: 1,
-                contents: vec![LogContent {
-                    key: b"i".to_vec(),
-                    value: i.to_string().into_bytes(),
-                }],
-                time_ns: None,
-            }],
-            ..Default::default()
-        }
-        .encode_to_vec()
+        log_group(i, 0)
     }
 
     fn setup(svc: &Service) {
-        svc.create_project(ProjectSpec {
-            name: "proj".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        svc.create_logstore(
-            "proj",
-            LogstoreSpec {
-                name: "ls1".into(),
-                ttl: Some(1),
-                shard_count: Some(2),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        proj_ls1(svc, 2, 1);
     }
 
     fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {

@@ -578,28 +578,13 @@ fn check_timeout(t: u32) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::super::logs::PutTarget;
-    use super::super::testing::{reopen, service_with_manual_clock};
-    use super::super::{LogstoreSpec, ProjectSpec};
+    use super::super::testing::{proj_ls1, reopen, service_with_manual_clock};
     use super::*;
     use cairn_proto::{Log, LogGroup};
     use prost::Message;
 
     fn setup(svc: &Service, shards: u32, order: bool) {
-        svc.create_project(ProjectSpec {
-            name: "proj".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        svc.create_logstore(
-            "proj",
-            LogstoreSpec {
-                name: "ls1".into(),
-                ttl: Some(7),
-                shard_count: Some(shards),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        proj_ls1(svc, shards, 7);
         svc.create_consumer_group(
             "proj",
             "ls1",

@@ -356,30 +356,14 @@ impl PullRead {
 
 #[cfg(test)]
 mod tests {
-    use super::super::logstores::LogstoreSpec;
-    use super::super::testing::{reopen, service, service_with_manual_clock};
-    use super::super::ProjectSpec;
+    use super::super::testing::{proj_ls1, reopen, service, service_with_manual_clock};
     use super::*;
     use cairn_proto::{Log, LogContent, LogGroup};
     use prost::Message;
     use std::sync::Arc;
 
     fn setup(svc: &Service, shards: u32) {
-        svc.create_project(ProjectSpec {
-            name: "proj".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        svc.create_logstore(
-            "proj",
-            LogstoreSpec {
-                name: "ls1".into(),
-                ttl: Some(1),
-                shard_count: Some(shards),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        proj_ls1(svc, shards, 1);
     }
 
     fn group(i: u32) -> Vec<u8> {

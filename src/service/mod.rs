@@ -633,6 +633,42 @@ pub mod testing {
         try_reopen(dir, clock).unwrap()
     }
 
+    /// Creates project `proj` with logstore `ls1` of `shards` shards and a ttl of `ttl` days.
+    pub fn proj_ls1(svc: &Service, shards: u32, ttl: u32) {
+        svc.create_project(ProjectSpec {
+            name: "proj".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        svc.create_logstore(
+            "proj",
+            LogstoreSpec {
+                name: "ls1".into(),
+                ttl: Some(ttl),
+                shard_count: Some(shards),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+
+    /// A LogGroup of one log whose value names `i`, padded with `pad` bytes.
+    pub fn log_group(i: u32, pad: usize) -> Vec<u8> {
+        use prost::Message;
+        cairn_proto::LogGroup {
+            logs: vec![cairn_proto::Log {
+                time: 1,
+                contents: vec![cairn_proto::LogContent {
+                    key: b"i".to_vec(),
+                    value: format!("{i}{}", "x".repeat(pad)).into_bytes(),
+                }],
+                time_ns: None,
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
     /// The settings of test services: small segments.
     pub fn log_config() -> LogConfig {
         LogConfig {

@@ -5,49 +5,22 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cairn_proto::{Log, LogContent, LogGroup};
 use cairn_storage::ManualClock;
-use prost::Message;
 
 use super::consumers::GroupSpec;
 use super::logs::PutTarget;
-use super::testing::{open_over, reopen, try_reopen};
+use super::testing::{log_group, open_over, proj_ls1, reopen, try_reopen};
 use super::*;
 use crate::meta::{Intent, IntentRec, MetaSnapshot, RedbMetaStore, RestoreJobRec};
 
 const T0: u64 = 1_700_000_000_000;
 
 fn group(i: u32, len: usize) -> Vec<u8> {
-    LogGroup {
-        logs: vec![Log {
-            time: 1,
-            contents: vec![LogContent {
-                key: b"i".to_vec(),
-                value: format!("{i}-{}", "x".repeat(len)).into_bytes(),
-            }],
-            time_ns: None,
-        }],
-        ..Default::default()
-    }
-    .encode_to_vec()
+    log_group(i, len)
 }
 
 fn setup(svc: &Service, shards: u32) {
-    svc.create_project(ProjectSpec {
-        name: "proj".into(),
-        ..Default::default()
-    })
-    .unwrap();
-    svc.create_logstore(
-        "proj",
-        LogstoreSpec {
-            name: "ls1".into(),
-            ttl: Some(1),
-            shard_count: Some(shards),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    proj_ls1(svc, shards, 1);
 }
 
 fn fresh(clock: &Arc<ManualClock>) -> (tempfile::TempDir, Service) {

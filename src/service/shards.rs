@@ -169,28 +169,12 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use super::super::logstores::LogstoreSpec;
-    use super::super::testing::service;
-    use super::super::ProjectSpec;
+    use super::super::testing::{proj_ls1, service};
     use super::*;
 
     fn setup(shards: u32) -> (Service, tempfile::TempDir) {
         let (svc, dir) = service();
-        svc.create_project(ProjectSpec {
-            name: "proj".into(),
-            ..Default::default()
-        })
-        .unwrap();
-        svc.create_logstore(
-            "proj",
-            LogstoreSpec {
-                name: "ls1".into(),
-                ttl: Some(7),
-                shard_count: Some(shards),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        proj_ls1(&svc, shards, 7);
         (svc, dir)
     }
 

@@ -459,3 +459,74 @@ pub fn curl(
 pub fn atlas(server: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
     curl(server, method, path, body, Some((AK, SK)))
 }
+
+/// A LogGroup naming `seq` (its first field) with `len` bytes that do not compress, so that
+/// segments fill as configured whatever the codec.
+pub fn noisy_group(seq: usize, len: usize) -> Vec<u8> {
+    use prost::Message;
+    let mut x = (seq as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    cairn_proto::LogGroup {
+        logs: vec![cairn_proto::Log {
+            time: 1_700_000_000,
+            contents: vec![
+                cairn_proto::LogContent {
+                    key: b"seq".to_vec(),
+                    value: seq.to_string().into_bytes(),
+                },
+                cairn_proto::LogContent {
+                    key: b"noise".to_vec(),
+                    value: noise.into_bytes(),
+                },
+            ],
+            time_ns: None,
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// The `seq` of a [`noisy_group`].
+pub fn seq_of(bytes: &[u8]) -> usize {
+    use prost::Message;
+    let g = cairn_proto::LogGroup::decode(bytes).unwrap();
+    String::from_utf8(g.logs[0].contents[0].value.clone())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Restores checkpoint `id` of `project/source` into `target` through the Atlas API and waits
+/// (at most a minute) until no job of the batch is in progress; answers the batch's jobs.
+pub fn restore_and_wait(
+    server: &Server,
+    project: &str,
+    source: &str,
+    id: &str,
+    target: &str,
+) -> Vec<Value> {
+    let body = serde_json::json!({"checkpointId": id, "delivery": {"methodName": "AUTOMATED_RESTORE",
+        "targetGroupId": project, "targetClusterName": target}});
+    let path = format!("/groups/{project}/clusters/{source}/restoreJobs");
+    let (status, jobs) = atlas(server, "POST", &path, Some(&body));
+    assert_eq!(status, 200, "{jobs}");
+    let batch = jobs["results"][0]["batchId"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, list) = atlas(server, "GET", &format!("{path}?batchId={batch}"), None);
+        assert_eq!(status, 200, "{list}");
+        let jobs = list["results"].as_array().unwrap().clone();
+        if jobs.iter().all(|j| j["statusName"] != "IN_PROGRESS") {
+            return jobs;
+        }
+        assert!(Instant::now() < deadline, "restore did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
