@@ -2,6 +2,7 @@
 //!
 //! Map of the crate (formats and rules are in `docs/design.md`):
 //! - [`config`] — the TOML configuration and its defaults;
+//! - [`excerpt`] — client input quoted in error messages, cut short;
 //! - [`keys`] — access keys (root key from the environment or generated);
 //! - [`meta`] — the transactional metadata store (projects, logstores, shards);
 //! - [`service`] — one method per API operation, over metadata and shard logs;
@@ -12,6 +13,7 @@
 //! authentication (`cairn-auth`) are crates of their own in this workspace.
 
 pub mod config;
+pub mod excerpt;
 pub mod http;
 pub mod keys;
 pub mod meta;

@@ -4,6 +4,7 @@ use axum::http::request::Parts;
 
 use super::error::SlsError;
 use super::AppState;
+use crate::excerpt::excerpt;
 use crate::keys::KeyRing;
 
 impl cairn_auth::SecretLookup for KeyRing {
@@ -37,5 +38,12 @@ pub fn verify(state: &AppState, parts: &Parts, body: &[u8]) -> Result<(), SlsErr
     let now = chrono::Utc::now().timestamp();
     cairn_auth::verify_sls(&req, state.keys.as_ref(), now)
         .map(|_| ())
-        .map_err(|e| SlsError::new(e.http_status(), e.code(), e.to_string()))
+        .map_err(|e| {
+            // Messages may quote headers (key id, date): an excerpt of them.
+            SlsError::new(
+                e.http_status(),
+                e.code(),
+                excerpt(&e.to_string()).to_string(),
+            )
+        })
 }

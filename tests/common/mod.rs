@@ -17,11 +17,15 @@ pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// What `--listen` says (the address itself unless started with [`Server::start_listening`]).
+    listen: String,
     extra: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) of the process, when set.
+    fd_limit: Option<u64>,
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -32,13 +36,31 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts a server on a fresh data dir.
     pub fn start(extra: &[&str]) -> Server {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_listening(&addr.to_string(), addr, extra)
+    }
+
+    /// Starts a server with `--listen listen`, reached at `addr`.
+    pub fn start_listening(listen: &str, addr: SocketAddr, extra: &[&str]) -> Server {
+        Self::start_full(listen, addr, extra, None)
+    }
+
+    /// Starts a server whose RLIMIT_NOFILE, soft and hard, is `fd_limit`.
+    pub fn start_with_fd_limit(extra: &[&str], fd_limit: u64) -> Server {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_full(&addr.to_string(), addr, extra, Some(fd_limit))
+    }
+
+    fn start_full(listen: &str, addr: SocketAddr, extra: &[&str], fd_limit: Option<u64>) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
             child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            addr,
             data_dir,
+            listen: listen.to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            fd_limit,
             _tmp: Some(tmp),
         };
         s.spawn();
@@ -46,10 +68,10 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        cmd.arg("serve")
             .arg("--listen")
-            .arg(self.addr.to_string())
+            .arg(&self.listen)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra)
@@ -57,9 +79,24 @@ impl Server {
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
             .env("CAIRN_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start cairn");
+            .stderr(Stdio::inherit());
+        if let Some(n) = self.fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is a single system call, safe between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    rustix::process::setrlimit(
+                        rustix::process::Resource::Nofile,
+                        rustix::process::Rlimit {
+                            current: Some(n),
+                            maximum: Some(n),
+                        },
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("start cairn");
         // The server prints its listening line once it accepts connections.
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -88,6 +125,43 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().unwrap().is_none(),
+            None => false,
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+
+    /// Waits for the process to exit; panics (and kills it) if it is still running after
+    /// `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                c.kill().unwrap();
+                c.wait().unwrap();
+                panic!("cairn did not exit within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILLs the process.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -105,13 +179,13 @@ impl Server {
     /// Starts a second process on the data dir and returns its exit status and output, for
     /// checking refusals to start. Panics if it is still running after 60 s: it started.
     pub fn try_start_on(data_dir: &Path) -> std::process::Output {
+        Self::try_start_listening(&format!("127.0.0.1:{}", free_port()), data_dir)
+    }
+
+    /// Like [`Server::try_start_on`] with `--listen listen`.
+    pub fn try_start_listening(listen: &str, data_dir: &Path) -> std::process::Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{}", free_port()),
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .env("CAIRN_ACCESS_KEY_ID", AK)
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
@@ -190,6 +264,38 @@ impl SlsHttp {
         body: Vec<u8>,
         extra: &[(&str, String)],
     ) -> Result<Resp, reqwest::Error> {
+        let headers = self.signed_headers(method, project, path, query, &body, extra);
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
+        let mut rb = self.client.request(method.parse().unwrap(), url).body(body);
+        for (k, v) in &headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        let r = rb.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.bytes().await?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The headers of a v1-signed request (Host and Authorization included), for sending it
+    /// some other way. The v1 signature does not cover the body unless Content-MD5 is sent.
+    pub fn signed_headers(
+        &self,
+        method: &str,
+        project: Option<&str>,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        extra: &[(&str, String)],
+    ) -> Vec<(String, String)> {
         let host = match project {
             Some(p) => format!("{p}.localhost"),
             None => "localhost".to_string(),
@@ -218,32 +324,12 @@ impl SlsHttp {
             path,
             query,
             headers: &hs,
-            body: &body,
+            body,
         };
         let auth = cairn_auth::sign_v1(&req, AK, &self.secret);
-        let url = if query.is_empty() {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}{path}?{query}", self.base)
-        };
-        let mut rb = self
-            .client
-            .request(method.parse().unwrap(), url)
-            .header("host", host)
-            .header("authorization", auth)
-            .body(body);
-        for (k, v) in &headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        let r = rb.send().await?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let body = r.bytes().await?;
-        Ok(Resp {
-            status,
-            headers,
-            body,
-        })
+        headers.push(("Host".into(), host));
+        headers.push(("Authorization".into(), auth));
+        headers
     }
 
     /// Sends JSON.
