@@ -65,7 +65,7 @@ impl Default for Config {
     }
 }
 
-/// `[http]` (design §14).
+/// `[http]` (design §15).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {

@@ -90,7 +90,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the listen address (design §14): a name is resolved, and the first IPv4 address it
+/// Binds the listen address (design §15): a name is resolved, and the first IPv4 address it
 /// resolves to is bound, or its first address when it has no IPv4 one.
 pub async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
     let (host, port) = crate::config::parse_listen(listen)?;
@@ -115,7 +115,7 @@ pub const FD_BASE: u64 = 64;
 /// Most connections a derived `http.max_connections` allows.
 pub const MAX_DERIVED_CONNECTIONS: usize = 4096;
 
-/// How the file descriptor limit is shared between connections and storage (design §14).
+/// How the file descriptor limit is shared between connections and storage (design §15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdBudget {
     /// The soft `RLIMIT_NOFILE` (`u64::MAX`: unlimited).

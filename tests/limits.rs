@@ -1,4 +1,4 @@
-//! HTTP limits of the real binary (design §14): timeouts, the connection cap, file descriptors,
+//! HTTP limits of the real binary (design §15): timeouts, the connection cap, file descriptors,
 //! bodies bounded before and while they are read, HTTP/2, error excerpts, the listen address.
 
 mod common;
@@ -570,19 +570,74 @@ fn a_declared_length_over_the_limit_gets_413_without_100_continue() {
 }
 
 #[test]
-fn memory_stays_bounded_while_60_clients_stall_10_mib_uploads() {
-    let server = start("[http]\nbody_stall_timeout_secs = 2\nbody_budget_bytes = 104857600\n");
+fn unauthenticated_requests_with_bodies_get_401_before_the_body_is_read() {
+    let server = start("");
+    let body_len = MIB;
+    let unsigned = vec![("Host".to_string(), "proj.localhost".to_string())];
+    let wrong_secret = SlsHttp::with_secret(&server, "not-the-secret").signed_headers(
+        "POST",
+        Some("proj"),
+        "/logstores/ls1/shards/lb",
+        "",
+        &[],
+        &[("Content-Type", "application/x-protobuf".into())],
+    );
+    for (what, mut headers) in [("unsigned", unsigned), ("wrong secret", wrong_secret)] {
+        headers.push(("Content-Length".into(), body_len.to_string()));
+        headers.push(("Expect".into(), "100-continue".into()));
+        let mut s = connect(server.addr);
+        s.write_all(&head("POST", "/logstores/ls1/shards/lb", &headers))
+            .unwrap();
+        // The body is never sent: the answer comes without it.
+        let answer = String::from_utf8_lossy(&read_until_closed(&mut s)).to_string();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{what}: {answer}");
+        assert!(!answer.contains("100 Continue"), "{what}: {answer}");
+    }
+    let mut s = connect(server.addr);
+    let headers = [
+        ("Host".to_string(), "localhost".to_string()),
+        ("Content-Type".into(), "application/json".into()),
+        ("Content-Length".into(), "1000".into()),
+        ("Expect".into(), "100-continue".into()),
+    ];
+    s.write_all(&head(
+        "POST",
+        "/api/atlas/v1.0/groups/g/clusters/c/backupCheckpoints",
+        &headers,
+    ))
+    .unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut s)).to_string();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+}
+
+/// 60 clients each declare a 10 MiB PutLogs body, send half of it and stall; then the server's
+/// peak memory is checked. `signed`: with valid v1 signatures (which do not cover the body), so
+/// the bodies are read and only the body budget bounds them.
+fn sixty_stalled_uploads(signed: bool) {
+    let server = start("[http]\nbody_stall_timeout_secs = 2\nbody_budget_bytes = 67108864\n");
+    let headers = if signed {
+        SlsHttp::new(&server).signed_headers(
+            "POST",
+            Some("proj"),
+            "/logstores/ls1/shards/lb",
+            "",
+            &[],
+            &[("Content-Type", "application/x-protobuf".into())],
+        )
+    } else {
+        vec![("Host".to_string(), "proj.localhost".to_string())]
+    };
+    let mut headers = headers;
+    headers.push(("Content-Length".into(), (10 * MIB).to_string()));
+    let request = head("POST", "/logstores/ls1/shards/lb", &headers);
     let addr = server.addr;
     let clients: Vec<_> = (0..60)
         .map(|_| {
+            let request = request.clone();
             std::thread::spawn(move || {
                 let mut s = TcpStream::connect(addr).unwrap();
-                let headers = [
-                    ("Host".to_string(), "proj.localhost".to_string()),
-                    ("Content-Type".into(), "application/x-protobuf".into()),
-                    ("Content-Length".into(), (10 * MIB).to_string()),
-                ];
-                let _ = s.write_all(&head("POST", "/logstores/ls1/shards/lb", &headers));
+                let _ = s.write_all(&request);
                 // Half the body, then nothing. The write ends when it is all sent or when the
                 // server gives up on the connection.
                 let _ = s.write_all(&vec![b'z'; 5 * MIB]);
@@ -596,6 +651,16 @@ fn memory_stays_bounded_while_60_clients_stall_10_mib_uploads() {
     assert!(peak < MAX_RSS, "peak RSS {} MiB", peak / MIB as u64);
     drop(held);
     until_served(&server);
+}
+
+#[test]
+fn memory_stays_bounded_while_60_unauthenticated_clients_stall_10_mib_uploads() {
+    sixty_stalled_uploads(false);
+}
+
+#[test]
+fn memory_stays_bounded_by_the_body_budget_while_60_signed_clients_stall_10_mib_uploads() {
+    sixty_stalled_uploads(true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

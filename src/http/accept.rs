@@ -1,4 +1,4 @@
-//! The accept loop (design §14): HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) on one
+//! The accept loop (design §15): HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) on one
 //! listener, at most `max_connections` connections, each watched for its header, idle and
 //! shutdown deadlines.
 

@@ -252,41 +252,32 @@ fn authenticate(state: &AppState, parts: &Parts) -> Result<(), (AtlasError, bool
             false,
         ));
     };
+    // The digest must name this request: its path and query as received.
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let now = chrono::Utc::now().timestamp();
-    match state
-        .digest
-        .verify(parts.method.as_str(), header, state.keys.as_ref(), now)
-    {
-        Ok(_) => {
-            // The digest covers the `uri` the client named; it must be this request.
-            let uri = digest_uri(header).unwrap_or_default();
-            let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
-            if uri == here || uri == parts.uri.to_string() {
-                Ok(())
-            } else {
-                Err((
-                    unauthorized("The digest uri does not match the request.".into()),
-                    false,
-                ))
-            }
-        }
+    match state.digest.verify_for_target(
+        parts.method.as_str(),
+        target,
+        header,
+        state.keys.as_ref(),
+        now,
+    ) {
+        Ok(_) => Ok(()),
         Err(cairn_auth::DigestError::StaleNonce) => {
             Err((unauthorized("The digest nonce is stale.".into()), true))
         }
+        Err(cairn_auth::DigestError::UriMismatch) => Err((
+            unauthorized("The digest uri does not match the request.".into()),
+            false,
+        )),
         Err(e) => Err((
             unauthorized(format!(
                 "You are not authorized for this resource: {}.",
                 excerpt(&e.to_string())
             )),
-            false,
+            e.is_stale(),
         )),
     }
-}
-
-fn digest_uri(header: &str) -> Option<String> {
-    let i = header.find("uri=\"")? + 5;
-    let rest = &header[i..];
-    Some(rest[..rest.find('"')?].to_string())
 }
 
 fn base_url(parts: &Parts) -> String {

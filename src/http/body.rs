@@ -1,4 +1,4 @@
-//! Reading request bodies within the limits (design §14): a declared length over the route's
+//! Reading request bodies within the limits (design §15): a declared length over the route's
 //! limit is refused before anything is read, a body takes its share of the body budget before
 //! it is read, and a body that stalls or takes too long is abandoned.
 

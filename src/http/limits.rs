@@ -1,4 +1,4 @@
-//! The limits the HTTP edge enforces on connections and requests (design §14), from `[http]`.
+//! The limits the HTTP edge enforces on connections and requests (design §15), from `[http]`.
 
 use std::sync::Arc;
 use std::time::Duration;

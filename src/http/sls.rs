@@ -126,15 +126,21 @@ fn body_error(e: BodyError) -> SlsError {
 
 async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     let limit = state.max_raw_body + BODY_SLACK;
-    // Refused before anything is read.
+    // Refused before anything is read: a declared length over the limit, then a request whose
+    // head does not authenticate (design §14, §15).
     check_declared(&body, limit).map_err(body_error)?;
+    let check = if state.auth_enabled {
+        Some(sls_auth::verify_head(state, &parts)?)
+    } else {
+        None
+    };
     // Holds the body's share of the body budget until the request is answered.
     let read = read_body(body, limit, &state.limits)
         .await
         .map_err(body_error)?;
     let body = read.bytes.clone();
-    if state.auth_enabled {
-        sls_auth::verify(state, &parts, &body)?;
+    if let Some(check) = &check {
+        sls_auth::verify_body(state, &parts, check, &body)?;
     }
     let project = request_host(&parts).and_then(|h| project_from_host(&h, &state.endpoints));
     let query = Query::parse(parts.uri.query());

@@ -108,10 +108,12 @@ def test_small_skew_is_accepted(cairn_server, project, skew):
     assert r.status_code == 200, r.text
 
 
-def test_x_log_date_takes_precedence_over_date(cairn_server, project):
-    # x-log-date is not signed, but when present it is the time that is checked.
+def test_only_the_signed_date_is_checked(cairn_server, project):
+    # x-log-date is not signed in v1, so it cannot make an old request current.
     old = http_date(time.time() - 3600)
     r = raw_request(cairn_server, "GET", project, "/", date=old, headers={"x-log-date": http_date()})
-    assert r.status_code == 200, r.text
-    r = raw_request(cairn_server, "GET", project, "/", headers={"x-log-date": old})
     assert_error(r, 400, "RequestTimeExpired")
+    r = raw_request(cairn_server, "GET", project, "/", headers={"x-log-date": old})
+    assert r.status_code == 200, r.text
+    r = raw_request(cairn_server, "GET", project, "/", headers={"Date": None, "x-log-date": http_date()})
+    assert_error(r, 400, "MissingDate")

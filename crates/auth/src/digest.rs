@@ -8,21 +8,56 @@
 //! response = MD5(HA1 ":" nonce ":" nc ":" cnonce ":auth:" HA2)
 //! ```
 //!
-//! Nonces are stateless: `<unix time>:<hex of the first 16 bytes of HMAC-SHA256(server secret,
-//! decimal unix time)>`. Any node holding the server secret can check them; a genuine nonce
-//! older than the nonce lifetime (default [`NONCE_TTL_SECS`]) is stale, which is reported only
-//! when the rest of the response is right, so that clients retry with the fresh nonce of the
-//! `stale=true` challenge. A nonce with a wrong MAC is [`DigestError::InvalidNonce`].
+//! # Nonces
 //!
-//! Not done: replay protection of `nc` within a nonce's lifetime (it would need shared state);
-//! `qop=auth-int`; the SHA-256 algorithms; `userhash`. Credentials without `qop` (RFC 2069)
-//! are refused since the challenge always offers `qop="auth"`.
+//! A nonce is `<unix time>:<16 hex digits>:<32 hex digits>`: its issue time, 64 random bits
+//! (so every challenge has its own nonce, even within one second) and the first 16 bytes of
+//! HMAC-SHA256(server secret, `<unix time>:<random part>`). Any node holding the server secret
+//! can check one; a nonce with a wrong MAC is [`DigestError::InvalidNonce`]. A genuine nonce
+//! older than the nonce lifetime (default [`NONCE_TTL_SECS`]) or more than a minute in the
+//! future is stale.
 //!
-//! [`DigestAuthority::verify`] checks the response over the `uri` field as sent; the caller
-//! must also make sure that `uri` names the request being served, or use
-//! [`DigestAuthority::verify_for_target`], which does.
+//! # Nonce counts
+//!
+//! Each accepted request must carry a higher `nc` than every earlier accepted request with the
+//! same nonce; a non-increasing one is [`DigestError::NonceCountReused`] (a replay). curl
+//! (`--digest`) answers every challenge with `nc=00000001` on a fresh nonce; python-requests'
+//! `HTTPDigestAuth` keeps the nonce and counts up. The authority remembers, per nonce, the
+//! highest `nc` it accepted, in memory shared by its clones:
+//!
+//! - only after the rest of the credentials verified (the response is right, the nonce genuine
+//!   and not stale), so unauthenticated requests add nothing;
+//! - an entry is dropped once its nonce is past its lifetime;
+//! - at most [`MAX_TRACKED_NONCES`] entries (see [`DigestAuthority::with_nonce_cap`]). When a
+//!   new nonce does not fit, the entries with the oldest issue time are dropped, and from then
+//!   on every nonce issued at or before the newest dropped issue time is stale, so its count can
+//!   never be replayed; a client is re-challenged and retries with a fresh nonce.
+//!
+//! Entries are forgotten by issue time: once those issued at or before some time are dropped
+//! (by expiry or by the cap), every nonce issued at or before it is stale from then on, even if
+//! the clock passed to the checks goes back.
+//!
+//! Stale nonces and reused counts are reported only when the rest of the response is right,
+//! and both are answered with `stale=true` (RFC 7616: the response is valid, the nonce is not),
+//! so that genuine clients retry with the fresh nonce of the challenge without asking for the
+//! password again.
+//!
+//! # Parsing
+//!
+//! The header's parameters are RFC 7235 auth-params (`name=token` or `name="quoted string"`,
+//! separated by commas); names are tokens compared case-insensitively, and a name that appears
+//! twice makes the header [`DigestError::Malformed`]. Unknown parameters are ignored.
+//!
+//! Not done: `qop=auth-int`; the SHA-256 algorithms; `userhash`. Credentials without `qop`
+//! (RFC 2069) are refused since the challenge always offers `qop="auth"`.
+//!
+//! [`DigestAuthority::verify`] checks the response over the `uri` field as sent; a server
+//! serving a request uses [`DigestAuthority::verify_for_target`], which also requires that
+//! `uri` names the request being served.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
@@ -35,6 +70,8 @@ use crate::{Principal, SecretLookup};
 pub const REALM: &str = "MMS Public API";
 /// Default lifetime of a nonce, in seconds.
 pub const NONCE_TTL_SECS: i64 = 300;
+/// Default number of nonces whose highest nonce-count is remembered.
+pub const MAX_TRACKED_NONCES: usize = 100_000;
 /// How far in the future a nonce's time may be (clock differences between nodes).
 const NONCE_FUTURE_SLACK_SECS: i64 = 60;
 
@@ -62,12 +99,17 @@ pub enum DigestError {
     /// The credentials are valid for another request target than the one being served.
     #[error("the Digest uri does not match the request")]
     UriMismatch,
+    /// The nonce-count is not higher than one already accepted with this nonce: a replayed
+    /// request. Challenge again with `stale=true`.
+    #[error("the Digest nonce count was already used with this nonce")]
+    NonceCountReused,
 }
 
 impl DigestError {
-    /// Whether the 401 challenge should say `stale=true`.
+    /// Whether the 401 challenge should say `stale=true`: the response was right, but its nonce
+    /// cannot be used for this request (expired, forgotten, or its count already used).
     pub fn is_stale(&self) -> bool {
-        matches!(self, Self::StaleNonce)
+        matches!(self, Self::StaleNonce | Self::NonceCountReused)
     }
 }
 
@@ -132,6 +174,7 @@ impl DigestCredentials {
 }
 
 /// Parses `name=token` / `name="quoted"` pairs separated by commas (RFC 7235 auth-params).
+/// Names must be tokens and may not repeat (compared case-insensitively).
 fn parse_params(s: &str) -> Result<Vec<(String, String)>, DigestError> {
     let malformed = |what: &str| DigestError::Malformed(what.to_string());
     let mut out = Vec::new();
@@ -150,6 +193,17 @@ fn parse_params(s: &str) -> Result<Vec<(String, String)>, DigestError> {
             }
             name.push(c);
             chars.next();
+        }
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(malformed("a parameter name is not a token"));
+        }
+        if out
+            .iter()
+            .any(|(k, _): &(String, String)| k.eq_ignore_ascii_case(&name))
+        {
+            return Err(DigestError::Malformed(format!(
+                "parameter {name} appears more than once"
+            )));
         }
         while matches!(chars.peek(), Some(c) if c.is_whitespace()) {
             chars.next();
@@ -192,16 +246,23 @@ fn parse_params(s: &str) -> Result<Vec<(String, String)>, DigestError> {
     }
 }
 
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn md5_hex(s: &str) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
 }
 
 /// Issues challenges and checks Digest credentials. Holds the server secret that
-/// authenticates nonces; its `Debug` output leaves that secret out.
+/// authenticates nonces (its `Debug` output leaves that secret out) and the record of nonce
+/// counts, which clones share.
 #[derive(Clone)]
 pub struct DigestAuthority {
     key: Vec<u8>,
     nonce_ttl_secs: i64,
+    counts: Arc<Mutex<NonceCounts>>,
 }
 
 impl fmt::Debug for DigestAuthority {
@@ -212,12 +273,87 @@ impl fmt::Debug for DigestAuthority {
     }
 }
 
+/// A nonce this server issued: its issue time and random part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NonceId {
+    issued: i64,
+    salt: u64,
+}
+
+/// The highest accepted nonce-count per nonce (see "Nonce counts" in the module documentation).
+#[derive(Debug)]
+struct NonceCounts {
+    /// Ordered by issue time, so expiry and eviction take from the front.
+    highest: BTreeMap<NonceId, u32>,
+    /// Every nonce issued at or before this time is stale: its entry may have been dropped.
+    forgotten_through: i64,
+    cap: usize,
+}
+
+impl NonceCounts {
+    fn new(cap: usize) -> Self {
+        Self {
+            highest: BTreeMap::new(),
+            forgotten_through: i64::MIN,
+            cap: cap.max(1),
+        }
+    }
+
+    /// Drops every entry issued at or before `t`; nonces issued then are stale from now on.
+    fn forget_through(&mut self, t: i64) {
+        if t <= self.forgotten_through {
+            return;
+        }
+        self.forgotten_through = t;
+        self.highest = match t.checked_add(1) {
+            Some(next) => self.highest.split_off(&NonceId {
+                issued: next,
+                salt: 0,
+            }),
+            None => BTreeMap::new(),
+        };
+    }
+
+    /// Accepts `nc` for `nonce` if it is higher than every count accepted for it before.
+    fn accept(
+        &mut self,
+        nonce: NonceId,
+        nc: u32,
+        now_unix: i64,
+        ttl: i64,
+    ) -> Result<(), DigestError> {
+        // Nonces issued before now − ttl are past their lifetime.
+        self.forget_through(now_unix.saturating_sub(ttl).saturating_sub(1));
+        if nonce.issued <= self.forgotten_through {
+            return Err(DigestError::StaleNonce);
+        }
+        if let Some(seen) = self.highest.get_mut(&nonce) {
+            if nc <= *seen {
+                return Err(DigestError::NonceCountReused);
+            }
+            *seen = nc;
+            return Ok(());
+        }
+        while self.highest.len() >= self.cap {
+            let oldest = self.highest.keys().next().map_or(i64::MAX, |k| k.issued);
+            // The new nonce would be the oldest entry: forget it rather than a newer one.
+            self.forget_through(oldest.min(nonce.issued));
+            if nonce.issued <= self.forgotten_through {
+                return Err(DigestError::StaleNonce);
+            }
+        }
+        self.highest.insert(nonce, nc);
+        Ok(())
+    }
+}
+
 impl DigestAuthority {
     /// An authority with `server_secret` (random bytes, the same on every node that checks).
     pub fn new(server_secret: &[u8]) -> Self {
         Self {
             key: server_secret.to_vec(),
             nonce_ttl_secs: NONCE_TTL_SECS,
+            counts: Arc::new(Mutex::new(NonceCounts::new(MAX_TRACKED_NONCES))),
         }
     }
 
@@ -232,18 +368,29 @@ impl DigestAuthority {
         self
     }
 
-    fn nonce_mac(&self, t: i64) -> String {
+    /// Sets how many nonces' counts are remembered at most (default [`MAX_TRACKED_NONCES`],
+    /// at least 1), with an empty record.
+    pub fn with_nonce_cap(mut self, cap: usize) -> Self {
+        self.counts = Arc::new(Mutex::new(NonceCounts::new(cap)));
+        self
+    }
+
+    /// The MAC part of the nonce `<time>:<salt>:…`, over those two parts as written.
+    fn nonce_mac(&self, time: &str, salt: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(t.to_string().as_bytes());
+        mac.update(format!("{time}:{salt}").as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
-    /// A nonce issued at `now_unix`.
+    /// A new nonce issued at `now_unix`; every call gives another one.
     pub fn nonce(&self, now_unix: i64) -> String {
-        format!("{now_unix}:{}", self.nonce_mac(now_unix))
+        let salt = format!("{:016x}", rand::random::<u64>());
+        let time = now_unix.to_string();
+        let mac = self.nonce_mac(&time, &salt);
+        format!("{time}:{salt}:{mac}")
     }
 
-    /// The `WWW-Authenticate` value of a 401, with a nonce issued at `now_unix`.
+    /// The `WWW-Authenticate` value of a 401, with a new nonce issued at `now_unix`.
     pub fn challenge(&self, now_unix: i64, stale: bool) -> String {
         format!(
             "Digest realm=\"{REALM}\", domain=\"\", nonce=\"{}\", algorithm=MD5, qop=\"auth\", stale={stale}",
@@ -251,18 +398,29 @@ impl DigestAuthority {
         )
     }
 
-    /// The issue time of `nonce` if this server made it.
-    fn nonce_time(&self, nonce: &str) -> Result<i64, DigestError> {
-        let (t, mac) = nonce.split_once(':').ok_or(DigestError::InvalidNonce)?;
-        let t: i64 = t.parse().map_err(|_| DigestError::InvalidNonce)?;
-        if !constant_time_eq(self.nonce_mac(t).as_bytes(), mac.as_bytes()) {
+    /// Which nonce `nonce` is, if this server made it.
+    fn nonce_id(&self, nonce: &str) -> Result<NonceId, DigestError> {
+        let mut parts = nonce.split(':');
+        let (Some(t), Some(salt), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(DigestError::InvalidNonce);
+        };
+        if !constant_time_eq(self.nonce_mac(t, salt).as_bytes(), mac.as_bytes()) {
             return Err(DigestError::InvalidNonce);
         }
-        Ok(t)
+        // Only nonces this server made get here: a decimal time and 16 hex digits.
+        let issued: i64 = t.parse().map_err(|_| DigestError::InvalidNonce)?;
+        if salt.len() != 16 || !salt.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DigestError::InvalidNonce);
+        }
+        let salt = u64::from_str_radix(salt, 16).map_err(|_| DigestError::InvalidNonce)?;
+        Ok(NonceId { issued, salt })
     }
 
     /// Verifies an `Authorization: Digest …` value for a request with `method`, at server time
-    /// `now_unix`. The response is checked over the `uri` field as sent.
+    /// `now_unix`, and records its nonce count. The response is checked over the `uri` field as
+    /// sent.
     pub fn verify(
         &self,
         method: &str,
@@ -276,7 +434,7 @@ impl DigestAuthority {
 
     /// Like [`verify`](Self::verify), and also requires the digested `uri` to be
     /// `request_target` (path and query as received), or an absolute URI with that path and
-    /// query.
+    /// query. This is the check for serving a request.
     pub fn verify_for_target(
         &self,
         method: &str,
@@ -286,14 +444,15 @@ impl DigestAuthority {
         now_unix: i64,
     ) -> Result<Principal, DigestError> {
         let c = DigestCredentials::parse(authorization)?;
-        let principal = self.verify_credentials(method, &c, keys, now_unix)?;
+        let (principal, nonce, nc) = self.check(method, &c, keys, now_unix)?;
         if !uri_names_target(&c.uri, request_target) {
             return Err(DigestError::UriMismatch);
         }
+        self.accept_count(nonce, nc, now_unix)?;
         Ok(principal)
     }
 
-    /// Verifies parsed credentials (see [`verify`](Self::verify)).
+    /// Verifies parsed credentials and records their nonce count (see [`verify`](Self::verify)).
     pub fn verify_credentials(
         &self,
         method: &str,
@@ -301,6 +460,25 @@ impl DigestAuthority {
         keys: &dyn SecretLookup,
         now_unix: i64,
     ) -> Result<Principal, DigestError> {
+        let (principal, nonce, nc) = self.check(method, c, keys, now_unix)?;
+        self.accept_count(nonce, nc, now_unix)?;
+        Ok(principal)
+    }
+
+    fn accept_count(&self, nonce: NonceId, nc: u32, now_unix: i64) -> Result<(), DigestError> {
+        // `accept` does not panic, so a poisoned lock never guards a half-done update.
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.accept(nonce, nc, now_unix, self.nonce_ttl_secs)
+    }
+
+    /// Everything but the nonce count: fields, nonce, response, nonce lifetime.
+    fn check(
+        &self,
+        method: &str,
+        c: &DigestCredentials,
+        keys: &dyn SecretLookup,
+        now_unix: i64,
+    ) -> Result<(Principal, NonceId, u32), DigestError> {
         let sess = match c.algorithm.as_deref() {
             None => false,
             Some(a) if a.eq_ignore_ascii_case("MD5") => false,
@@ -320,20 +498,23 @@ impl DigestAuthority {
             }
             None => return Err(DigestError::Malformed("missing qop (must be auth)".into())),
         }
-        let nc =
+        let nc_text =
             c.nc.as_deref()
                 .ok_or_else(|| DigestError::Malformed("missing nc".into()))?;
-        if nc.len() != 8 || !nc.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DigestError::Malformed(
-                "nc must be 8 hexadecimal digits".into(),
-            ));
-        }
+        let nc = match u32::from_str_radix(nc_text, 16) {
+            Ok(n) if nc_text.len() == 8 && nc_text.bytes().all(|b| b.is_ascii_hexdigit()) => n,
+            _ => {
+                return Err(DigestError::Malformed(
+                    "nc must be 8 hexadecimal digits".into(),
+                ))
+            }
+        };
         let cnonce = c
             .cnonce
             .as_deref()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| DigestError::Malformed("missing cnonce".into()))?;
-        let issued = self.nonce_time(&c.nonce)?;
+        let nonce = self.nonce_id(&c.nonce)?;
         let password = keys
             .secret(&c.username)
             .ok_or_else(|| DigestError::UnknownUser(c.username.clone()))?;
@@ -345,19 +526,22 @@ impl DigestAuthority {
             ha1 = md5_hex(&format!("{ha1}:{}:{cnonce}", c.nonce));
         }
         let ha2 = md5_hex(&format!("{method}:{}", c.uri));
-        let expected = md5_hex(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", c.nonce));
+        let expected = md5_hex(&format!("{ha1}:{}:{nc_text}:{cnonce}:auth:{ha2}", c.nonce));
         if !constant_time_eq(
             expected.as_bytes(),
             c.response.to_ascii_lowercase().as_bytes(),
         ) {
             return Err(DigestError::BadResponse);
         }
-        if now_unix - issued > self.nonce_ttl_secs || issued - now_unix > NONCE_FUTURE_SLACK_SECS {
+        if now_unix - nonce.issued > self.nonce_ttl_secs
+            || nonce.issued - now_unix > NONCE_FUTURE_SLACK_SECS
+        {
             return Err(DigestError::StaleNonce);
         }
-        Ok(Principal {
+        let principal = Principal {
             access_key_id: c.username.clone(),
-        })
+        };
+        Ok((principal, nonce, nc))
     }
 }
 
@@ -407,6 +591,198 @@ mod tests {
         assert!(uri_names_target("http://h", "/"));
         assert!(!uri_names_target("/a?b=2", "/a?b=1"));
         assert!(!uri_names_target("/a", "/a?b=1"));
+    }
+
+    const USER: &str = "pub";
+    const PASSWORD: &str = "priv";
+    const T0: i64 = 1_795_351_683;
+
+    fn keys() -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([(USER.to_string(), PASSWORD.to_string())])
+    }
+
+    /// A correct `qop=auth` MD5 header, computed from RFC 7616.
+    fn header(method: &str, uri: &str, nonce: &str, nc: u32, cnonce: &str) -> String {
+        let ha1 = md5_hex(&format!("{USER}:{REALM}:{PASSWORD}"));
+        let ha2 = md5_hex(&format!("{method}:{uri}"));
+        let nc = format!("{nc:08x}");
+        let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+        format!(
+            "Digest username=\"{USER}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+        )
+    }
+
+    fn get(a: &DigestAuthority, nonce: &str, nc: u32, now: i64) -> Result<Principal, DigestError> {
+        a.verify_for_target(
+            "GET",
+            "/a",
+            &header("GET", "/a", nonce, nc, "c1"),
+            &keys(),
+            now,
+        )
+    }
+
+    #[test]
+    fn duplicated_parameters_are_malformed() {
+        assert!(matches!(
+            parse_params("uri=\"/a\", uri=\"/b\""),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_params("uri=\"/a\", URI=\"/a\""),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_params("\"uri\"=\"/a\""),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(parse_params("=x"), Err(DigestError::Malformed(_))));
+        let a = DigestAuthority::new(b"s");
+        let h = header("GET", "/a", &a.nonce(T0), 1, "c1");
+        for extra in [
+            ", uri=\"/b\"",
+            ", Uri=\"/a\"",
+            ", nc=00000002",
+            ", response=\"00\"",
+            ", Username=\"pub\"",
+        ] {
+            let doubled = format!("{h}{extra}");
+            assert!(
+                matches!(
+                    a.verify_for_target("GET", "/a", &doubled, &keys(), T0),
+                    Err(DigestError::Malformed(_))
+                ),
+                "{doubled}"
+            );
+        }
+        assert_eq!(
+            a.verify_for_target("GET", "/a", &h, &keys(), T0),
+            Ok(Principal {
+                access_key_id: USER.into()
+            })
+        );
+    }
+
+    #[test]
+    fn other_parameters_do_not_change_the_uri() {
+        let a = DigestAuthority::new(b"s");
+        let h = header("GET", "/a", &a.nonce(T0), 1, "c1");
+        // Unknown parameters are ignored wherever they are, and `uri` is the `uri` parameter.
+        let with_xuri = h.replacen(", uri=", ", xuri=\"/b\", uri=", 1);
+        assert_eq!(
+            DigestCredentials::parse(&with_xuri).unwrap().uri,
+            "/a",
+            "{with_xuri}"
+        );
+        let front = with_xuri.replacen("Digest ", "Digest xuri=\"/b\", ", 1);
+        assert!(matches!(
+            a.verify_for_target("GET", "/b", &front, &keys(), T0),
+            Err(DigestError::Malformed(_))
+        ));
+        assert_eq!(
+            a.verify_for_target("GET", "/b", &with_xuri, &keys(), T0),
+            Err(DigestError::UriMismatch)
+        );
+        // A refused request does not use up the count.
+        assert!(a
+            .verify_for_target("GET", "/a", &with_xuri, &keys(), T0)
+            .is_ok());
+    }
+
+    #[test]
+    fn nonce_counts_must_increase() {
+        let a = DigestAuthority::new(b"s");
+        let n = a.nonce(T0);
+        assert!(get(&a, &n, 1, T0).is_ok());
+        let e = get(&a, &n, 1, T0).unwrap_err();
+        assert_eq!(e, DigestError::NonceCountReused);
+        assert!(e.is_stale());
+        assert!(get(&a, &n, 2, T0 + 1).is_ok());
+        assert!(get(&a, &n, 5, T0 + 1).is_ok());
+        assert_eq!(get(&a, &n, 3, T0 + 2), Err(DigestError::NonceCountReused));
+        assert_eq!(get(&a, &n, 5, T0 + 2), Err(DigestError::NonceCountReused));
+        assert!(get(&a, &n, 6, T0 + 2).is_ok());
+        // Counts are per nonce; other nonces of the same second start afresh.
+        let m = a.nonce(T0);
+        assert_ne!(m, n);
+        assert!(get(&a, &m, 1, T0 + 2).is_ok());
+        // Clones share the record; another authority with the same secret does not.
+        assert_eq!(
+            get(&a.clone(), &m, 1, T0 + 2),
+            Err(DigestError::NonceCountReused)
+        );
+        assert!(get(&DigestAuthority::new(b"s"), &m, 1, T0 + 2).is_ok());
+        // Failed checks record nothing.
+        let for_get = header("GET", "/a", &m, 2, "c1");
+        assert_eq!(
+            a.verify("POST", &for_get, &keys(), T0 + 2),
+            Err(DigestError::BadResponse)
+        );
+        assert!(get(&a, &m, 2, T0 + 2).is_ok());
+        // verify (without a target) records counts too.
+        assert!(a
+            .verify("GET", &header("GET", "/a", &m, 3, "c1"), &keys(), T0 + 2)
+            .is_ok());
+        assert_eq!(get(&a, &m, 3, T0 + 2), Err(DigestError::NonceCountReused));
+    }
+
+    #[test]
+    fn counts_are_dropped_when_their_nonce_expires() {
+        let a = DigestAuthority::new(b"s");
+        let n = a.nonce(T0);
+        assert!(get(&a, &n, 1, T0).is_ok());
+        let live = a.nonce(T0 + 10);
+        assert!(get(&a, &live, 1, T0 + 10).is_ok());
+        let counts = |a: &DigestAuthority| a.counts.lock().unwrap().highest.len();
+        assert_eq!(counts(&a), 2);
+        assert!(get(&a, &n, 2, T0 + NONCE_TTL_SECS).is_ok());
+        assert_eq!(
+            get(&a, &n, 3, T0 + NONCE_TTL_SECS + 1),
+            Err(DigestError::StaleNonce)
+        );
+        // Any later check drops the expired entry.
+        assert!(get(&a, &live, 2, T0 + NONCE_TTL_SECS + 1).is_ok());
+        assert_eq!(counts(&a), 1);
+        // Once forgotten, the nonce stays stale even if the clock goes back.
+        assert_eq!(get(&a, &n, 3, T0 + 5), Err(DigestError::StaleNonce));
+        assert_eq!(get(&a, &n, 1, T0 + 5), Err(DigestError::StaleNonce));
+        assert!(get(&a, &live, 3, T0 + 5).is_ok());
+    }
+
+    #[test]
+    fn the_cap_evicts_the_oldest_and_makes_them_stale() {
+        let a = DigestAuthority::new(b"s").with_nonce_cap(3);
+        let now = T0 + 100;
+        let n1 = a.nonce(T0);
+        let n2a = a.nonce(T0 + 1);
+        let n2b = a.nonce(T0 + 1);
+        let n3 = a.nonce(T0 + 2);
+        let n4 = a.nonce(T0 + 3);
+        for n in [&n2a, &n1, &n3] {
+            assert!(get(&a, n, 1, now).is_ok());
+        }
+        // Full: a new nonce pushes out the oldest-issued one (n1), which is stale from then on
+        // (re-challenged, never replayable).
+        assert!(get(&a, &n4, 1, now).is_ok());
+        assert_eq!(get(&a, &n1, 1, now), Err(DigestError::StaleNonce));
+        assert_eq!(get(&a, &n1, 2, now), Err(DigestError::StaleNonce));
+        // Entries still held keep their counts.
+        assert_eq!(get(&a, &n2a, 1, now), Err(DigestError::NonceCountReused));
+        assert!(get(&a, &n2a, 2, now).is_ok());
+        // Full again: n2b (issued with n2a) would be the oldest: its whole second goes.
+        assert_eq!(get(&a, &n2b, 1, now), Err(DigestError::StaleNonce));
+        assert_eq!(get(&a, &n2a, 3, now), Err(DigestError::StaleNonce));
+        let counts = a.counts.lock().unwrap();
+        assert_eq!(counts.highest.len(), 2);
+        assert_eq!(counts.forgotten_through, T0 + 1);
+        drop(counts);
+        // Newer nonces are unaffected.
+        assert!(get(&a, &n3, 2, now).is_ok());
+        assert!(get(&a, &a.nonce(now), 1, now).is_ok());
+        assert!(get(&a, &a.nonce(now), 1, now).is_ok());
+        assert_eq!(get(&a, &n3, 3, now), Err(DigestError::StaleNonce));
+        assert_eq!(a.counts.lock().unwrap().highest.len(), 3);
     }
 
     #[test]

@@ -3,10 +3,14 @@
 //! Module map:
 //!
 //! - [`sls`] — the SLS request signatures: verification of v1 (`LOG <id>:<sig>`) and v4
-//!   (`SLS4-HMAC-SHA256 …`) exactly as the official SDKs compute them, plus signing helpers for
-//!   test suites and load generators;
+//!   (`SLS4-HMAC-SHA256 …`) exactly as the official SDKs compute them, in two phases (head,
+//!   then body: [`verify_sls_head`], [`BodyCheck::verify_body`]) or in one ([`verify_sls`]),
+//!   with the clock checked against the signed time only (v1 `Date`, v4 `x-log-date`); plus
+//!   signing helpers for test suites and load generators;
 //! - [`digest`] — HTTP Digest (RFC 7616 / RFC 2617, MD5 and MD5-sess, `qop=auth`) for the
-//!   Atlas-compatible backup endpoints, with stateless HMAC nonces;
+//!   Atlas-compatible backup endpoints: HMAC-authenticated nonces, new for every challenge,
+//!   credentials bound to the request target, and a bounded in-memory record of each nonce's
+//!   highest nonce-count against replays;
 //! - `encoding` (private) — percent-decoding and RFC 3986 encoding shared by both.
 //!
 //! Nothing here depends on an HTTP framework: callers hand over the method, the request target,
@@ -23,7 +27,9 @@ mod encoding;
 pub mod sls;
 
 pub use digest::{DigestAuthority, DigestCredentials, DigestError};
-pub use sls::{sign_v1, sign_v4, verify_sls, Signer, SlsAuthError, SlsRequest};
+pub use sls::{
+    sign_v1, sign_v4, verify_sls, verify_sls_head, BodyCheck, Signer, SlsAuthError, SlsRequest,
+};
 
 /// Who a request was authenticated as.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -50,22 +50,42 @@
 //!
 //! # Checks
 //!
-//! - Time: v1 uses `x-log-date` if present (it is not signed but wins over `Date`), else
-//!   `Date`, both RFC 1123; v4 needs `x-log-date` as `YYYYMMDDTHHMMSSZ` (it is signed) and the
+//! - Time: only a time the signature covers is checked against the server clock. v1 takes it
+//!   from `Date` (RFC 1123), line 4 of the string to sign; `x-log-date`, which the Python SDK
+//!   adds after signing as a copy of `Date`, is not signed, so it is ignored (it stays out of the
+//!   canonical headers too): a request replayed with a fresh `x-log-date` still carries its old
+//!   `Date`. A v1 request without `Date` is `400 MissingDate`. v4 needs `x-log-date` as
+//!   `YYYYMMDDTHHMMSSZ` (it is line 2 of the string to sign and a signed header) and the
 //!   credential date must be its first eight characters. More than [`MAX_SKEW_SECS`] away from
-//!   the server clock → `RequestTimeExpired`.
+//!   the server clock → `400 RequestTimeExpired`.
 //! - Body: v1 signs only the `Content-MD5` header, so when that header is present it must be
 //!   the MD5 of the body (else `400 InvalidContentMD5`; the exact code real SLS uses is not
 //!   known). A v1 request with a body but no `Content-MD5` is accepted with an unsigned body,
-//!   as the Python SDK's `put_object` sends. v4: when `x-log-content-sha256` is present it must
-//!   be the SHA-256 of the body (else `SignatureNotMatch`); the canonical request always uses
-//!   the hash of the body actually received.
+//!   as the Python SDK's `put_object` sends. v4: when `x-log-content-sha256` is present the
+//!   canonical request is built with its value and the body must have that SHA-256 (else
+//!   `SignatureNotMatch`); without it the canonical request uses the SHA-256 of the body.
 //! - `x-log-meta-*`: excluded by Python (v1 and v4) and Go (v4), included by Java and Go v1.
 //!   When such headers are present and the Python form does not match, the variant that
 //!   includes them is tried.
 //! - STS tokens (`x-acs-security-token`) are signed like any `x-acs-*` header but not
 //!   otherwise validated.
 //! - Signatures are compared in constant time.
+//!
+//! # Two phases
+//!
+//! [`verify_sls_head`] checks what the head of a request allows, so that an HTTP server can
+//! refuse a request before reading its body; [`BodyCheck::verify_body`] finishes with the body.
+//! [`verify_sls`] is the two in a row.
+//!
+//! | request | head phase | body phase |
+//! |---|---|---|
+//! | v1 | `Authorization` shape, `Date` within the skew, known key, signature (it covers `Content-MD5`) | the body's MD5 is `Content-MD5`, when that header is present |
+//! | v4 with `x-log-content-sha256` | `Authorization` shape, `x-log-date` within the skew and matching the credential date, known key, signature (over the header's value) | the body's SHA-256 is `x-log-content-sha256` |
+//! | v4 without it | `Authorization` shape, `x-log-date` within the skew and matching the credential date, known key | signature (over the body's SHA-256) |
+//!
+//! So in the last case the head phase authenticates nobody: the access key id is known to
+//! exist, but only the body phase shows that the sender holds its secret
+//! ([`BodyCheck::signature_verified`] tells the cases apart).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -102,7 +122,8 @@ pub struct SlsRequest<'a> {
     /// All request headers, names in any case. When a name repeats, the first value counts.
     /// HTTP/2 requests must include `host` (from `:authority`), which v4 signs.
     pub headers: &'a [(&'a str, &'a str)],
-    /// The body bytes exactly as received (compressed PutLogs bodies stay compressed).
+    /// The body bytes exactly as received (compressed PutLogs bodies stay compressed); not read
+    /// by [`verify_sls_head`].
     pub body: &'a [u8],
 }
 
@@ -143,8 +164,8 @@ pub enum SlsAuthError {
     /// v1: `Content-MD5` is not the MD5 of the body.
     #[error("Content-MD5 does not match the MD5 of the request body")]
     ContentMd5Mismatch,
-    /// No `x-log-date` nor `Date` (v1), or no `x-log-date` (v4).
-    #[error("the request carries no date: v1 needs x-log-date or Date, v4 needs x-log-date")]
+    /// No `Date` (v1), or no `x-log-date` (v4): the signed request time is missing.
+    #[error("the request carries no signed date: v1 needs Date, v4 needs x-log-date")]
     MissingDate,
     /// The date header cannot be parsed.
     #[error("cannot parse the request date {0:?} (v1: RFC 1123, v4: YYYYMMDDTHHMMSSZ)")]
@@ -533,27 +554,124 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, SlsAuthError> {
     }
 }
 
-/// Verifies the signature of an SLS request at server time `now_unix` (unix seconds).
-///
-/// Order of checks: `Authorization` shape, date and clock skew, access key, signature, then
-/// the body digest (`Content-MD5` for v1, `x-log-content-sha256` for v4 before the signature).
+/// Verifies the signature of an SLS request at server time `now_unix` (unix seconds): the head
+/// phase ([`verify_sls_head`]) and then the body phase ([`BodyCheck::verify_body`]) over
+/// `req.body`.
 pub fn verify_sls(
     req: &SlsRequest,
     keys: &dyn SecretLookup,
     now_unix: i64,
 ) -> Result<Principal, SlsAuthError> {
+    verify_sls_head(req, keys, now_unix)?.verify_body(req, req.body, keys)
+}
+
+/// Verifies everything about an SLS request that does not need its body, at server time
+/// `now_unix` (unix seconds); `req.body` is ignored (pass `&[]`). See "Two phases" in the module
+/// documentation for what each signature version leaves to [`BodyCheck::verify_body`].
+///
+/// Order of checks: `Authorization` shape, date and clock skew, access key, then the signature
+/// when the head covers it (v1; v4 with `x-log-content-sha256`).
+pub fn verify_sls_head(
+    req: &SlsRequest,
+    keys: &dyn SecretLookup,
+    now_unix: i64,
+) -> Result<BodyCheck, SlsAuthError> {
     let value = req
         .header("authorization")
         .filter(|v| !v.trim().is_empty())
         .ok_or(SlsAuthError::MissingAuthorization)?;
     match parse_authorization(value)? {
-        Authorization::V1 { id, signature } => verify_v1(req, id, signature, keys, now_unix),
+        Authorization::V1 { id, signature } => head_v1(req, id, signature, keys, now_unix),
         Authorization::V4 {
             id,
             day,
             region,
             signature,
-        } => verify_v4(req, id, day, region, signature, keys, now_unix),
+        } => head_v4(req, id, day, region, signature, keys, now_unix),
+    }
+}
+
+/// What is left to check of an SLS request once its body has been read; made by
+/// [`verify_sls_head`]. It holds no secret: [`verify_body`](Self::verify_body) looks the key up
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the request is not authenticated until verify_body passes"]
+pub struct BodyCheck {
+    access_key_id: String,
+    pending: Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    /// v1: the signature covered `Content-MD5` (upper-cased here); the body must have that MD5.
+    /// `None`: no `Content-MD5`, the body is not signed.
+    ContentMd5(Option<String>),
+    /// v4 with `x-log-content-sha256`: the signature covered that value (lower-cased here); the
+    /// body must have that SHA-256.
+    ContentSha256(String),
+    /// v4 without `x-log-content-sha256`: the signature covers the SHA-256 of the body, so it is
+    /// checked with the body.
+    V4Signature {
+        day: String,
+        region: String,
+        date: String,
+        signature: String,
+    },
+}
+
+impl BodyCheck {
+    /// The access key id the request names. Authenticated already when
+    /// [`signature_verified`](Self::signature_verified) is true; otherwise only known to exist.
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// Whether the head phase verified the signature (v1, and v4 with `x-log-content-sha256`),
+    /// so that only the body digest is left to check.
+    pub fn signature_verified(&self) -> bool {
+        !matches!(self.pending, Pending::V4Signature { .. })
+    }
+
+    /// Finishes the verification with the body as received. `req` must be the request the head
+    /// phase saw (its `body` field is ignored).
+    ///
+    /// v1: the body must have the MD5 of `Content-MD5` when that header is present, else
+    /// `InvalidContentMD5`. v4 with `x-log-content-sha256`: the body must have that SHA-256, else
+    /// `SignatureNotMatch`. v4 without it: the signature is checked over the body's SHA-256.
+    pub fn verify_body(
+        &self,
+        req: &SlsRequest,
+        body: &[u8],
+        keys: &dyn SecretLookup,
+    ) -> Result<Principal, SlsAuthError> {
+        match &self.pending {
+            Pending::ContentMd5(None) => {}
+            Pending::ContentMd5(Some(md5)) => {
+                if !constant_time_eq(md5.as_bytes(), content_md5(body).as_bytes()) {
+                    return Err(SlsAuthError::ContentMd5Mismatch);
+                }
+            }
+            Pending::ContentSha256(claimed) => {
+                if !constant_time_eq(claimed.as_bytes(), sha256_hex(body).as_bytes()) {
+                    return Err(SlsAuthError::ContentSha256Mismatch);
+                }
+            }
+            Pending::V4Signature {
+                day,
+                region,
+                date,
+                signature,
+            } => {
+                let secret = lookup(keys, &self.access_key_id)?;
+                let body_hash = sha256_hex(body);
+                if !v4_matches(req, &secret, day, region, date, signature, &body_hash) {
+                    return Err(SlsAuthError::SignatureNotMatch);
+                }
+            }
+        }
+        Ok(Principal {
+            access_key_id: self.access_key_id.clone(),
+        })
     }
 }
 
@@ -562,17 +680,16 @@ fn lookup(keys: &dyn SecretLookup, id: &str) -> Result<String, SlsAuthError> {
         .ok_or_else(|| SlsAuthError::UnknownAccessKeyId(id.to_string()))
 }
 
-fn verify_v1(
+fn head_v1(
     req: &SlsRequest,
     id: &str,
     signature: &str,
     keys: &dyn SecretLookup,
     now_unix: i64,
-) -> Result<Principal, SlsAuthError> {
-    let date = req
-        .header("x-log-date")
-        .or_else(|| req.header("date"))
-        .ok_or(SlsAuthError::MissingDate)?;
+) -> Result<BodyCheck, SlsAuthError> {
+    // Only `Date` is signed (line 4 of the string to sign); `x-log-date` is not, so it cannot
+    // be the time that is checked.
+    let date = req.header("date").ok_or(SlsAuthError::MissingDate)?;
     let t = parse_rfc1123(date).ok_or_else(|| SlsAuthError::InvalidDate(date.to_string()))?;
     check_skew(t, now_unix)?;
     let secret = lookup(keys, id)?;
@@ -583,17 +700,16 @@ fn verify_v1(
     if !matched {
         return Err(SlsAuthError::SignatureNotMatch);
     }
-    if let Some(md5) = req.header("content-md5") {
-        if !md5.trim().eq_ignore_ascii_case(&content_md5(req.body)) {
-            return Err(SlsAuthError::ContentMd5Mismatch);
-        }
-    }
-    Ok(Principal {
+    Ok(BodyCheck {
         access_key_id: id.to_string(),
+        pending: Pending::ContentMd5(
+            req.header("content-md5")
+                .map(|m| m.trim().to_ascii_uppercase()),
+        ),
     })
 }
 
-fn verify_v4(
+fn head_v4(
     req: &SlsRequest,
     id: &str,
     day: &str,
@@ -601,33 +717,54 @@ fn verify_v4(
     signature: &str,
     keys: &dyn SecretLookup,
     now_unix: i64,
-) -> Result<Principal, SlsAuthError> {
+) -> Result<BodyCheck, SlsAuthError> {
     let date = req.header("x-log-date").ok_or(SlsAuthError::MissingDate)?;
     let t = parse_v4_date(date).ok_or_else(|| SlsAuthError::InvalidDate(date.to_string()))?;
     check_skew(t, now_unix)?;
-    if !date.trim().starts_with(day) {
+    let date = date.trim();
+    if !date.starts_with(day) {
         return Err(SlsAuthError::MalformedAuthorization(
             "the credential date is not the date of x-log-date",
         ));
     }
     let secret = lookup(keys, id)?;
-    let body_hash = sha256_hex(req.body);
-    if let Some(claimed) = req.header("x-log-content-sha256") {
-        if !claimed.trim().eq_ignore_ascii_case(&body_hash) {
-            return Err(SlsAuthError::ContentSha256Mismatch);
-        }
-    }
     let signature = signature.to_ascii_lowercase();
-    let matched = variants(req).into_iter().any(|v| {
-        let creq = canonical_request_v4_with(req, v, &body_hash);
-        let expected = v4_signature(&secret, day, region, date.trim(), &creq);
-        constant_time_eq(expected.as_bytes(), signature.as_bytes())
-    });
-    if !matched {
-        return Err(SlsAuthError::SignatureNotMatch);
-    }
-    Ok(Principal {
+    let pending = match req.header("x-log-content-sha256") {
+        Some(claimed) => {
+            let claimed = claimed.trim().to_ascii_lowercase();
+            if !v4_matches(req, &secret, day, region, date, &signature, &claimed) {
+                return Err(SlsAuthError::SignatureNotMatch);
+            }
+            Pending::ContentSha256(claimed)
+        }
+        None => Pending::V4Signature {
+            day: day.to_string(),
+            region: region.to_string(),
+            date: date.to_string(),
+            signature,
+        },
+    };
+    Ok(BodyCheck {
         access_key_id: id.to_string(),
+        pending,
+    })
+}
+
+/// Whether `signature` (lower-case hex) is the v4 signature of `req` with `body_sha256_hex` as
+/// the last line of the canonical request, in any of the tolerated forms.
+fn v4_matches(
+    req: &SlsRequest,
+    secret: &str,
+    day: &str,
+    region: &str,
+    date: &str,
+    signature: &str,
+    body_sha256_hex: &str,
+) -> bool {
+    variants(req).into_iter().any(|v| {
+        let creq = canonical_request_v4_with(req, v, body_sha256_hex);
+        let expected = v4_signature(secret, day, region, date, &creq);
+        constant_time_eq(expected.as_bytes(), signature.as_bytes())
     })
 }
 
@@ -981,6 +1118,313 @@ mod tests {
             assert_eq!((e.code(), e.http_status()), (code, status), "{e:?}");
             assert!(!e.to_string().is_empty());
         }
+    }
+
+    const AK: &str = "ak";
+    const SECRET: &str = "sk";
+    /// Sun, 22 Nov 2026 12:48:03 GMT.
+    const NOW: i64 = 1_795_351_683;
+    const YEAR: i64 = 365 * 86_400;
+
+    fn keys() -> std::collections::HashMap<String, String> {
+        std::collections::HashMap::from([(AK.to_string(), SECRET.to_string())])
+    }
+
+    /// `Signer` output for a request, as owned header pairs.
+    fn signed(
+        signer: &Signer,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        mut headers: Vec<(String, String)>,
+        at: i64,
+    ) -> Vec<(String, String)> {
+        signer.sign(method, path, "", body, &mut headers, at);
+        headers
+    }
+
+    fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
+        set_header(headers, name, value.to_string());
+    }
+
+    fn with_req<T>(
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        f: impl FnOnce(&SlsRequest) -> T,
+    ) -> T {
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        f(&req(method, path, "", &hs, body))
+    }
+
+    fn verify_at(
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: i64,
+    ) -> Result<Principal, SlsAuthError> {
+        with_req(method, path, headers, body, |r| verify_sls(r, &keys(), now))
+    }
+
+    /// The head phase, with no body at all.
+    fn head(
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        now: i64,
+    ) -> Result<BodyCheck, SlsAuthError> {
+        with_req(method, path, headers, b"", |r| {
+            verify_sls_head(r, &keys(), now)
+        })
+    }
+
+    fn body_phase(
+        check: &BodyCheck,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Principal, SlsAuthError> {
+        with_req(method, path, headers, b"", |r| {
+            check.verify_body(r, body, &keys())
+        })
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            access_key_id: AK.into(),
+        }
+    }
+
+    #[test]
+    fn v1_time_is_the_signed_date_not_x_log_date() {
+        let base = vec![("x-log-apiversion".to_string(), "0.6.0".to_string())];
+        let path = "/logstores/ls1";
+        // Signed a year ago, replayed now with a fresh (unsigned) x-log-date.
+        let mut old = signed(
+            &Signer::v1(AK, SECRET),
+            "DELETE",
+            path,
+            b"",
+            base.clone(),
+            NOW - YEAR,
+        );
+        assert_eq!(
+            verify_at("DELETE", path, &old, b"", NOW - YEAR),
+            Ok(principal())
+        );
+        set(&mut old, "x-log-date", &http_date(NOW));
+        assert_eq!(
+            verify_at("DELETE", path, &old, b"", NOW),
+            Err(SlsAuthError::RequestTimeExpired {
+                request_unix: NOW - YEAR,
+                server_unix: NOW,
+            })
+        );
+        // The same request signed with a fresh Date is accepted, whatever x-log-date says.
+        let mut fresh = signed(
+            &Signer::v1(AK, SECRET),
+            "DELETE",
+            path,
+            b"",
+            base.clone(),
+            NOW,
+        );
+        assert_eq!(verify_at("DELETE", path, &fresh, b"", NOW), Ok(principal()));
+        set(&mut fresh, "x-log-date", &http_date(NOW - YEAR));
+        assert_eq!(verify_at("DELETE", path, &fresh, b"", NOW), Ok(principal()));
+        fresh.retain(|(k, _)| k != "x-log-date");
+        assert_eq!(verify_at("DELETE", path, &fresh, b"", NOW), Ok(principal()));
+        // No Date: no signed time, even with a fresh x-log-date.
+        fresh.retain(|(k, _)| k != "Date");
+        set(&mut fresh, "x-log-date", &http_date(NOW));
+        assert_eq!(
+            verify_at("DELETE", path, &fresh, b"", NOW),
+            Err(SlsAuthError::MissingDate)
+        );
+        // x-log-date stays out of the v1 string to sign; other x-log-* headers are in it.
+        let mut h = vec![("x-log-dated".to_string(), "1".to_string())];
+        h = signed(&Signer::v1(AK, SECRET), "GET", "/", b"", h, NOW);
+        let text = with_req("GET", "/", &h, b"", string_to_sign_v1);
+        assert!(
+            text.contains("x-log-dated:1\n") && !text.contains("x-log-date:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn v1_two_phases() {
+        let path = "/logstores";
+        let body = br#"{"logstoreName":"ls1"}"#;
+        let h = vec![("Content-Type".to_string(), "application/json".to_string())];
+        let h = signed(&Signer::v1(AK, SECRET), "POST", path, body, h, NOW);
+        // The signature covers Content-MD5: the head phase verifies it without the body.
+        let check = head("POST", path, &h, NOW).unwrap();
+        assert!(check.signature_verified());
+        assert_eq!(check.access_key_id(), AK);
+        assert_eq!(body_phase(&check, "POST", path, &h, body), Ok(principal()));
+        // A body other than the one Content-MD5 names is refused in the body phase.
+        assert_eq!(
+            body_phase(&check, "POST", path, &h, b"{}"),
+            Err(SlsAuthError::ContentMd5Mismatch)
+        );
+        // A Content-MD5 that is not the body's, correctly signed: the head passes, the body
+        // phase refuses.
+        let mut wrong = h.clone();
+        set(&mut wrong, "Content-MD5", &content_md5(b"another body"));
+        let auth = with_req("POST", path, &wrong, b"", |r| sign_v1(r, AK, SECRET));
+        set(&mut wrong, "Authorization", &auth);
+        let check = head("POST", path, &wrong, NOW).unwrap();
+        assert_eq!(
+            body_phase(&check, "POST", path, &wrong, body),
+            Err(SlsAuthError::ContentMd5Mismatch)
+        );
+        // A wrong signature is refused in the head phase, with no body at all.
+        let mut bad = h.clone();
+        set(&mut bad, "x-log-apiversion", "0.6.1");
+        assert_eq!(
+            head("POST", path, &bad, NOW),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        let other = signed(
+            &Signer::v1(AK, "not-the-secret"),
+            "POST",
+            path,
+            body,
+            vec![],
+            NOW,
+        );
+        assert_eq!(
+            head("POST", path, &other, NOW),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        // Without Content-MD5 the body is not signed: any body passes the body phase.
+        let get = signed(&Signer::v1(AK, SECRET), "GET", "/", b"", vec![], NOW);
+        let check = head("GET", "/", &get, NOW).unwrap();
+        assert_eq!(
+            body_phase(&check, "GET", "/", &get, b"anything"),
+            Ok(principal())
+        );
+    }
+
+    #[test]
+    fn v4_with_content_sha256_two_phases() {
+        let path = "/logstores";
+        let body = br#"{"logstoreName":"ls1"}"#;
+        let h = vec![
+            ("Host".to_string(), "p1.example.com".to_string()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        let h = signed(&Signer::v4(AK, SECRET, "r"), "POST", path, body, h, NOW);
+        // The canonical request is built with x-log-content-sha256: the head verifies the
+        // signature without the body.
+        let check = head("POST", path, &h, NOW).unwrap();
+        assert!(check.signature_verified());
+        assert_eq!(body_phase(&check, "POST", path, &h, body), Ok(principal()));
+        assert_eq!(
+            body_phase(&check, "POST", path, &h, b"{}"),
+            Err(SlsAuthError::ContentSha256Mismatch)
+        );
+        let mut bad = h.clone();
+        set(&mut bad, "x-log-content-sha256", &content_sha256(b"{}"));
+        assert_eq!(
+            head("POST", path, &bad, NOW),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        let other = signed(
+            &Signer::v4(AK, "nope", "r"),
+            "POST",
+            path,
+            body,
+            vec![],
+            NOW,
+        );
+        assert_eq!(
+            head("POST", path, &other, NOW),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        // v4 keeps using its signed x-log-date.
+        assert!(matches!(
+            head("POST", path, &h, NOW + MAX_SKEW_SECS + 1),
+            Err(SlsAuthError::RequestTimeExpired { .. })
+        ));
+    }
+
+    #[test]
+    fn v4_without_content_sha256_verifies_the_signature_with_the_body() {
+        let path = "/logstores";
+        let body = br#"{"logstoreName":"ls1"}"#;
+        let mut h = vec![
+            ("Host".to_string(), "p1.example.com".to_string()),
+            ("x-log-date".to_string(), v4_date(NOW)),
+        ];
+        let auth = with_req("POST", path, &h, body, |r| sign_v4(r, AK, SECRET, "r"));
+        set(&mut h, "Authorization", &auth);
+        assert_eq!(verify_at("POST", path, &h, body, NOW), Ok(principal()));
+        // The head checks what it can but cannot know the signature yet.
+        let check = head("POST", path, &h, NOW).unwrap();
+        assert!(!check.signature_verified());
+        assert_eq!(check.access_key_id(), AK);
+        assert_eq!(body_phase(&check, "POST", path, &h, body), Ok(principal()));
+        assert_eq!(
+            body_phase(&check, "POST", path, &h, b"{}"),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        // A wrong signature passes the head and is refused with the body.
+        let mut bad = h.clone();
+        set(
+            &mut bad,
+            "Authorization",
+            &auth.replace("Signature=", "Signature=0"),
+        );
+        let check = head("POST", path, &bad, NOW).unwrap();
+        assert_eq!(
+            body_phase(&check, "POST", path, &bad, body),
+            Err(SlsAuthError::SignatureNotMatch)
+        );
+        // What the head can check, it does.
+        assert!(matches!(
+            head("POST", path, &h, NOW + MAX_SKEW_SECS + 1),
+            Err(SlsAuthError::RequestTimeExpired { .. })
+        ));
+        let mut unknown = h.clone();
+        set(
+            &mut unknown,
+            "Authorization",
+            &auth.replace("=ak/", "=nobody/"),
+        );
+        assert_eq!(
+            head("POST", path, &unknown, NOW),
+            Err(SlsAuthError::UnknownAccessKeyId("nobody".into()))
+        );
+        let mut malformed = h.clone();
+        set(
+            &mut malformed,
+            "Authorization",
+            "SLS4-HMAC-SHA256 Signature=00",
+        );
+        assert!(matches!(
+            head("POST", path, &malformed, NOW),
+            Err(SlsAuthError::MalformedAuthorization(_))
+        ));
+        let mut undated = h.clone();
+        undated.retain(|(k, _)| k != "x-log-date");
+        assert_eq!(
+            head("POST", path, &undated, NOW),
+            Err(SlsAuthError::MissingDate)
+        );
+        // The body phase looks the secret up again: a key removed in between is refused.
+        let check = head("POST", path, &h, NOW).unwrap();
+        let none = std::collections::HashMap::<String, String>::new();
+        assert_eq!(
+            with_req("POST", path, &h, b"", |r| check.verify_body(r, body, &none)),
+            Err(SlsAuthError::UnknownAccessKeyId(AK.into()))
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! HTTP Digest verification against what real clients send.
 //!
 //! The `REQUESTS_*` headers were produced by python-requests 2.34 `HTTPDigestAuth` and `CURL_*`
-//! by `curl 7.88 --digest`, both answering the challenge of `DigestAuthority::new(SECRET)` at
-//! `NOW` (see `scripts/digest_client_vectors.py`). The independent computation in
-//! [`rfc7616_header`] covers the remaining cases.
+//! by `curl 7.88 --digest`, each answering a challenge with a nonce of the form
+//! `DigestAuthority::new(SECRET)` issues at `NOW` (see `scripts/digest_client_vectors.py`);
+//! `REQUESTS_GET_QUERY` and `REQUESTS_POST` are one requests session (one nonce, nc 1 then 2).
+//! The independent computation in [`rfc7616_header`] covers the remaining cases.
 
 use cairn_auth::digest::{NONCE_TTL_SECS, REALM};
 use cairn_auth::{DigestAuthority, DigestCredentials, DigestError, Principal};
@@ -12,18 +13,18 @@ use std::collections::HashMap;
 
 const SECRET: &[u8] = b"cairn-digest-test-secret";
 const NOW: i64 = 1_795_351_683;
-const NONCE: &str = "1795351683:cc9eff8ae4c3401e9c6ef4086931d0b5";
+const NONCE: &str = "1795351683:0123456789abcdef:89371b913b13709779e3be66ccc7e685";
 const USER: &str = "pubkey1";
 const PASSWORD: &str = "priv-key-1";
 
 const CHECKPOINTS_URI: &str = "/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=2&itemsPerPage=5";
-const REQUESTS_GET_QUERY: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:cc9eff8ae4c3401e9c6ef4086931d0b5", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=2&itemsPerPage=5", response="58c60fc64862a67a346322ad99bbc4b5", algorithm="MD5", qop="auth", nc=00000001, cnonce="ffca1f9ca7b1d575""#;
+const REQUESTS_GET_QUERY: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:0123456789abcdef:89371b913b13709779e3be66ccc7e685", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=2&itemsPerPage=5", response="ae5cfecb19421c48fec83239369a9230", algorithm="MD5", qop="auth", nc=00000001, cnonce="22a1668cb4bee0c8""#;
 const RESTORE_URI: &str =
     "/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/restoreJobs";
-const REQUESTS_POST: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:cc9eff8ae4c3401e9c6ef4086931d0b5", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/restoreJobs", response="db929f9c36db72c53448d43a04cca976", algorithm="MD5", qop="auth", nc=00000001, cnonce="6435c85b744f8053""#;
-const REQUESTS_MD5_SESS: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:cc9eff8ae4c3401e9c6ef4086931d0b5", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters", response="b76d3d65510666cd4a54e35c344474ad", algorithm="MD5-sess", qop="auth", nc=00000001, cnonce="9a8777b0c3b77f67""#;
+const REQUESTS_POST: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:0123456789abcdef:89371b913b13709779e3be66ccc7e685", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/restoreJobs", response="b8927fcec6c2126c99c85c9c2729d902", algorithm="MD5", qop="auth", nc=00000002, cnonce="5a39b6fd73595e32""#;
+const REQUESTS_MD5_SESS: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:fedcba9876543210:8f334f88b53595e34195d8836a2d42df", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters", response="a3db0e5ea3cf80baa81e87e5823717ee", algorithm="MD5-sess", qop="auth", nc=00000001, cnonce="0cc71cc10ded2a59""#;
 const CURL_URI: &str = "/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=1&itemsPerPage=100";
-const CURL_GET: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:cc9eff8ae4c3401e9c6ef4086931d0b5", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=1&itemsPerPage=100", cnonce="MTZhZDg5NTZmZjllNGU1ZTQ4ZWQzN2Q5YzFlNzFjMDQ=", nc=00000001, qop=auth, response="b23624789e5f1aa6025b6973b537d7b1", algorithm=MD5"#;
+const CURL_GET: &str = r#"Digest username="pubkey1", realm="MMS Public API", nonce="1795351683:5ca1ab1e0ddba115:7025f9766d98fed075efd101fc3ade0f", uri="/api/atlas/v1.0/groups/5f0f1e2d3c4b5a6978877665/clusters/Cluster0/backupCheckpoints?pageNum=1&itemsPerPage=100", cnonce="ZmFhNjk4ZDkxYWVkN2M4ZTdiOGEzNjE2NDQwODFlNzM=", nc=00000001, qop=auth, response="92d4f55f153dd4552c9fa6cdeaf90d85", algorithm=MD5"#;
 
 fn keys() -> HashMap<String, String> {
     HashMap::from([
@@ -61,29 +62,54 @@ fn ok() -> Result<Principal, DigestError> {
 #[test]
 fn challenge_format_and_nonce() {
     let a = authority();
-    assert_eq!(a.nonce(NOW), NONCE);
-    assert_eq!(
-        a.challenge(NOW, false),
-        format!(
-            "Digest realm=\"MMS Public API\", domain=\"\", nonce=\"{NONCE}\", algorithm=MD5, qop=\"auth\", stale=false"
-        )
+    let challenge = a.challenge(NOW, false);
+    let prefix = "Digest realm=\"MMS Public API\", domain=\"\", nonce=\"";
+    let suffix = "\", algorithm=MD5, qop=\"auth\", stale=false";
+    assert!(
+        challenge.starts_with(prefix) && challenge.ends_with(suffix),
+        "{challenge}"
     );
+    let nonce = &challenge[prefix.len()..challenge.len() - suffix.len()];
+    // <time>:<16 hex>:<32 hex>, like the nonce the recorded clients answered.
+    let parts: Vec<&str> = nonce.split(':').collect();
+    assert_eq!(parts.len(), 3, "{nonce}");
+    assert_eq!(parts[0], NOW.to_string());
+    assert!(parts[1].len() == 16 && parts[2].len() == 32, "{nonce}");
+    assert!(parts[1..]
+        .iter()
+        .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit())));
+    assert_eq!(NONCE.len(), nonce.len());
     assert!(a.challenge(NOW, true).ends_with("stale=true"));
-    assert_ne!(DigestAuthority::new(b"other").nonce(NOW), NONCE);
-    assert_ne!(a.nonce(NOW + 1), NONCE);
+    // Every challenge has its own nonce, even within one second, and it verifies.
+    assert_ne!(a.nonce(NOW), a.nonce(NOW));
+    let h = rfc7616_header(USER, PASSWORD, "GET", "/", nonce);
+    assert_eq!(a.verify("GET", &h, &keys(), NOW), ok());
+    assert_eq!(
+        DigestAuthority::new(b"other").verify("GET", &h, &keys(), NOW),
+        Err(DigestError::InvalidNonce)
+    );
 }
 
 #[test]
 fn real_client_headers_verify() {
-    let a = authority();
     for (method, header) in [
         ("GET", REQUESTS_GET_QUERY),
         ("POST", REQUESTS_POST),
         ("GET", REQUESTS_MD5_SESS),
         ("GET", CURL_GET),
     ] {
-        assert_eq!(a.verify(method, header, &keys(), NOW + 5), ok(), "{header}");
+        assert_eq!(
+            authority().verify(method, header, &keys(), NOW + 5),
+            ok(),
+            "{header}"
+        );
     }
+    assert_eq!(
+        authority().verify_for_target("GET", CURL_URI, CURL_GET, &keys(), NOW),
+        ok()
+    );
+    // One requests session: the nonce is reused with nc 1, then 2.
+    let a = authority();
     assert_eq!(
         a.verify_for_target("GET", CHECKPOINTS_URI, REQUESTS_GET_QUERY, &keys(), NOW),
         ok()
@@ -92,10 +118,17 @@ fn real_client_headers_verify() {
         a.verify_for_target("POST", RESTORE_URI, REQUESTS_POST, &keys(), NOW),
         ok()
     );
-    assert_eq!(
-        a.verify_for_target("GET", CURL_URI, CURL_GET, &keys(), NOW),
-        ok()
-    );
+    // Either request again is a replay.
+    for (method, target, header) in [
+        ("GET", CHECKPOINTS_URI, REQUESTS_GET_QUERY),
+        ("POST", RESTORE_URI, REQUESTS_POST),
+    ] {
+        let e = a
+            .verify_for_target(method, target, header, &keys(), NOW)
+            .unwrap_err();
+        assert_eq!(e, DigestError::NonceCountReused, "{header}");
+        assert!(e.is_stale());
+    }
 }
 
 #[test]
@@ -178,14 +211,14 @@ fn wrong_password_and_unknown_user() {
         Err(DigestError::BadResponse)
     );
     // One flipped response digit.
-    let h = REQUESTS_GET_QUERY.replace("58c60fc6", "58c60fc7");
+    let h = REQUESTS_GET_QUERY.replace("ae5cfecb", "ae5cfecc");
     assert_eq!(
         a.verify("GET", &h, &keys(), NOW),
         Err(DigestError::BadResponse)
     );
     // Other fields that enter the response.
     for (from, to) in [
-        ("cnonce=\"ffca1f9ca7b1d575\"", "cnonce=\"ffca1f9ca7b1d576\""),
+        ("cnonce=\"22a1668cb4bee0c8\"", "cnonce=\"22a1668cb4bee0c9\""),
         ("nc=00000001", "nc=00000002"),
         ("realm=\"MMS Public API\"", "realm=\"Other\""),
     ] {
@@ -224,18 +257,22 @@ fn h_wrong() -> String {
 
 #[test]
 fn nonce_lifetime() {
-    let a = authority();
+    // A fresh authority per accepted check: each one records the nonce count.
     assert_eq!(
-        a.verify("GET", REQUESTS_GET_QUERY, &keys(), NOW + NONCE_TTL_SECS),
+        authority().verify("GET", REQUESTS_GET_QUERY, &keys(), NOW + NONCE_TTL_SECS),
         ok()
     );
+    let a = authority();
     let e = a
         .verify("GET", REQUESTS_GET_QUERY, &keys(), NOW + NONCE_TTL_SECS + 1)
         .unwrap_err();
     assert_eq!(e, DigestError::StaleNonce);
     assert!(e.is_stale());
     // A nonce from the future (another node's clock) is accepted within a minute.
-    assert_eq!(a.verify("GET", REQUESTS_GET_QUERY, &keys(), NOW - 60), ok());
+    assert_eq!(
+        authority().verify("GET", REQUESTS_GET_QUERY, &keys(), NOW - 60),
+        ok()
+    );
     assert_eq!(
         a.verify("GET", REQUESTS_GET_QUERY, &keys(), NOW - 61),
         Err(DigestError::StaleNonce)
@@ -257,13 +294,22 @@ fn nonce_lifetime() {
 #[test]
 fn tampered_nonces_are_rejected() {
     let a = authority();
-    // Extending the nonce's time without its MAC.
-    let later = format!("{}:cc9eff8ae4c3401e9c6ef4086931d0b5", NOW + 3600);
-    let mac_flip = "1795351683:cc9eff8ae4c3401e9c6ef4086931d0b6".to_string();
+    let (time, rest) = NONCE.split_once(':').unwrap();
+    let (salt, mac) = rest.split_once(':').unwrap();
+    assert_eq!(time, NOW.to_string());
     for nonce in [
-        later,
-        mac_flip,
-        "1795351683".to_string(),
+        // Extending the nonce's time without its MAC.
+        format!("{}:{salt}:{mac}", NOW + 3600),
+        // The same time written another way.
+        format!("0{time}:{salt}:{mac}"),
+        // Another random part, or MAC.
+        format!("{time}:0123456789abcdee:{mac}"),
+        format!("{time}:{salt}:{}", mac.replace('9', "8")),
+        format!("{time}:{}:{mac}", salt.to_ascii_uppercase()),
+        // The two-part form (time and MAC) and other shapes.
+        format!("{time}:{mac}"),
+        format!("{NONCE}:x"),
+        time.to_string(),
         "abc:def".to_string(),
         String::new(),
     ] {
@@ -297,7 +343,7 @@ fn malformed_and_missing() {
         REQUESTS_GET_QUERY.replace("qop=\"auth\"", "qop=\"auth-int\""),
         REQUESTS_GET_QUERY.replace(", qop=\"auth\"", ""),
         REQUESTS_GET_QUERY.replace("nc=00000001", "nc=1"),
-        REQUESTS_GET_QUERY.replace("cnonce=\"ffca1f9ca7b1d575\"", "cnonce=\"\""),
+        REQUESTS_GET_QUERY.replace("cnonce=\"22a1668cb4bee0c8\"", "cnonce=\"\""),
     ] {
         assert!(
             matches!(

@@ -6,7 +6,9 @@
 //! and query still encoded, every header the SDK sets, the body) together with the exact text
 //! the SDK fed to HMAC (v1 string to sign, v4 canonical request).
 
-use cairn_auth::sls::{canonical_request_v4, content_md5, string_to_sign_v1, MAX_SKEW_SECS};
+use cairn_auth::sls::{
+    canonical_request_v4, content_md5, http_date, string_to_sign_v1, MAX_SKEW_SECS,
+};
 use cairn_auth::{sign_v1, sign_v4, verify_sls, Principal, Signer, SlsAuthError, SlsRequest};
 use std::collections::HashMap;
 
@@ -304,8 +306,8 @@ fn signed_headers_are_covered_and_unsigned_ones_are_not() {
                 let mut t = r.clone();
                 t.remove(name);
                 let got = code(t.verify());
-                // Without its date a v4 request cannot be checked at all.
-                let expected = if v4 && lower == "x-log-date" {
+                // Without its signed date a request cannot be checked at all.
+                let expected = if (v4 && lower == "x-log-date") || (!v4 && lower == "date") {
                     "MissingDate"
                 } else {
                     "SignatureNotMatch"
@@ -423,18 +425,40 @@ fn clock_skew() {
 }
 
 #[test]
-fn v1_x_log_date_is_unsigned_but_drives_the_time_check() {
+fn v1_time_check_uses_only_the_signed_date() {
+    const YEAR: i64 = 365 * 86_400;
     for v in VECTORS.iter().filter(|v| v.name.starts_with("v1_")) {
         let r = Req::from(v);
         assert_eq!(r.header("x-log-date"), r.header("date"), "{}", v.name);
-        // Another time within the window: still valid, the value is not signed.
+        // x-log-date is not signed and plays no part: any value, or none, is accepted.
+        for value in [
+            "Sun, 22 Nov 2026 12:58:03 GMT",
+            "Sun, 22 Nov 2026 11:48:03 GMT",
+            "yesterday",
+        ] {
+            let mut t = r.clone();
+            t.set("x-log-date", value);
+            assert_eq!(code(t.verify()), "ok", "{} x-log-date {value}", v.name);
+        }
         let mut t = r.clone();
-        t.set("x-log-date", "Sun, 22 Nov 2026 12:58:03 GMT");
+        t.remove("x-log-date");
         assert_eq!(code(t.verify()), "ok", "{}", v.name);
-        // x-log-date wins over Date for the clock check.
-        t.set("x-log-date", "Sun, 22 Nov 2026 11:48:03 GMT");
-        assert_eq!(code(t.verify()), "RequestTimeExpired", "{}", v.name);
-        t.set("x-log-date", "yesterday");
+        // The request replayed a year later with a fresh x-log-date: its Date is a year old.
+        let mut t = r.clone();
+        t.set("x-log-date", &http_date(NOW + YEAR));
+        assert_eq!(
+            code(t.verify_with(&keys(), NOW + YEAR)),
+            "RequestTimeExpired",
+            "{}",
+            v.name
+        );
+        // Date is the time that is checked.
+        assert_eq!(
+            code(r.verify_with(&keys(), NOW + MAX_SKEW_SECS + 1)),
+            "RequestTimeExpired"
+        );
+        let mut t = r.clone();
+        t.set("Date", "yesterday");
         let e = t.verify().unwrap_err();
         assert_eq!(
             (e.code(), e.http_status()),
@@ -442,14 +466,8 @@ fn v1_x_log_date_is_unsigned_but_drives_the_time_check() {
             "{}",
             v.name
         );
-        // Without x-log-date, Date is used.
+        // Without Date there is no signed time, whatever x-log-date says.
         let mut t = r.clone();
-        t.remove("x-log-date");
-        assert_eq!(code(t.verify()), "ok", "{}", v.name);
-        assert_eq!(
-            code(t.verify_with(&keys(), NOW + MAX_SKEW_SECS + 1)),
-            "RequestTimeExpired"
-        );
         t.remove("date");
         let e = t.verify().unwrap_err();
         assert_eq!(
