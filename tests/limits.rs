@@ -646,11 +646,33 @@ fn sixty_stalled_uploads(signed: bool) {
         })
         .collect();
     let held: Vec<TcpStream> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    // Measured once the server has read all it will: every connection is closed, or has
+    // nothing left in flight to the server and nothing unread by it.
+    let deadline = Instant::now() + 3 * BOUND;
+    while !settled(addr.port()) {
+        assert!(Instant::now() < deadline, "uploads still in flight");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let peak = peak_rss(server.pid());
     eprintln!("peak RSS of the server: {} MiB", peak / MIB as u64);
     assert!(peak < MAX_RSS, "peak RSS {} MiB", peak / MIB as u64);
     drop(held);
     until_served(&server);
+}
+
+/// Whether every established loopback TCP connection to or from `port` has empty queues: no
+/// client bytes in flight (send queue) and none waiting for the server to read them (receive
+/// queue), from /proc/net/tcp.
+fn settled(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = format!(":{port:04X}");
+    table.lines().skip(1).all(|line| {
+        // sl local_address rem_address st tx_queue:rx_queue ...
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let ours = f[1].ends_with(&port) || f[2].ends_with(&port);
+        let established = f[3] == "01";
+        !ours || !established || f[4] == "00000000:00000000"
+    })
 }
 
 #[test]

@@ -28,7 +28,9 @@ pub async fn handle(state: AppState, req: Request, request_id: String) -> Respon
     let mut resp = match route(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => {
-            if e.status.is_server_error() {
+            // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
+            // otherwise flood the log too).
+            if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
                 tracing::error!(code = e.code, message = %e.message, request_id, "request failed");
             } else {
                 tracing::debug!(code = e.code, message = %e.message, request_id, "request rejected");
