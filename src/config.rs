@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -14,8 +15,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address the HTTP listener binds.
-    pub listen: SocketAddr,
+    /// Address the HTTP listener binds: `host:port`, `[v6]:port` or `:port` (see [`parse_listen`]).
+    pub listen: String,
     /// Directory holding all data.
     pub data_dir: PathBuf,
     /// Authentication settings.
@@ -26,6 +27,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Backup checkpoint settings.
     pub backup: BackupConfig,
+    /// HTTP connection and request limits.
+    pub http: HttpConfig,
 }
 
 /// `[backup]`
@@ -51,14 +54,109 @@ impl Default for BackupConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            listen: DEFAULT_LISTEN.to_string(),
             data_dir: PathBuf::from("./cairn-data"),
             auth: AuthConfig::default(),
             sls: SlsConfig::default(),
             storage: StorageConfig::default(),
             backup: BackupConfig::default(),
+            http: HttpConfig::default(),
         }
     }
+}
+
+/// `[http]` (design §15).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Most connections open at once; 0 derives it from the file descriptor limit.
+    pub max_connections: usize,
+    /// Seconds a connection has to send the complete headers of its first request, and of any
+    /// later one from its first byte.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may go without receiving a byte (and may wait for body memory).
+    pub body_stall_timeout_secs: u64,
+    /// Seconds a whole request body has to arrive in.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    pub idle_timeout_secs: u64,
+    /// Bytes of request bodies held in memory at once, across all connections.
+    pub body_budget_bytes: usize,
+    /// Seconds a shutdown waits for in-flight requests before closing their connections.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 0,
+            header_read_timeout_secs: 10,
+            body_stall_timeout_secs: 30,
+            body_read_timeout_secs: 300,
+            idle_timeout_secs: 60,
+            body_budget_bytes: 256 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The header read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// The body stall timeout.
+    pub fn body_stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_stall_timeout_secs)
+    }
+
+    /// The whole-body timeout.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Most connections `http.max_connections` may name.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
+
+/// Bytes a request body may have beyond `sls.max_raw_body_bytes` (a compressed body can be
+/// slightly larger than its input).
+pub const BODY_SLACK: usize = 64 * 1024;
+
+/// Splits a listen address into host and port: `host:port` (a name or an IPv4 literal),
+/// `[v6]:port`, or `:port`, which means every IPv4 interface (`0.0.0.0`).
+pub fn parse_listen(s: &str) -> anyhow::Result<(String, u16)> {
+    let bad = || {
+        anyhow::anyhow!(
+            "listen {s:?} is not an address: use host:port, [v6]:port or :port (all IPv4 interfaces)"
+        )
+    };
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok((a.ip().to_string(), a.port()));
+    }
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Ok(("0.0.0.0".into(), port));
+    }
+    let name_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !name_ok {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
 }
 
 /// `[auth]`
@@ -189,6 +287,25 @@ impl Config {
             self.sls.max_raw_body_bytes > 0,
             "sls.max_raw_body_bytes must be positive"
         );
+        parse_listen(&self.listen)?;
+        let h = &self.http;
+        anyhow::ensure!(
+            h.max_connections <= MAX_CONNECTIONS_LIMIT,
+            "http.max_connections must be at most {MAX_CONNECTIONS_LIMIT} (0 derives it from the file descriptor limit)"
+        );
+        for (v, key) in [
+            (h.header_read_timeout_secs, "http.header_read_timeout_secs"),
+            (h.body_stall_timeout_secs, "http.body_stall_timeout_secs"),
+            (h.body_read_timeout_secs, "http.body_read_timeout_secs"),
+            (h.idle_timeout_secs, "http.idle_timeout_secs"),
+        ] {
+            anyhow::ensure!(v > 0, "{key} must be positive");
+        }
+        let largest = self.sls.max_raw_body_bytes.saturating_add(BODY_SLACK);
+        anyhow::ensure!(
+            h.body_budget_bytes >= largest,
+            "http.body_budget_bytes must hold the largest body (sls.max_raw_body_bytes + 64 KiB = {largest} bytes)"
+        );
         Ok(())
     }
 }
@@ -232,6 +349,40 @@ mod tests {
             cfg.backup.schedule_check_secs,
             def.backup.schedule_check_secs
         );
+        let (h, d) = (&cfg.http, &def.http);
+        assert_eq!(h.max_connections, d.max_connections);
+        assert_eq!(h.header_read_timeout_secs, d.header_read_timeout_secs);
+        assert_eq!(h.body_stall_timeout_secs, d.body_stall_timeout_secs);
+        assert_eq!(h.body_read_timeout_secs, d.body_read_timeout_secs);
+        assert_eq!(h.idle_timeout_secs, d.idle_timeout_secs);
+        assert_eq!(h.body_budget_bytes, d.body_budget_bytes);
+        assert_eq!(h.shutdown_grace_secs, d.shutdown_grace_secs);
+        def.validate().unwrap();
+    }
+
+    #[test]
+    fn listen_addresses_take_names_literals_and_a_bare_port() {
+        let ok = |s: &str, host: &str, port: u16| {
+            assert_eq!(parse_listen(s).unwrap(), (host.to_string(), port), "{s}");
+        };
+        ok("127.0.0.1:7070", "127.0.0.1", 7070);
+        ok(":7071", "0.0.0.0", 7071);
+        ok("localhost:7071", "localhost", 7071);
+        ok("log.example.com:80", "log.example.com", 80);
+        ok("[::1]:7072", "::1", 7072);
+        ok("[::]:7072", "::", 7072);
+        for bad in [
+            "",
+            "7070",
+            "localhost",
+            "localhost:",
+            ":x",
+            "host:70000",
+            "::1:80",
+            "a b:1",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -260,10 +411,32 @@ mod tests {
             "storage.fsync_interval_ms",
         );
         refused("[sls]\nmax_raw_body_bytes = 0", "sls.max_raw_body_bytes");
-        // Turning reserved space off, or keeping up to a whole segment of it, is fine.
+        refused("listen = \"localhost\"", "listen");
+        refused("[http]\nmax_connections = 2000000", "http.max_connections");
+        for key in [
+            "header_read_timeout_secs",
+            "body_stall_timeout_secs",
+            "body_read_timeout_secs",
+            "idle_timeout_secs",
+        ] {
+            refused(&format!("[http]\n{key} = 0"), &format!("http.{key}"));
+        }
+        refused(
+            "[http]\nbody_budget_bytes = 1048576",
+            "http.body_budget_bytes",
+        );
+        refused(
+            "[sls]\nmax_raw_body_bytes = 536870912",
+            "http.body_budget_bytes",
+        );
+        // Turning reserved space off, or keeping up to a whole segment of it, is fine; so are
+        // a derived connection cap, a budget of exactly one largest body and no shutdown grace.
         for text in [
             "[storage]\npreallocate_bytes = 0",
             "[storage]\npreallocate_bytes = 2147483648",
+            "[http]\nmax_connections = 0\nshutdown_grace_secs = 0",
+            "[http]\nbody_budget_bytes = 10551296",
+            "listen = \":7071\"",
         ] {
             toml::from_str::<Config>(text).unwrap().validate().unwrap();
         }

@@ -3,6 +3,7 @@
 //! Map of the crate (formats and rules are in `docs/design.md`):
 //! - [`config`] — the TOML configuration and its defaults;
 //! - [`datadir`] — the data directory: its lock and the metadata file check;
+//! - [`excerpt`] — client input quoted in error messages, cut short;
 //! - [`keys`] — access keys (root key from the environment or generated);
 //! - [`meta`] — the transactional metadata store (projects, logstores, shards);
 //! - [`service`] — one method per API operation, over metadata and shard logs;
@@ -14,6 +15,7 @@
 
 pub mod config;
 pub mod datadir;
+pub mod excerpt;
 pub mod http;
 pub mod keys;
 pub mod meta;

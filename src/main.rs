@@ -1,6 +1,5 @@
 //! The `cairn` binary.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -19,9 +18,10 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve {
-        /// Address to listen on [default: 127.0.0.1:7070, or `listen` in the config file].
+        /// Address to listen on: host:port, [v6]:port or :port (every IPv4 interface)
+        /// [default: 127.0.0.1:7070, or `listen` in the config file].
         #[arg(long)]
-        listen: Option<SocketAddr>,
+        listen: Option<String>,
         /// Data directory [default: ./cairn-data, or `data_dir` in the config file].
         #[arg(long)]
         data_dir: Option<PathBuf>,

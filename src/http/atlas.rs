@@ -9,8 +9,10 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::request::{percent_decode, read_body, BodyError, Query};
+use super::body::{check_declared, read_body, BodyError};
+use super::request::{percent_decode, Query};
 use super::AppState;
+use crate::excerpt::{bounded_message, excerpt};
 use crate::meta::{BackupRec, LogstoreRec, ProjectRec, RestoreJobRec, ScheduleRec, ShardStatus};
 use crate::service::{BackupView, Error, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED};
 
@@ -39,8 +41,12 @@ impl AtlasError {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
-            detail: detail.into(),
-            params,
+            detail: bounded_message(detail.into()),
+            // Parameters echo client input: cut like every quote of it.
+            params: params
+                .into_iter()
+                .map(|p| excerpt(&p).to_string())
+                .collect(),
         }
     }
 
@@ -74,25 +80,28 @@ impl From<Error> for AtlasError {
             Error::ProjectNotExist(g) => AtlasError::new(
                 404,
                 "GROUP_NOT_FOUND",
-                format!("No group with ID {g} exists."),
+                format!("No group with ID {} exists.", excerpt(&g)),
                 vec![g],
             ),
             Error::CheckpointNotExist(id) => AtlasError::new(
                 404,
                 "CHECKPOINT_NOT_FOUND",
-                format!("No checkpoint with ID {id} exists."),
+                format!("No checkpoint with ID {} exists.", excerpt(&id)),
                 vec![id],
             ),
             Error::RestoreJobNotExist(id) => AtlasError::new(
                 404,
                 "RESTORE_JOB_NOT_FOUND",
-                format!("No restore job with ID {id} exists."),
+                format!("No restore job with ID {} exists.", excerpt(&id)),
                 vec![id],
             ),
             Error::TargetNotEmpty(t) => AtlasError::new(
                 403,
                 "CANNOT_RESTORE_TO_TARGET",
-                format!("Cannot restore to {t}: the target cluster already holds data."),
+                format!(
+                    "Cannot restore to {}: the target cluster already holds data.",
+                    excerpt(&t)
+                ),
                 vec![t],
             ),
             e @ Error::DiskFull(_) => {
@@ -129,7 +138,7 @@ fn parse_bool(q: &Query, key: &str, default: bool) -> Result<bool, AtlasError> {
         Some(v) => Err(AtlasError::new(
             400,
             "INVALID_QUERY_PARAMETER",
-            format!("Invalid query parameter {key} specified: {v}."),
+            format!("Invalid query parameter {key} specified: {}.", excerpt(v)),
             vec![key.into(), v.into()],
         )),
     }
@@ -168,6 +177,10 @@ pub async fn handle(state: AppState, req: Request) -> Response<Body> {
         pretty: parse_bool(&query, "pretty", false).unwrap_or(false),
         envelope: parse_bool(&query, "envelope", false).unwrap_or(false),
     };
+    if let Err(e) = check_declared(&body, MAX_BODY) {
+        let e = body_error(e);
+        return respond(&render, e.status, e.body(), Kind::One);
+    }
     if state.auth_enabled {
         if let Err((e, stale)) = authenticate(&state, &parts) {
             let mut r = respond(&render, e.status, e.body(), Kind::One);
@@ -181,26 +194,18 @@ pub async fn handle(state: AppState, req: Request) -> Response<Body> {
             return r;
         }
     }
-    let body = match read_body(body, MAX_BODY).await {
+    // Holds the body's share of the body budget until the request is answered.
+    let read = match read_body(body, MAX_BODY, &state.limits).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            let e = AtlasError::new(
-                400,
-                "INVALID_JSON",
-                "The request body is too large.",
-                vec![],
-            );
-            return respond(&render, e.status, e.body(), Kind::One);
-        }
-        Err(BodyError::Io(m)) => {
-            let e = AtlasError::new(400, "INVALID_JSON", m, vec![]);
+        Err(e) => {
+            let e = body_error(e);
             return respond(&render, e.status, e.body(), Kind::One);
         }
     };
     let ctx = Ctx {
         base: base_url(&parts),
         query,
-        body: body.to_vec(),
+        body: read.bytes.to_vec(),
         state,
     };
     match route(&ctx, &parts).await {
@@ -211,6 +216,30 @@ pub async fn handle(state: AppState, req: Request) -> Response<Body> {
             }
             respond(&render, e.status, e.body(), Kind::One)
         }
+    }
+}
+
+fn body_error(e: BodyError) -> AtlasError {
+    match e {
+        BodyError::TooLarge { .. } => AtlasError::new(
+            413,
+            "REQUEST_BODY_TOO_LARGE",
+            format!("The request body is larger than the limit of {MAX_BODY} bytes."),
+            vec![],
+        ),
+        BodyError::Busy => AtlasError::new(
+            503,
+            "SERVER_BUSY",
+            "The server is receiving too many request bodies at once; retry later.",
+            vec![],
+        ),
+        BodyError::Timeout => AtlasError::new(
+            408,
+            "REQUEST_TIMEOUT",
+            "The request body did not arrive in time.",
+            vec![],
+        ),
+        BodyError::Io(m) => AtlasError::new(400, "INVALID_JSON", m, vec![]),
     }
 }
 
@@ -248,7 +277,10 @@ fn authenticate(state: &AppState, parts: &Parts) -> Result<(), (AtlasError, bool
             false,
         )),
         Err(e) => Err((
-            unauthorized(format!("You are not authorized for this resource: {e}.")),
+            unauthorized(format!(
+                "You are not authorized for this resource: {}.",
+                excerpt(&e.to_string())
+            )),
             e.is_stale(),
         )),
     }
@@ -285,7 +317,7 @@ impl Ctx {
                 AtlasError::new(
                     404,
                     "GROUP_NOT_FOUND",
-                    format!("No group with ID {g} exists."),
+                    format!("No group with ID {} exists.", excerpt(g)),
                     vec![g.into()],
                 )
             })
@@ -296,7 +328,11 @@ impl Ctx {
             AtlasError::new(
                 404,
                 "CLUSTER_NAME_NOT_FOUND",
-                format!("No cluster with name \"{c}\" exists in group {}.", p.id),
+                format!(
+                    "No cluster with name \"{}\" exists in group {}.",
+                    excerpt(c),
+                    p.id
+                ),
                 vec![c.into(), p.id.clone()],
             )
         })
@@ -317,7 +353,7 @@ impl Ctx {
             Err(e) => Err(AtlasError::new(
                 400,
                 "INVALID_JSON",
-                format!("Invalid JSON: {e}."),
+                format!("Invalid JSON: {}.", excerpt(&e.to_string())),
                 vec![],
             )),
         }
@@ -332,7 +368,7 @@ impl Ctx {
                     AtlasError::new(
                         400,
                         "INVALID_QUERY_PARAMETER",
-                        format!("Invalid query parameter {k} specified: {v}."),
+                        format!("Invalid query parameter {k} specified: {}.", excerpt(v)),
                         vec![k.into(), v.into()],
                     )
                 }),
@@ -403,7 +439,10 @@ async fn route(ctx: &Ctx, parts: &Parts) -> Reply {
         Err(AtlasError::new(
             405,
             "METHOD_NOT_ALLOWED",
-            format!("Method {m} is not allowed on {}.", parts.uri.path()),
+            format!(
+                "Method {m} is not allowed on {}.",
+                excerpt(parts.uri.path())
+            ),
             vec![],
         ))
     };
@@ -463,7 +502,11 @@ async fn route(ctx: &Ctx, parts: &Parts) -> Reply {
                     AtlasError::new(
                         404,
                         "RESTORE_JOB_NOT_FOUND",
-                        format!("No restore job with ID {id} exists for cluster {c}."),
+                        format!(
+                            "No restore job with ID {} exists for cluster {}.",
+                            excerpt(id),
+                            excerpt(c)
+                        ),
                         vec![id.to_string(), c.to_string()],
                     )
                 })?;
@@ -478,7 +521,7 @@ async fn route(ctx: &Ctx, parts: &Parts) -> Reply {
         _ => Err(AtlasError::new(
             404,
             "RESOURCE_NOT_FOUND",
-            format!("Cannot find resource {}.", parts.uri.path()),
+            format!("Cannot find resource {}.", excerpt(parts.uri.path())),
             vec![parts.uri.path().to_string()],
         )),
     }
@@ -496,7 +539,11 @@ fn not_found_checkpoint(e: Error, id: &str, c: &str) -> AtlasError {
         Error::CheckpointNotExist(_) => AtlasError::new(
             404,
             "CHECKPOINT_NOT_FOUND",
-            format!("No checkpoint with ID {id} exists for cluster {c}."),
+            format!(
+                "No checkpoint with ID {} exists for cluster {}.",
+                excerpt(id),
+                excerpt(c)
+            ),
             vec![id.to_string(), c.to_string()],
         ),
         other => other.into(),
@@ -618,7 +665,7 @@ async fn take_checkpoint(ctx: &Ctx, g: &str, c: &str) -> Reply {
     if let Some(k) = ctx.json_body()?.keys().next() {
         return Err(AtlasError::invalid(
             k,
-            format!("Invalid attribute {k} specified."),
+            format!("Invalid attribute {} specified.", excerpt(k)),
         ));
     }
     let svc = ctx.svc().clone();
@@ -725,7 +772,7 @@ async fn patch_schedule(ctx: &Ctx, g: &str, c: &str) -> Reply {
             _ => {
                 return Err(AtlasError::invalid(
                     k,
-                    format!("Invalid attribute {k} specified."),
+                    format!("Invalid attribute {} specified.", excerpt(k)),
                 ))
             }
         }
@@ -794,7 +841,7 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
             "snapshotId" | "oplogTs" | "oplogInc" | "pointInTimeUTCMillis" => {
                 return Err(AtlasError::invalid(k, format!("Invalid attribute {k} specified: Cairn restores checkpoints only; use checkpointId.")))
             }
-            _ => return Err(AtlasError::invalid(k, format!("Invalid attribute {k} specified."))),
+            _ => return Err(AtlasError::invalid(k, format!("Invalid attribute {} specified.", excerpt(k)))),
         }
     }
     let delivery = delivery.ok_or_else(|| AtlasError::missing("delivery"))?;
@@ -821,7 +868,7 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
         ) {
             return Err(AtlasError::invalid(
                 k,
-                format!("Invalid attribute delivery.{k} specified."),
+                format!("Invalid attribute delivery.{} specified.", excerpt(k)),
             ));
         }
     }
@@ -830,7 +877,10 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
         return Err(AtlasError::new(
             400,
             "UNSUPPORTED_DELIVERY_METHOD",
-            format!("Unsupported delivery method {method}: Cairn supports AUTOMATED_RESTORE."),
+            format!(
+                "Unsupported delivery method {}: Cairn supports AUTOMATED_RESTORE.",
+                excerpt(&method)
+            ),
             vec![method],
         ));
     }
@@ -852,7 +902,11 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
                     AtlasError::new(
                         404,
                         "CLUSTER_NOT_FOUND",
-                        format!("No cluster with ID {id} exists in group {}.", tp.id),
+                        format!(
+                            "No cluster with ID {} exists in group {}.",
+                            excerpt(&id),
+                            tp.id
+                        ),
                         vec![id, tp.id.clone()],
                     )
                 })?

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 
+use crate::excerpt::bounded_message;
 use crate::service::Error;
 
 /// An error as the SLS API reports it.
@@ -16,12 +17,13 @@ pub struct SlsError {
 }
 
 impl SlsError {
-    /// An error with the given status and code.
+    /// An error with the given status and code; a message longer than a few KiB is cut
+    /// ([`bounded_message`]).
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
-            message: message.into(),
+            message: bounded_message(message.into()),
         }
     }
 

@@ -4,8 +4,11 @@
 //! Handlers parse the request, call one service method on a blocking thread and map the result;
 //! they do no I/O of their own.
 
+mod accept;
 mod atlas;
+mod body;
 mod error;
+mod limits;
 mod request;
 mod sls;
 mod sls_auth;
@@ -25,6 +28,7 @@ use crate::keys::KeyRing;
 use crate::service::Service;
 
 pub use error::SlsError;
+pub use limits::HttpLimits;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -41,6 +45,8 @@ pub struct AppState {
     pub max_raw_body: usize,
     /// Issues and checks HTTP Digest nonces for the Atlas API.
     pub digest: Arc<cairn_auth::DigestAuthority>,
+    /// Connection and request limits.
+    pub limits: Arc<HttpLimits>,
     ids: Arc<RequestIds>,
 }
 
@@ -60,8 +66,15 @@ impl AppState {
             endpoints: Arc::new(endpoints),
             max_raw_body,
             digest: Arc::new(cairn_auth::DigestAuthority::random()),
+            limits: Arc::new(HttpLimits::default()),
             ids: Arc::new(RequestIds::new()),
         }
+    }
+
+    /// The same state with other limits.
+    pub fn with_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 }
 
@@ -98,13 +111,13 @@ async fn dispatch(State(state): State<AppState>, req: Request) -> Response<Body>
     sls::handle(state, req, request_id).await
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves `app` on `listener` (HTTP/1.1 and HTTP/2) within `state.limits` until `shutdown`
+/// resolves, then stops accepting and drains in-flight requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.limits.clone();
+    accept::serve(listener, app(state), limits, shutdown).await
 }

@@ -1,8 +1,6 @@
-//! Request parsing shared by the API families: host → project, query strings, bodies.
+//! Request parsing shared by the API families: host → project, query strings.
 
-use axum::body::Body;
 use axum::http::request::Parts;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use cairn_auth::decode_query_component;
 pub use cairn_auth::percent_decode;
@@ -85,23 +83,6 @@ pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
         return Some(first.to_string());
     }
     None
-}
-
-/// Why a body could not be read.
-pub enum BodyError {
-    /// More than the limit.
-    TooLarge,
-    /// The connection failed.
-    Io(String),
-}
-
-/// Reads the whole body, refusing more than `limit` bytes.
-pub async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(e) => Err(BodyError::Io(e.to_string())),
-    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,12 @@ use bytes::Bytes;
 use cairn_proto::{CodecError, CompressType};
 use serde_json::{json, Value};
 
+use super::body::{check_declared, read_body, BodyError};
 use super::error::SlsError;
-use super::request::{
-    percent_decode, project_from_host, read_body, request_host, BodyError, Query,
-};
+use super::request::{percent_decode, project_from_host, request_host, Query};
 use super::{sls_auth, AppState};
+use crate::config::BODY_SLACK;
+use crate::excerpt::excerpt;
 use crate::meta::{LogstoreRec, ProjectRec, ShardRec, ShardStatus};
 use crate::service::{
     parse_hash_key, CursorFrom, GroupSpec, LogstoreSpec, ProjectSpec, Pull, PutTarget,
@@ -21,17 +22,15 @@ use crate::service::{
 
 type Reply = Result<Response<Body>, SlsError>;
 
-/// Bytes a request body may have beyond the raw limit (compressed data can be slightly larger
-/// than its input).
-const BODY_SLACK: usize = 64 * 1024;
-
 /// Handles one SLS request.
 pub async fn handle(state: AppState, req: Request, request_id: String) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let mut resp = match route(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => {
-            if e.status.is_server_error() {
+            // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
+            // otherwise flood the log too).
+            if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
                 tracing::error!(code = e.code, message = %e.message, request_id, "request failed");
             } else {
                 tracing::debug!(code = e.code, message = %e.message, request_id, "request rejected");
@@ -85,33 +84,65 @@ impl Ctx {
             SlsError::new(
                 400,
                 "PostBodyInvalid",
-                format!("request body is not valid JSON: {e}"),
+                format!(
+                    "request body is not valid JSON: {}",
+                    excerpt(&e.to_string())
+                ),
             )
         })?;
         Ok(v)
     }
 }
 
+fn body_error(e: BodyError) -> SlsError {
+    match e {
+        BodyError::TooLarge {
+            declared: Some(n),
+            limit,
+        } => SlsError::new(
+            413,
+            "PostBodyTooLarge",
+            format!("request body of {n} bytes is larger than the limit of {limit} bytes"),
+        ),
+        BodyError::TooLarge {
+            declared: None,
+            limit,
+        } => SlsError::new(
+            413,
+            "PostBodyTooLarge",
+            format!("request body is larger than the limit of {limit} bytes"),
+        ),
+        BodyError::Busy => SlsError::new(
+            503,
+            "ServerBusy",
+            "the server is receiving too many request bodies at once; retry later",
+        ),
+        BodyError::Timeout => SlsError::new(
+            408,
+            "RequestTimeout",
+            "the request body did not arrive in time",
+        ),
+        BodyError::Io(e) => SlsError::new(400, "PostBodyInvalid", format!("reading body: {e}")),
+    }
+}
+
 async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
-    let body = match read_body(body, state.max_raw_body + BODY_SLACK).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return Err(SlsError::new(
-                413,
-                "PostBodyTooLarge",
-                format!("request body is larger than {} bytes", state.max_raw_body),
-            ))
-        }
-        Err(BodyError::Io(e)) => {
-            return Err(SlsError::new(
-                400,
-                "PostBodyInvalid",
-                format!("reading body: {e}"),
-            ))
-        }
+    let limit = state.max_raw_body + BODY_SLACK;
+    // Refused before anything is read: a declared length over the limit, then a request whose
+    // head does not authenticate (design §14, §15).
+    check_declared(&body, limit).map_err(body_error)?;
+    let check = if state.auth_enabled {
+        Some(sls_auth::verify_head(state, &parts)?)
+    } else {
+        None
     };
-    if state.auth_enabled {
-        sls_auth::verify(state, &parts, &body)?;
+    // Holds the body's share of the body budget until the request is answered.
+    let read = read_body(body, limit, &state.limits)
+        .await
+        .map_err(body_error)?;
+    let body = read.bytes.clone();
+    if let Some(check) = &check {
+        sls_auth::verify_body(state, &parts, check, &body)?;
     }
     let project = request_host(&parts).and_then(|h| project_from_host(&h, &state.endpoints));
     let query = Query::parse(parts.uri.query());
@@ -170,7 +201,8 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 Some("cursor_time") => get_cursor_time(ctx, ls, shard).await,
                 Some("log") | Some("logs") => pull_logs(ctx, ls, shard).await,
                 other => Err(SlsError::param(format!(
-                    "type {other:?} is not supported; use cursor, cursor_time, log or logs"
+                    "type {:?} is not supported; use cursor, cursor_time, log or logs",
+                    other.map(excerpt)
                 ))),
             }
         }
@@ -180,7 +212,8 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 Some("split") => split_shard(ctx, ls, shard).await,
                 Some("merge") => merge_shards(ctx, ls, shard).await,
                 other => Err(SlsError::param(format!(
-                    "action {other:?} is not supported; use split or merge"
+                    "action {:?} is not supported; use split or merge",
+                    other.map(excerpt)
                 ))),
             }
         }
@@ -202,7 +235,8 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 Some("heartbeat") => heartbeat(ctx, ls, cg).await,
                 Some("checkpoint") => update_checkpoint(ctx, ls, cg).await,
                 other => Err(SlsError::param(format!(
-                    "type {other:?} is not supported; use heartbeat or checkpoint"
+                    "type {:?} is not supported; use heartbeat or checkpoint",
+                    other.map(excerpt)
                 ))),
             }
         }
@@ -213,14 +247,18 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
         _ => Err(SlsError::new(
             404,
             "ParameterInvalid",
-            format!("no API {} {}", method, ctx.parts.uri.path()),
+            format!("no API {} {}", method, excerpt(ctx.parts.uri.path())),
         )),
     }
 }
 
 fn parse_shard_id(s: &str) -> Result<u32, SlsError> {
-    s.parse::<u32>()
-        .map_err(|_| SlsError::param(format!("shard id {s:?} is not a non-negative integer")))
+    s.parse::<u32>().map_err(|_| {
+        SlsError::param(format!(
+            "shard id {:?} is not a non-negative integer",
+            excerpt(s)
+        ))
+    })
 }
 
 /// Runs a service call on a blocking thread.
@@ -284,7 +322,9 @@ async fn create_project(ctx: Ctx) -> Reply {
     let name = match (&ctx.project, body_name) {
         (Some(h), Some(b)) if *h != b => {
             return Err(SlsError::param(format!(
-                "projectName {b:?} does not match the Host project {h:?}"
+                "projectName {:?} does not match the Host project {:?}",
+                excerpt(&b),
+                excerpt(h)
             )))
         }
         (Some(h), _) => h.clone(),
@@ -497,7 +537,8 @@ async fn split_shard(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     if let Some(n) = ctx.query.get("shardCount") {
         if n != "2" {
             return Err(SlsError::param(format!(
-                "shardCount {n} is not supported; a shard splits into 2"
+                "shardCount {} is not supported; a shard splits into 2",
+                excerpt(n)
             )));
         }
     }
@@ -554,7 +595,7 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
             "InvalidCompressType",
             format!(
                 "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
-                ctx.header("x-log-compresstype").unwrap_or("")
+                excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
             ),
         )
     })?;
@@ -564,7 +605,7 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
             SlsError::new(
                 400,
                 "InvalidBodyRawSize",
-                format!("x-log-bodyrawsize {s:?} is not a size"),
+                format!("x-log-bodyrawsize {:?} is not a size", excerpt(s)),
             )
         })?),
     };
@@ -612,10 +653,14 @@ fn parse_cursor(s: Option<&str>, name: &str) -> Result<u64, SlsError> {
         // Well formed but before every shard's beginning: out of range, like any cursor < begin,
         // so consumer libraries take their InvalidCursor recovery path.
         cairn_proto::CursorError::Negative => crate::service::Error::InvalidCursor(format!(
-            "{name} {s:?} is before the beginning of the shard"
+            "{name} {:?} is before the beginning of the shard",
+            excerpt(s)
         ))
         .into(),
-        e => SlsError::param(format!("{name} {s:?} is not a valid cursor: {e}")),
+        e => SlsError::param(format!(
+            "{name} {:?} is not a valid cursor: {e}",
+            excerpt(s)
+        )),
     })
 }
 
@@ -627,7 +672,8 @@ async fn get_cursor(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         Some(t) => {
             CursorFrom::Time(t.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
                 SlsError::param(format!(
-                    "from {t:?} must be begin, end or a unix time in seconds"
+                    "from {:?} must be begin, end or a unix time in seconds",
+                    excerpt(t)
                 ))
             })?)
         }
@@ -657,7 +703,7 @@ async fn pull_logs(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         None => 1000,
         Some(c) => c
             .parse::<usize>()
-            .map_err(|_| SlsError::param(format!("count {c:?} is not a number")))?,
+            .map_err(|_| SlsError::param(format!("count {:?} is not a number", excerpt(c))))?,
     };
     // `end_cursor` as the Python, Java and Go SDKs send it; `endCursor` as the Rust SDK does.
     let end_cursor = match ctx
@@ -794,7 +840,8 @@ async fn heartbeat(ctx: Ctx, ls: &str, cg: &str) -> Reply {
     } else {
         serde_json::from_slice(&ctx.body).map_err(|e| {
             SlsError::param(format!(
-                "heartbeat body must be a JSON array of shard ids: {e}"
+                "heartbeat body must be a JSON array of shard ids: {}",
+                excerpt(&e.to_string())
             ))
         })?
     };
@@ -816,7 +863,8 @@ async fn update_checkpoint(ctx: Ctx, ls: &str, cg: &str) -> Reply {
         Some(v) if v.eq_ignore_ascii_case("false") => false,
         Some(v) => {
             return Err(SlsError::param(format!(
-                "forceSuccess {v:?} must be true or false"
+                "forceSuccess {:?} must be true or false",
+                excerpt(v)
             )))
         }
     };
@@ -853,7 +901,12 @@ async fn get_checkpoints(ctx: Ctx, ls: &str, cg: &str) -> Reply {
         Some(s) => match s.parse::<i64>() {
             // A shard id that cannot exist answers an empty list, as a missing shard does.
             Ok(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
-            Err(_) => return Err(SlsError::param(format!("shard {s:?} is not an integer"))),
+            Err(_) => {
+                return Err(SlsError::param(format!(
+                    "shard {:?} is not an integer",
+                    excerpt(s)
+                )))
+            }
         },
     };
     let list = ctx.state.svc.get_checkpoints(&project, ls, cg, shard)?;

@@ -4,19 +4,13 @@ use axum::http::request::Parts;
 
 use super::error::SlsError;
 use super::AppState;
+use crate::excerpt::excerpt;
 use crate::keys::KeyRing;
 
 impl cairn_auth::SecretLookup for KeyRing {
     fn secret(&self, access_key_id: &str) -> Option<String> {
         KeyRing::secret(self, access_key_id).map(str::to_string)
     }
-}
-
-/// Verifies the SLS signature (v1 or v4) of a request whose body has been read: the head phase
-/// and then the body phase.
-pub fn verify(state: &AppState, parts: &Parts, body: &[u8]) -> Result<(), SlsError> {
-    let check = verify_head(state, parts)?;
-    verify_body(state, parts, &check, body)
 }
 
 /// The head phase: everything that can be checked before the body is read (see
@@ -68,5 +62,10 @@ fn with_request<T>(parts: &Parts, f: impl FnOnce(&cairn_auth::SlsRequest) -> T) 
 }
 
 fn to_sls_error(e: cairn_auth::SlsAuthError) -> SlsError {
-    SlsError::new(e.http_status(), e.code(), e.to_string())
+    // Messages may quote headers (key id, date): an excerpt of them.
+    SlsError::new(
+        e.http_status(),
+        e.code(),
+        excerpt(&e.to_string()).to_string(),
+    )
 }

@@ -983,3 +983,86 @@ async fn shapes_the_rust_sdk_needs() {
         ("2", stop.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_quote_only_an_excerpt_of_long_input() {
+    let h = Harness::new();
+    h.setup(1).await;
+    let base = "/logstores/ls1/consumergroups";
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            base,
+            Some(json!({"consumerGroup": "cg1", "timeout": 20, "order": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let long = "M".repeat(5_000_000);
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            &format!("{base}/cg1?type=checkpoint&forceSuccess=true"),
+            Some(json!({"shard": 0, "checkpoint": long})),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "InvalidCursor")
+    );
+    let message = r.json()["errorMessage"].as_str().unwrap().to_string();
+    assert!(message.len() < 1000, "{} bytes", message.len());
+    assert!(message.contains("… (5000000 bytes)"), "{message}");
+
+    // A query parameter and a path segment, the same way.
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            &format!(
+                "/logstores/ls1/shards/0?type=log&cursor={}",
+                "Q".repeat(30_000)
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.len() < 1000, "{} bytes", r.body.len());
+    let r = h
+        .call(
+            "GET",
+            "proj.localhost",
+            &format!("/logstores/{}", "n".repeat(30_000)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.len() < 1000, "{} bytes", r.body.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_put_logs_bodies_and_groups_without_logs_are_refused() {
+    let h = Harness::new();
+    h.setup(1).await;
+    let before = h.end_cursor(0).await;
+    let no_logs = LogGroup {
+        topic: Some("t".into()),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    for (raw, ct) in [
+        (&[][..], CompressType::None),
+        (&[][..], CompressType::Lz4),
+        (&no_logs[..], CompressType::None),
+        (&no_logs[..], CompressType::Lz4),
+    ] {
+        let r = h.put("ls1", ct, raw, Some(raw.len())).await;
+        assert_eq!(
+            (r.status.as_u16(), r.error_code().as_str()),
+            (400, "PostBodyInvalid"),
+            "{ct:?} {raw:?}"
+        );
+    }
+    assert_eq!(h.end_cursor(0).await, before, "no cursor was taken");
+}

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use super::{Catalog, Error, Logstore, Result, Service};
+use crate::excerpt::excerpt;
 use crate::meta::{CheckpointRec, GroupRec, MetaOp, Pending, ShardStatus};
 
 /// Most consumer groups one logstore may hold.
@@ -455,7 +456,10 @@ impl Service {
         let group = self.consumers.get(project, logstore, group)?;
         let log = ls.shard_log(shard)?;
         let cursor = cairn_proto::decode_cursor(checkpoint).map_err(|e| {
-            Error::InvalidCursor(format!("checkpoint {checkpoint:?} is not a cursor: {e}"))
+            Error::InvalidCursor(format!(
+                "checkpoint {:?} is not a cursor: {e}",
+                excerpt(checkpoint)
+            ))
         })?;
         let (begin, end) = (log.begin(), log.end());
         if cursor < begin || cursor > end {
@@ -475,7 +479,8 @@ impl Service {
             }
             if g.owners.get(&shard).map(String::as_str) != Some(c) {
                 return Err(Error::ConsumerNotMatch(format!(
-                    "consumer {c} does not hold shard {shard}"
+                    "consumer {} does not hold shard {shard}",
+                    excerpt(c)
                 )));
             }
         }
@@ -560,7 +565,8 @@ fn validate_group_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::ParameterInvalid(format!(
-            "consumer group name {name:?} is invalid: use 2-128 letters, digits, '-' and '_', starting and ending with a letter or digit"
+            "consumer group name {:?} is invalid: use 2-128 letters, digits, '-' and '_', starting and ending with a letter or digit",
+            excerpt(name)
         )))
     }
 }
@@ -721,6 +727,32 @@ mod tests {
         let mut counts = vec![b2.len(), c.len(), d.len()];
         counts.sort();
         assert_eq!(counts, vec![1, 1, 2]);
+    }
+
+    #[test]
+    fn a_long_checkpoint_or_consumer_is_quoted_as_an_excerpt() {
+        let (svc, _dir, _) = service_with_manual_clock(1_000_000_000);
+        setup(&svc, 1, false);
+        let long = "A".repeat(5_000_000);
+        let e = svc
+            .update_checkpoint("proj", "ls1", "cg1", None, true, 0, &long)
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidCursor(_)));
+        let m = e.to_string();
+        assert!(m.len() < 1000 && m.contains("(5000000 bytes)"), "{m:.2000}");
+        let e = svc
+            .update_checkpoint(
+                "proj",
+                "ls1",
+                "cg1",
+                Some(&long),
+                false,
+                0,
+                &cairn_proto::encode_cursor(0),
+            )
+            .unwrap_err();
+        assert!(matches!(e, Error::ConsumerNotExist(_)));
+        assert!(e.to_string().len() < 1000);
     }
 
     #[test]

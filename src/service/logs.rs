@@ -8,6 +8,7 @@ use cairn_proto::CompressType;
 use cairn_storage::{Encoding, Record, ShardLog, MAX_PAYLOAD};
 
 use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};
+use crate::excerpt::excerpt;
 use crate::meta::ShardStatus;
 
 /// Where a PutLogs goes.
@@ -119,7 +120,8 @@ impl PullResult {
 pub fn parse_hash_key(s: &str) -> Result<u128> {
     let bad = || {
         Error::ParameterInvalid(format!(
-            "hash key {s:?} is not a hexadecimal key of at most 32 digits"
+            "hash key {:?} is not a hexadecimal key of at most 32 digits",
+            excerpt(s)
         ))
     };
     if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -169,8 +171,18 @@ impl Service {
         group: &[u8],
         block: Option<(&[u8], [u8; lz4::TRAILER_LEN])>,
     ) -> Result<(u32, u64)> {
-        cairn_proto::validate_log_group(group)
+        if group.is_empty() {
+            return Err(Error::PostBodyInvalid(
+                "the PutLogs body is empty; a LogGroup with at least one log is expected".into(),
+            ));
+        }
+        let info = cairn_proto::validate_log_group(group)
             .map_err(|e| Error::PostBodyInvalid(format!("invalid LogGroup: {e}")))?;
+        if info.logs == 0 {
+            return Err(Error::PostBodyInvalid(
+                "the LogGroup holds no logs; at least one log is expected".into(),
+            ));
+        }
         let ls = self.logstore(project, logstore)?;
         let writable = || {
             ls.rec
@@ -398,6 +410,42 @@ mod tests {
         b.extend_from_slice(&[1, 0, 0x50]);
         b.extend_from_slice(&g[g.len() - 5..]);
         b
+    }
+
+    #[test]
+    fn empty_bodies_and_groups_without_logs_are_refused_and_take_no_cursor() {
+        let (svc, _dir) = service();
+        setup(&svc, 1);
+        let lb = PutTarget::LoadBalance;
+        let empty_group = LogGroup {
+            topic: Some("t".into()),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        for (body, says) in [(&[][..], "empty"), (&empty_group[..], "no logs")] {
+            match svc.put_logs("proj", "ls1", lb, body) {
+                Err(Error::PostBodyInvalid(m)) => assert!(m.contains(says), "{m}"),
+                other => panic!("{other:?}"),
+            }
+            let block = cairn_proto::compress(CompressType::Lz4, body);
+            assert!(matches!(
+                svc.put_logs_lz4("proj", "ls1", lb, body, &block),
+                Err(Error::PostBodyInvalid(_))
+            ));
+        }
+        assert_eq!(
+            svc.get_cursor("proj", "ls1", 0, CursorFrom::End).unwrap(),
+            0
+        );
+        assert_eq!(svc.put_logs("proj", "ls1", lb, &group(1)).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn errors_quote_at_most_an_excerpt_of_a_long_hash_key() {
+        let key = "f".repeat(5_000_000);
+        let m = parse_hash_key(&key).unwrap_err().to_string();
+        assert!(m.len() < 1000, "{} bytes", m.len());
+        assert!(m.contains("(5000000 bytes)"), "{m}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::{
     dirs, new_id, validate_logstore_name, Error, Logstore, Result, Service,
     MAX_LOGSTORES_PER_PROJECT, MAX_SHARDS_AT_CREATE,
 };
+use crate::excerpt::excerpt;
 use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ShardRec, ShardStatus};
 
 /// A ttl at or above this keeps data for ever.
@@ -73,13 +74,17 @@ fn check_settings(s: &LogstoreSettings) -> Result<()> {
         "" | "None" | "Metrics" | "Event" => {}
         other => {
             return Err(Error::LogStoreInfoInvalid(format!(
-                "unknown telemetryType {other:?}"
+                "unknown telemetryType {:?}",
+                excerpt(other)
             )))
         }
     }
     if let Some(m) = &s.mode {
         if !matches!(m.as_str(), "standard" | "query" | "lite") {
-            return Err(Error::LogStoreInfoInvalid(format!("unknown mode {m:?}")));
+            return Err(Error::LogStoreInfoInvalid(format!(
+                "unknown mode {:?}",
+                excerpt(m)
+            )));
         }
     }
     Ok(())
@@ -219,8 +224,9 @@ impl Service {
     pub fn update_logstore(&self, project: &str, name: &str, spec: LogstoreSpec) -> Result<()> {
         if spec.name != name {
             return Err(Error::LogStoreInfoInvalid(format!(
-                "logstoreName {:?} in the body does not match {name:?} in the path",
-                spec.name
+                "logstoreName {:?} in the body does not match {:?} in the path",
+                excerpt(&spec.name),
+                excerpt(name)
             )));
         }
         let _ddl = self.ddl.lock();

@@ -23,6 +23,7 @@ use cairn_storage::io::Fs;
 use cairn_storage::{FsyncPolicy, HybridClock, LogConfig, Reserver, ShardLog, StorageError};
 use parking_lot::{Mutex, RwLock};
 
+use crate::excerpt::excerpt;
 use crate::meta::{
     ExtentRec, LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec,
 };
@@ -47,16 +48,16 @@ pub const MAX_PULL_BYTES: usize = 10 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No such project.
-    #[error("The Project does not exist : {0}")]
+    #[error("The Project does not exist : {}", excerpt(.0))]
     ProjectNotExist(String),
     /// Duplicate project.
-    #[error("Project {0} already exist")]
+    #[error("Project {} already exist", excerpt(.0))]
     ProjectAlreadyExist(String),
     /// No such logstore.
-    #[error("logstore {0} does not exist")]
+    #[error("logstore {} does not exist", excerpt(.0))]
     LogStoreNotExist(String),
     /// Duplicate logstore.
-    #[error("logstore {0} already exists")]
+    #[error("logstore {} already exists", excerpt(.0))]
     LogStoreAlreadyExist(String),
     /// No such shard.
     #[error("Shard {0} does not exist")]
@@ -77,25 +78,25 @@ pub enum Error {
     #[error("{0}")]
     PostBodyInvalid(String),
     /// No such consumer group.
-    #[error("consumer group {0} does not exist")]
+    #[error("consumer group {} does not exist", excerpt(.0))]
     ConsumerGroupNotExist(String),
     /// Duplicate consumer group.
-    #[error("consumer group {0} already exists")]
+    #[error("consumer group {} already exists", excerpt(.0))]
     ConsumerGroupAlreadyExist(String),
     /// A checkpoint from a consumer the group does not know.
-    #[error("consumer {0} does not exist in this group")]
+    #[error("consumer {} does not exist in this group", excerpt(.0))]
     ConsumerNotExist(String),
     /// A checkpoint from a consumer that does not hold the shard.
     #[error("{0}")]
     ConsumerNotMatch(String),
     /// No such backup checkpoint.
-    #[error("no checkpoint with id {0}")]
+    #[error("no checkpoint with id {}", excerpt(.0))]
     CheckpointNotExist(String),
     /// A restore target that already holds data.
     #[error("{0}")]
     TargetNotEmpty(String),
     /// No such restore job.
-    #[error("no restore job with id {0}")]
+    #[error("no restore job with id {}", excerpt(.0))]
     RestoreJobNotExist(String),
     /// A limit on the number of things was reached.
     #[error("{0}")]
@@ -580,7 +581,8 @@ pub fn validate_project_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::ParameterInvalid(format!(
-            "project name {name:?} is invalid: use 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+            "project name {:?} is invalid: use 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+            excerpt(name)
         )))
     }
 }
@@ -598,7 +600,8 @@ pub fn validate_logstore_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::ParameterInvalid(format!(
-            "logstore name {name:?} is invalid: use 3-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit"
+            "logstore name {:?} is invalid: use 3-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit",
+            excerpt(name)
         )))
     }
 }

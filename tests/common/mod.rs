@@ -19,13 +19,15 @@ pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// What `--listen` says (the address itself unless started with [`Server::start_listening`]).
+    listen: String,
     extra: Vec<String>,
-    /// Descriptor limit (soft and hard) the process runs under, if any.
-    nofile: Option<u64>,
+    /// RLIMIT_NOFILE (soft and hard) of the process, when set.
+    fd_limit: Option<u64>,
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -36,58 +38,65 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts a server on a fresh data dir.
     pub fn start(extra: &[&str]) -> Server {
-        let tmp = tempfile::tempdir().unwrap();
-        let data_dir = tmp.path().join("data");
-        Self::start_on(data_dir, Some(tmp), extra, None)
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_listening(&addr.to_string(), addr, extra)
     }
 
-    /// Starts a server on `data_dir` (kept by the caller), optionally under a descriptor limit.
+    /// Starts a server with `--listen listen`, reached at `addr`.
+    pub fn start_listening(listen: &str, addr: SocketAddr, extra: &[&str]) -> Server {
+        Self::start_full(listen, addr, extra, None)
+    }
+
+    /// Starts a server whose RLIMIT_NOFILE, soft and hard, is `fd_limit`.
+    pub fn start_with_fd_limit(extra: &[&str], fd_limit: u64) -> Server {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_full(&addr.to_string(), addr, extra, Some(fd_limit))
+    }
+
+    fn start_full(listen: &str, addr: SocketAddr, extra: &[&str], fd_limit: Option<u64>) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let data_dir = tmp.path().join("data");
+        Self::start_in(data_dir, Some(tmp), listen, addr, extra, fd_limit)
+    }
+
+    /// Starts a server on `data_dir` (kept by the caller when `tmp` is `None`), optionally
+    /// under an RLIMIT_NOFILE of `fd_limit`.
     pub fn start_on(
         data_dir: PathBuf,
         tmp: Option<tempfile::TempDir>,
         extra: &[&str],
-        nofile: Option<u64>,
+        fd_limit: Option<u64>,
+    ) -> Server {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::start_in(data_dir, tmp, &addr.to_string(), addr, extra, fd_limit)
+    }
+
+    fn start_in(
+        data_dir: PathBuf,
+        tmp: Option<tempfile::TempDir>,
+        listen: &str,
+        addr: SocketAddr,
+        extra: &[&str],
+        fd_limit: Option<u64>,
     ) -> Server {
         let mut s = Server {
             child: None,
-            addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            addr,
             data_dir,
+            listen: listen.to_string(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
-            nofile,
+            fd_limit,
             _tmp: tmp,
         };
         s.spawn();
         s
     }
 
-    /// Runs the process under a descriptor limit from its next start on (`None`: inherited).
-    pub fn set_nofile(&mut self, nofile: Option<u64>) {
-        self.nofile = nofile;
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    fn command(&self) -> Command {
-        let bin = env!("CARGO_BIN_EXE_cairn");
-        match self.nofile {
-            None => Command::new(bin),
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin]);
-                c
-            }
-        }
-    }
-
     fn spawn(&mut self) {
-        let mut child = self
-            .command()
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        cmd.arg("serve")
             .arg("--listen")
-            .arg(self.addr.to_string())
+            .arg(&self.listen)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.extra)
@@ -95,9 +104,24 @@ impl Server {
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
             .env("CAIRN_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start cairn");
+            .stderr(Stdio::inherit());
+        if let Some(n) = self.fd_limit {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is a single system call, safe between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    rustix::process::setrlimit(
+                        rustix::process::Resource::Nofile,
+                        rustix::process::Rlimit {
+                            current: Some(n),
+                            maximum: Some(n),
+                        },
+                    )
+                    .map_err(std::io::Error::from)
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("start cairn");
         // The server prints its listening line once it accepts connections.
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -126,6 +150,43 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().unwrap().is_none(),
+            None => false,
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+
+    /// Waits for the process to exit; panics (and kills it) if it is still running after
+    /// `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                c.kill().unwrap();
+                c.wait().unwrap();
+                panic!("cairn did not exit within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILLs the process.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -134,24 +195,20 @@ impl Server {
         }
     }
 
-    /// Stops the process the way an operator does (SIGTERM), waiting for it to exit; returns
-    /// whether it exited successfully.
-    pub fn terminate(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else {
-            return true;
-        };
-        let sent = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        c.wait().unwrap().success()
-    }
-
     /// Starts it again on the same data dir and port.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Stops the process the way an operator does (SIGTERM), waiting for it to exit; returns
+    /// whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        if self.child.is_none() {
+            return true;
+        }
+        self.sigterm();
+        self.wait_exit(Duration::from_secs(60)).success()
     }
 
     /// Stops it cleanly (SIGTERM) and starts it again on the same data dir and port.
@@ -168,13 +225,21 @@ impl Server {
 
     /// [`Server::try_start_on`] with extra arguments.
     pub fn try_start_with(data_dir: &Path, extra: &[&str]) -> std::process::Output {
+        Self::try_start_listening_with(&format!("127.0.0.1:{}", free_port()), data_dir, extra)
+    }
+
+    /// Like [`Server::try_start_on`] with `--listen listen`.
+    pub fn try_start_listening(listen: &str, data_dir: &Path) -> std::process::Output {
+        Self::try_start_listening_with(listen, data_dir, &[])
+    }
+
+    fn try_start_listening_with(
+        listen: &str,
+        data_dir: &Path,
+        extra: &[&str],
+    ) -> std::process::Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{}", free_port()),
-                "--data-dir",
-            ])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("CAIRN_ACCESS_KEY_ID", AK)
@@ -254,6 +319,38 @@ impl SlsHttp {
         body: Vec<u8>,
         extra: &[(&str, String)],
     ) -> Result<Resp, reqwest::Error> {
+        let headers = self.signed_headers(method, project, path, query, &body, extra);
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
+        let mut rb = self.client.request(method.parse().unwrap(), url).body(body);
+        for (k, v) in &headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        let r = rb.send().await?;
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.bytes().await?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The headers of a v1-signed request (Host and Authorization included), for sending it
+    /// some other way. The v1 signature does not cover the body unless Content-MD5 is sent.
+    pub fn signed_headers(
+        &self,
+        method: &str,
+        project: Option<&str>,
+        path: &str,
+        query: &str,
+        body: &[u8],
+        extra: &[(&str, String)],
+    ) -> Vec<(String, String)> {
         let host = match project {
             Some(p) => format!("{p}.localhost"),
             None => "localhost".to_string(),
@@ -282,32 +379,12 @@ impl SlsHttp {
             path,
             query,
             headers: &hs,
-            body: &body,
+            body,
         };
         let auth = cairn_auth::sign_v1(&req, AK, &self.secret);
-        let url = if query.is_empty() {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}{path}?{query}", self.base)
-        };
-        let mut rb = self
-            .client
-            .request(method.parse().unwrap(), url)
-            .header("host", host)
-            .header("authorization", auth)
-            .body(body);
-        for (k, v) in &headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        let r = rb.send().await?;
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let body = r.bytes().await?;
-        Ok(Resp {
-            status,
-            headers,
-            body,
-        })
+        headers.push(("Host".into(), host));
+        headers.push(("Authorization".into(), auth));
+        headers
     }
 
     /// Sends JSON.
