@@ -207,6 +207,105 @@ async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_descriptors_fails_writes_until_they_are_back() {
+    // A connection cap far above the descriptor limit (a misconfiguration, warned about at
+    // start) lets idle sockets take every descriptor; a shard then cannot open its next segment.
+    let conf = tempfile::tempdir().unwrap();
+    let path = conf.path().join("cairn.toml");
+    std::fs::write(
+        &path,
+        "[http]\nmax_connections = 5000\n[storage]\nsegment_bytes = 4096\n",
+    )
+    .unwrap();
+    let mut server = Server::start_with_fd_limit(&["--config", path.to_str().unwrap()], 256);
+    // One client, one keep-alive connection, opened before the descriptors run out.
+    let http = SlsHttp::new(&server);
+    project(&http, "fds").await;
+    logstore(&http, "fds", "logs", 1).await;
+    let mut acked = Vec::new();
+    for seq in 0..3 {
+        let r = http
+            .put("fds", "logs", None, &group(seq, 1000))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        acked.push(seq);
+    }
+    // Idle sockets, one at a time, each waited for until the server has accepted it, until
+    // the server holds every descriptor its limit allows.
+    let fds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    let mut idle = Vec::new();
+    while fds(server.pid()) < 256 {
+        let before = fds(server.pid());
+        idle.push(std::net::TcpStream::connect(server.addr).unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while fds(server.pid()) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server accepts no more at {before}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    let busy = loop {
+        let seq = acked.len();
+        let r = http
+            .put("fds", "logs", None, &group(seq, 1000))
+            .await
+            .unwrap();
+        match r.status {
+            200 => acked.push(seq),
+            _ => break r,
+        }
+        assert!(seq < 60, "some roll needed a descriptor by now");
+    };
+    assert_eq!(busy.status, 503, "{:?}", busy.body);
+    assert_eq!(busy.json()["errorCode"], "ServerBusy", "{:?}", busy.body);
+    drop(idle);
+    // The idle sockets are closed; as soon as the server has let go of them, writes resume.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let seq = acked.len();
+        let r = http
+            .put("fds", "logs", None, &group(seq, 1000))
+            .await
+            .unwrap();
+        if r.status == 200 {
+            acked.push(seq);
+            break;
+        }
+        assert_eq!(r.status, 503, "{:?}", r.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes did not resume"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for _ in 0..10 {
+        let seq = acked.len();
+        let r = http
+            .put("fds", "logs", None, &group(seq, 1000))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        acked.push(seq);
+    }
+    server.restart();
+    let http = SlsHttp::new(&server);
+    let got: Vec<usize> = http
+        .pull_all("fds", "logs", 0)
+        .await
+        .iter()
+        .map(|(_, b)| seq_of(b))
+        .collect();
+    assert_eq!(got, acked, "every acknowledged LogGroup, once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_shards_start_and_serve_under_4096_descriptors() {
     const STORES: usize = 100;
     const SHARDS: u32 = 100;

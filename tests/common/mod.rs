@@ -102,7 +102,11 @@ impl Server {
             .args(&self.extra)
             .env("CAIRN_ACCESS_KEY_ID", AK)
             .env("CAIRN_ACCESS_KEY_SECRET", SK)
-            .env("CAIRN_LOG", "warn")
+            // TEST_CAIRN_LOG=debug shows the server's debug log while a test runs.
+            .env(
+                "CAIRN_LOG",
+                std::env::var("TEST_CAIRN_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(n) = self.fd_limit {

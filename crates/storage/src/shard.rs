@@ -371,15 +371,26 @@ impl ShardLog {
     /// record written before — so no byte of the failed write remains, gives up the reserved
     /// space with it, and leaves the shard usable (design §7). Any other error, or a failed cut,
     /// latches the shard failed.
+    ///
+    /// `landed` says whether bytes may have reached the file: not when the write could not even
+    /// get a descriptor (`EMFILE`, `ENFILE`: the kernel's `write` never returns those), which is
+    /// then nothing to undo.
     fn undo_write(
         &self,
         w: &mut Writer,
         pos: u64,
         source: std::io::Error,
         path: PathBuf,
+        landed: bool,
     ) -> StorageError {
-        let recoverable = no_space(&source);
+        let out_of_fds = no_descriptors(&source);
+        let recoverable = no_space(&source) || out_of_fds;
         let err = StorageError::Io { path, source };
+        if out_of_fds && !landed {
+            tracing::warn!(shard = %self.dir.display(), error = %err,
+                "append failed: out of file descriptors; nothing was written");
+            return err;
+        }
         if !recoverable {
             return self.fail(err);
         }
@@ -390,8 +401,21 @@ impl ShardLog {
         }
         w.reserved = pos;
         tracing::warn!(shard = %self.dir.display(), error = %err,
-            "append failed: the disk is full; the shard accepts writes again once there is space");
+            "append failed and was cut off; the shard accepts writes again once the cause is gone");
         err
+    }
+
+    /// After a failed sync: a sync that could not even get a descriptor (`EMFILE`, `ENFILE`,
+    /// which `fsync` itself never returns) did not happen, and the shard stays usable: what it
+    /// was to cover is synced by the next one. Any other failed sync latches the shard (its
+    /// outcome is unknown, design §7).
+    fn failed_sync(&self, err: StorageError) -> StorageError {
+        if err.is_out_of_descriptors() {
+            tracing::warn!(shard = %self.dir.display(), error = %err,
+                "sync not started: out of file descriptors");
+            return err;
+        }
+        self.fail(err)
     }
 
     /// Stamps one record (receive time, clamped never to decrease in this shard, and a cluster
@@ -427,7 +451,7 @@ impl ShardLog {
         w.buf = buf;
         if let Err(e) = written {
             let path = self.segment_path(w.active.base);
-            return Err(self.undo_write(&mut w, pos, e, path));
+            return Err(self.undo_write(&mut w, pos, e, path, true));
         }
         let base = w.active.base;
         let index_before = w.index;
@@ -435,7 +459,8 @@ impl ShardLog {
             if let Err(e) = w.active.index.push(entry) {
                 w.index = index_before;
                 let path = self.dir.join(index_file_name(base));
-                return Err(self.undo_write(&mut w, pos, e, path));
+                // The record itself was written: it is cut off whatever the error.
+                return Err(self.undo_write(&mut w, pos, e, path, true));
             }
         }
         w.len += n;
@@ -520,7 +545,7 @@ impl ShardLog {
                 let n = (to - pos).min(ZEROS.len() as u64);
                 if let Err(e) = w.active.file.write_all_at(&ZEROS[..n as usize], pos) {
                     let (len, path) = (w.len, self.segment_path(w.active.base));
-                    return Err(self.undo_write(&mut w, len, e, path));
+                    return Err(self.undo_write(&mut w, len, e, path, pos > from));
                 }
                 pos += n;
             }
@@ -549,12 +574,12 @@ impl ShardLog {
             // new length durable with the data.
             old.file
                 .set_len(w.len)
-                .map_err(|e| self.fail(io_at(&old_path)(e)))?;
+                .map_err(|e| self.failed_sync(io_at(&old_path)(e)))?;
             w.reserved = w.len;
         }
         old.file
             .sync_data()
-            .map_err(|e| self.fail(io_at(&old_path)(e)))?;
+            .map_err(|e| self.failed_sync(io_at(&old_path)(e)))?;
         {
             let mut c = self.commit.lock();
             c.durable = c.durable.max(w.written);
@@ -563,7 +588,7 @@ impl ShardLog {
         self.committed.notify_all();
         old.index
             .sync()
-            .map_err(|e| self.fail(io_at(&self.dir.join(index_file_name(old.base)))(e)))?;
+            .map_err(|e| self.failed_sync(io_at(&self.dir.join(index_file_name(old.base)))(e)))?;
         let (file, index) = match create_segment(&*self.fs, &self.dir, w.next) {
             Ok(created) => created,
             Err(e) => return Err(self.abandon_segment(w.next, e)),
@@ -609,17 +634,26 @@ impl ShardLog {
         if !recoverable {
             return self.fail(err);
         }
-        let cleaned = [
+        let files = [
             self.segment_path(base),
             self.dir.join(index_file_name(base)),
-        ]
-        .iter()
-        .try_for_each(|p| remove_if_present(&*self.fs, p))
-        .and_then(|()| self.fs.sync_dir(&self.dir).map_err(io_at(&self.dir)));
-        if let Err(e) = cleaned {
+        ];
+        let existed = files.iter().any(|p| self.fs.exists(p));
+        if let Err(e) = files
+            .iter()
+            .try_for_each(|p| remove_if_present(&*self.fs, p))
+        {
             tracing::error!(shard = %self.dir.display(), error = %e,
                 "cannot remove a segment whose creation failed");
             return self.fail(err);
+        }
+        // Best effort: should the removal not survive a crash, recovery finds a newest segment
+        // with at most a header and no record, which it keeps or rewrites (design §8).
+        if existed {
+            if let Err(e) = self.fs.sync_dir(&self.dir) {
+                tracing::warn!(shard = %self.dir.display(), error = %e,
+                    "cannot sync the removal of a segment whose creation failed");
+            }
         }
         tracing::warn!(shard = %self.dir.display(), error = %err,
             "cannot start a new segment; the shard accepts writes again once the cause is gone");
@@ -690,7 +724,7 @@ impl ShardLog {
         tail.active
             .file
             .sync_data()
-            .map_err(|e| self.fail(io_at(&self.segment_path(tail.active.base))(e)))?;
+            .map_err(|e| self.failed_sync(io_at(&self.segment_path(tail.active.base))(e)))?;
         Ok(tail)
     }
 

@@ -33,6 +33,8 @@ pub struct FaultState {
     pub disk_full: AtomicBool,
     /// The process is out of descriptors: creating or opening files fails with EMFILE.
     pub out_of_fds: AtomicBool,
+    /// Syncs fail with EMFILE, as a file whose descriptor the pool closed and cannot reopen.
+    pub syncs_out_of_fds: AtomicBool,
     /// Syncs allowed before every later one fails (the disk "dies" at that sync).
     sync_budget: AtomicU64,
     syncs: AtomicU64,
@@ -190,6 +192,9 @@ impl FileIo for FaultFile {
     }
     fn sync_data(&self) -> io::Result<()> {
         drop(self.state.sync_gate.lock());
+        if self.state.syncs_out_of_fds.load(Ordering::SeqCst) {
+            return Err(emfile());
+        }
         if !self.state.sync_allowed() {
             return Err(eio());
         }

@@ -213,6 +213,30 @@ fn a_full_disk_at_a_roll_removes_the_half_created_segment() {
 }
 
 #[test]
+fn a_sync_that_cannot_get_a_descriptor_does_not_latch() {
+    let conf = cfg(1 << 20, 256);
+    let (dir, fs, log) = faulty(conf.clone());
+    append_n(&log, 2);
+    let a = log.append(&payload(2)).unwrap();
+    fs.state.syncs_out_of_fds.store(true, Ordering::SeqCst);
+    let e = log.wait_durable(&a).unwrap_err();
+    assert!(e.is_out_of_descriptors(), "{e}");
+    assert!(
+        !log.is_failed(),
+        "no sync was attempted, so its outcome is known"
+    );
+    assert_eq!(log.end(), 2, "not visible before it is durable");
+    fs.state.syncs_out_of_fds.store(false, Ordering::SeqCst);
+    log.wait_durable(&a).unwrap();
+    assert_eq!(log.end(), 3);
+    append_n(&log, 2);
+    assert_payloads(&log);
+    drop(log);
+    let log = reopen(dir.path(), conf);
+    assert_eq!(log.end(), 5);
+}
+
+#[test]
 fn many_shards_share_a_small_descriptor_pool() {
     let dir = tempfile::tempdir().unwrap();
     let pool = PooledFs::new(8);
