@@ -207,6 +207,59 @@ async fn a_restore_that_fails_in_the_background_says_so_in_its_jobs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_changes_resume_once_a_full_disk_has_space_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("disk");
+    let _disk = Tmpfs::mount(&mnt, "16m");
+    let mut server = Server::start_on(mnt.join("data"), None, &[], None);
+    let http = SlsHttp::new(&server);
+    let filler = fill(&mnt, 0);
+    let mut created = Vec::new();
+    let refusal = loop {
+        let name = format!("p{:05}", created.len());
+        let r = http
+            .json(
+                "POST",
+                Some(&name),
+                "/",
+                json!({"projectName": name, "description": "x".repeat(500)}),
+            )
+            .await;
+        match r.status {
+            200 => created.push(name),
+            _ => break r,
+        }
+        assert!(
+            created.len() < 20_000,
+            "the metadata store never needed more space"
+        );
+    };
+    assert_eq!(refusal.status, 507, "{:?}", refusal.body);
+    assert_eq!(refusal.json()["errorCode"], "DiskFull");
+    std::fs::remove_file(&filler).unwrap();
+    // The store refused everything after its I/O error; it is opened again and takes changes.
+    for _ in 0..3 {
+        let name = format!("p{:05}", created.len());
+        let r = http
+            .json("POST", Some(&name), "/", json!({"projectName": name}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        created.push(name);
+    }
+    server.restart();
+    let http = SlsHttp::new(&server);
+    let r = http
+        .send("GET", None, "/", "size=500", vec![], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json()["total"],
+        created.len(),
+        "every acknowledged change, and only those"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn running_out_of_descriptors_fails_writes_until_they_are_back() {
     // A connection cap far above the descriptor limit (a misconfiguration, warned about at
     // start) lets idle sockets take every descriptor; a shard then cannot open its next segment.

@@ -369,7 +369,8 @@ fn a_failing_batch_changes_nothing() {
     store.apply(&[MetaOp::PutProject(project("p1"))]).unwrap();
     // An undecodable logstore record makes the cascade of its delete fail midway.
     {
-        let txn = store.db.begin_write().unwrap();
+        let db = store.db.read();
+        let txn = db.as_ref().unwrap().begin_write().unwrap();
         txn.open_table(LOGSTORES)
             .unwrap()
             .insert("p1/bad", b"not json".as_slice())
@@ -381,7 +382,8 @@ fn a_failing_batch_changes_nothing() {
         MetaOp::DeleteLogstore("p1".into(), "bad".into()),
     ]);
     assert!(err.is_err());
-    let txn = store.db.begin_read().unwrap();
+    let db = store.db.read();
+    let txn = db.as_ref().unwrap().begin_read().unwrap();
     let projects = txn.open_table(PROJECTS).unwrap();
     assert!(
         projects.get("p2").unwrap().is_none(),

@@ -5,7 +5,7 @@
 //! is durable. The service keeps its own in-memory catalogue and only calls [`MetadataStore::load`]
 //! at start, which keeps this trait small enough to be implemented over a networked database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,12 @@ pub enum MetaError {
         /// The file.
         path: String,
     },
+    /// The disk is full (or a quota exhausted): nothing was committed.
+    #[error("metadata store: the disk is full: {0}")]
+    DiskFull(String),
+    /// An I/O error: nothing was committed; the store is opened again before the next change.
+    #[error("metadata store: I/O error: {0}")]
+    Io(String),
     /// A stored value could not be decoded.
     #[error("metadata store: undecodable record {key}: {source}")]
     Decode {
@@ -50,22 +56,41 @@ pub enum MetaError {
     },
 }
 
+/// Errors of the metadata store that the store library reports: I/O errors (after which the
+/// library refuses every further operation until the database is opened again) apart from the
+/// rest.
+fn from_storage(e: redb::StorageError) -> MetaError {
+    match e {
+        redb::StorageError::Io(io)
+            if matches!(io.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) =>
+        {
+            MetaError::DiskFull(io.to_string())
+        }
+        redb::StorageError::Io(io) => MetaError::Io(io.to_string()),
+        redb::StorageError::PreviousIo => MetaError::Io(redb::StorageError::PreviousIo.to_string()),
+        other => MetaError::Db(other.to_string()),
+    }
+}
+
 macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for MetaError {
-            fn from(e: $t) -> Self {
-                MetaError::Db(e.to_string())
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for MetaError {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => from_storage(s),
+                    other => MetaError::Db(other.to_string()),
+                }
             }
         }
     )*};
 }
-db_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+db_err!(DatabaseError, TransactionError, TableError, CommitError);
+
+impl From<redb::StorageError> for MetaError {
+    fn from(e: redb::StorageError) -> Self {
+        from_storage(e)
+    }
+}
 
 /// A project as stored.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -464,7 +489,9 @@ pub trait MetadataStore: Send + Sync + 'static {
 
 /// The embedded metadata store, one redb file.
 pub struct RedbMetaStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` after an I/O error until it could be opened again.
+    db: parking_lot::RwLock<Option<Database>>,
 }
 
 impl RedbMetaStore {
@@ -507,12 +534,44 @@ impl RedbMetaStore {
             Ok(db)
         });
         match opened {
-            Ok(db) => Ok(Self { db: db? }),
+            Ok(db) => Ok(Self {
+                path: path.to_path_buf(),
+                db: parking_lot::RwLock::new(Some(db?)),
+            }),
             Err(detail) => Err(MetaError::Damaged {
                 path: shown,
                 detail,
             }),
         }
+    }
+
+    /// Runs `f` on the database, opening it again first if an I/O error closed it. After an I/O
+    /// error the store library refuses every further operation (its state in memory may not
+    /// match the file), so the database is closed, to be opened again — which recovers it to
+    /// its last commit — by the next call: a full disk stops metadata changes only while it is
+    /// full.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, MetaError>,
+    ) -> Result<T, MetaError> {
+        if self.db.read().is_none() {
+            let mut db = self.db.write();
+            if db.is_none() {
+                let reopened = Self::open(&self.path)?;
+                *db = reopened.db.into_inner();
+                tracing::info!(path = %self.path.display(), "metadata store opened again after an I/O error");
+            }
+        }
+        let result = {
+            let db = self.db.read();
+            f(db.as_ref().expect("opened above"))
+        };
+        if let Err(MetaError::Io(_) | MetaError::DiskFull(_)) = &result {
+            tracing::warn!(path = %self.path.display(), error = %result.as_ref().err().unwrap(),
+                "metadata store I/O error; it is opened again before the next change");
+            *self.db.write() = None;
+        }
+        result
     }
 }
 
@@ -547,7 +606,7 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 impl MetadataStore for RedbMetaStore {
     fn load(&self) -> Result<MetaSnapshot, MetaError> {
-        without_panics(|| self.load_all()).unwrap_or_else(|detail| {
+        without_panics(|| self.with_db(load_all)).unwrap_or_else(|detail| {
             Err(MetaError::Damaged {
                 path: "meta.redb".into(),
                 detail,
@@ -556,167 +615,165 @@ impl MetadataStore for RedbMetaStore {
     }
 
     fn apply(&self, ops: &[MetaOp]) -> Result<(), MetaError> {
-        self.apply_all(ops)
+        self.with_db(|db| apply_all(db, ops))
     }
 }
 
-impl RedbMetaStore {
-    fn load_all(&self) -> Result<MetaSnapshot, MetaError> {
-        let txn = self.db.begin_read()?;
-        let mut snap = MetaSnapshot::default();
-        for item in txn.open_table(PROJECTS)?.iter()? {
-            let (k, v) = item?;
-            snap.projects.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(LOGSTORES)?.iter()? {
-            let (k, v) = item?;
-            snap.logstores.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(GROUPS)?.iter()? {
-            let (k, v) = item?;
-            snap.groups.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(CHECKPOINTS)?.iter()? {
-            let (k, v) = item?;
-            let key = k.value();
-            let mut parts = key.splitn(4, '/');
-            let (Some(p), Some(l), Some(g)) = (parts.next(), parts.next(), parts.next()) else {
-                continue;
-            };
-            snap.checkpoints.push((
-                p.to_string(),
-                l.to_string(),
-                g.to_string(),
-                decode(key, v.value())?,
-            ));
-        }
-        for item in txn.open_table(BACKUPS)?.iter()? {
-            let (k, v) = item?;
-            snap.backups.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(SCHEDULES)?.iter()? {
-            let (k, v) = item?;
-            snap.schedules.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(RESTORE_JOBS)?.iter()? {
-            let (k, v) = item?;
-            snap.restore_jobs.push(decode(k.value(), v.value())?);
-        }
-        for item in txn.open_table(EXTENTS)?.iter()? {
-            let (k, v) = item?;
-            let key = k.value();
-            let parsed = key
-                .rsplit_once('/')
-                .and_then(|(uid, shard)| Some((uid.to_string(), shard.parse::<u32>().ok()?)));
-            let Some((uid, shard)) = parsed else {
-                return Err(MetaError::Db(format!("malformed shard extent key {key:?}")));
-            };
-            snap.extents.push((uid, shard, decode(key, v.value())?));
-        }
-        for item in txn.open_table(INTENTS)?.iter()? {
-            let (k, v) = item?;
-            snap.intents
-                .push((k.value().to_string(), decode(k.value(), v.value())?));
-        }
-        Ok(snap)
+fn load_all(db: &Database) -> Result<MetaSnapshot, MetaError> {
+    let txn = db.begin_read()?;
+    let mut snap = MetaSnapshot::default();
+    for item in txn.open_table(PROJECTS)?.iter()? {
+        let (k, v) = item?;
+        snap.projects.push(decode(k.value(), v.value())?);
     }
+    for item in txn.open_table(LOGSTORES)?.iter()? {
+        let (k, v) = item?;
+        snap.logstores.push(decode(k.value(), v.value())?);
+    }
+    for item in txn.open_table(GROUPS)?.iter()? {
+        let (k, v) = item?;
+        snap.groups.push(decode(k.value(), v.value())?);
+    }
+    for item in txn.open_table(CHECKPOINTS)?.iter()? {
+        let (k, v) = item?;
+        let key = k.value();
+        let mut parts = key.splitn(4, '/');
+        let (Some(p), Some(l), Some(g)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        snap.checkpoints.push((
+            p.to_string(),
+            l.to_string(),
+            g.to_string(),
+            decode(key, v.value())?,
+        ));
+    }
+    for item in txn.open_table(BACKUPS)?.iter()? {
+        let (k, v) = item?;
+        snap.backups.push(decode(k.value(), v.value())?);
+    }
+    for item in txn.open_table(SCHEDULES)?.iter()? {
+        let (k, v) = item?;
+        snap.schedules.push(decode(k.value(), v.value())?);
+    }
+    for item in txn.open_table(RESTORE_JOBS)?.iter()? {
+        let (k, v) = item?;
+        snap.restore_jobs.push(decode(k.value(), v.value())?);
+    }
+    for item in txn.open_table(EXTENTS)?.iter()? {
+        let (k, v) = item?;
+        let key = k.value();
+        let parsed = key
+            .rsplit_once('/')
+            .and_then(|(uid, shard)| Some((uid.to_string(), shard.parse::<u32>().ok()?)));
+        let Some((uid, shard)) = parsed else {
+            return Err(MetaError::Db(format!("malformed shard extent key {key:?}")));
+        };
+        snap.extents.push((uid, shard, decode(key, v.value())?));
+    }
+    for item in txn.open_table(INTENTS)?.iter()? {
+        let (k, v) = item?;
+        snap.intents
+            .push((k.value().to_string(), decode(k.value(), v.value())?));
+    }
+    Ok(snap)
+}
 
-    fn apply_all(&self, ops: &[MetaOp]) -> Result<(), MetaError> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut projects = txn.open_table(PROJECTS)?;
-            let mut logstores = txn.open_table(LOGSTORES)?;
-            let mut groups = txn.open_table(GROUPS)?;
-            let mut checkpoints = txn.open_table(CHECKPOINTS)?;
-            let mut backups = txn.open_table(BACKUPS)?;
-            let mut schedules = txn.open_table(SCHEDULES)?;
-            let mut jobs = txn.open_table(RESTORE_JOBS)?;
-            let mut extents = txn.open_table(EXTENTS)?;
-            let mut intents = txn.open_table(INTENTS)?;
-            for op in ops {
-                match op {
-                    MetaOp::PutProject(p) => {
-                        projects.insert(p.name.as_str(), encode(p).as_slice())?;
+fn apply_all(db: &Database, ops: &[MetaOp]) -> Result<(), MetaError> {
+    let txn = db.begin_write()?;
+    {
+        let mut projects = txn.open_table(PROJECTS)?;
+        let mut logstores = txn.open_table(LOGSTORES)?;
+        let mut groups = txn.open_table(GROUPS)?;
+        let mut checkpoints = txn.open_table(CHECKPOINTS)?;
+        let mut backups = txn.open_table(BACKUPS)?;
+        let mut schedules = txn.open_table(SCHEDULES)?;
+        let mut jobs = txn.open_table(RESTORE_JOBS)?;
+        let mut extents = txn.open_table(EXTENTS)?;
+        let mut intents = txn.open_table(INTENTS)?;
+        for op in ops {
+            match op {
+                MetaOp::PutProject(p) => {
+                    projects.insert(p.name.as_str(), encode(p).as_slice())?;
+                }
+                MetaOp::DeleteProject(name) => {
+                    projects.remove(name.as_str())?;
+                }
+                MetaOp::PutLogstore(l) => {
+                    logstores.insert(l.key().as_str(), encode(l).as_slice())?;
+                }
+                MetaOp::DeleteLogstore(project, name) => {
+                    let key = logstore_key(project, name);
+                    let removed = logstores.remove(key.as_str())?;
+                    if let Some(rec) = removed {
+                        let rec: LogstoreRec = decode(&key, rec.value())?;
+                        remove_prefix(&mut extents, &format!("{}/", rec.uid))?;
                     }
-                    MetaOp::DeleteProject(name) => {
-                        projects.remove(name.as_str())?;
+                    let prefix = format!("{key}/");
+                    remove_prefix(&mut groups, &prefix)?;
+                    remove_prefix(&mut checkpoints, &prefix)?;
+                    remove_prefix(&mut backups, &prefix)?;
+                    remove_prefix(&mut jobs, &prefix)?;
+                    schedules.remove(key.as_str())?;
+                }
+                MetaOp::PutGroup(g) => {
+                    let key = group_key(&g.project, &g.logstore, &g.name);
+                    groups.insert(key.as_str(), encode(g).as_slice())?;
+                }
+                MetaOp::DeleteGroup(p, l, g) => {
+                    groups.remove(group_key(p, l, g).as_str())?;
+                    remove_prefix(&mut checkpoints, &format!("{}/", group_key(p, l, g)))?;
+                }
+                MetaOp::PutCheckpoint(p, l, g, c) => {
+                    let key = checkpoint_key(p, l, g, c.shard);
+                    checkpoints.insert(key.as_str(), encode(c).as_slice())?;
+                }
+                MetaOp::PutBackup(b) => {
+                    let key = format!("{}/{}", logstore_key(&b.project, &b.logstore), b.id);
+                    backups.insert(key.as_str(), encode(b).as_slice())?;
+                }
+                MetaOp::DeleteBackup(p, l, id) => {
+                    backups.remove(format!("{}/{id}", logstore_key(p, l)).as_str())?;
+                }
+                MetaOp::PutSchedule(sc) => {
+                    schedules.insert(
+                        logstore_key(&sc.project, &sc.logstore).as_str(),
+                        encode(sc).as_slice(),
+                    )?;
+                }
+                MetaOp::PutRestoreJob(j) => {
+                    let key = format!("{}/{}", logstore_key(&j.project, &j.logstore), j.id);
+                    jobs.insert(key.as_str(), encode(j).as_slice())?;
+                }
+                MetaOp::RaiseExtent { uid, shard, extent } => {
+                    let key = extent_key(uid, *shard);
+                    let stored: ExtentRec = match extents.get(key.as_str())? {
+                        Some(v) => decode(&key, v.value())?,
+                        None => ExtentRec::default(),
+                    };
+                    let raised = ExtentRec {
+                        begin: stored.begin.max(extent.begin),
+                        end: stored.end.max(extent.end),
+                        segment: stored.segment.max(extent.segment),
+                    };
+                    if raised != stored {
+                        extents.insert(key.as_str(), encode(&raised).as_slice())?;
                     }
-                    MetaOp::PutLogstore(l) => {
-                        logstores.insert(l.key().as_str(), encode(l).as_slice())?;
-                    }
-                    MetaOp::DeleteLogstore(project, name) => {
-                        let key = logstore_key(project, name);
-                        let removed = logstores.remove(key.as_str())?;
-                        if let Some(rec) = removed {
-                            let rec: LogstoreRec = decode(&key, rec.value())?;
-                            remove_prefix(&mut extents, &format!("{}/", rec.uid))?;
-                        }
-                        let prefix = format!("{key}/");
-                        remove_prefix(&mut groups, &prefix)?;
-                        remove_prefix(&mut checkpoints, &prefix)?;
-                        remove_prefix(&mut backups, &prefix)?;
-                        remove_prefix(&mut jobs, &prefix)?;
-                        schedules.remove(key.as_str())?;
-                    }
-                    MetaOp::PutGroup(g) => {
-                        let key = group_key(&g.project, &g.logstore, &g.name);
-                        groups.insert(key.as_str(), encode(g).as_slice())?;
-                    }
-                    MetaOp::DeleteGroup(p, l, g) => {
-                        groups.remove(group_key(p, l, g).as_str())?;
-                        remove_prefix(&mut checkpoints, &format!("{}/", group_key(p, l, g)))?;
-                    }
-                    MetaOp::PutCheckpoint(p, l, g, c) => {
-                        let key = checkpoint_key(p, l, g, c.shard);
-                        checkpoints.insert(key.as_str(), encode(c).as_slice())?;
-                    }
-                    MetaOp::PutBackup(b) => {
-                        let key = format!("{}/{}", logstore_key(&b.project, &b.logstore), b.id);
-                        backups.insert(key.as_str(), encode(b).as_slice())?;
-                    }
-                    MetaOp::DeleteBackup(p, l, id) => {
-                        backups.remove(format!("{}/{id}", logstore_key(p, l)).as_str())?;
-                    }
-                    MetaOp::PutSchedule(sc) => {
-                        schedules.insert(
-                            logstore_key(&sc.project, &sc.logstore).as_str(),
-                            encode(sc).as_slice(),
-                        )?;
-                    }
-                    MetaOp::PutRestoreJob(j) => {
-                        let key = format!("{}/{}", logstore_key(&j.project, &j.logstore), j.id);
-                        jobs.insert(key.as_str(), encode(j).as_slice())?;
-                    }
-                    MetaOp::RaiseExtent { uid, shard, extent } => {
-                        let key = extent_key(uid, *shard);
-                        let stored: ExtentRec = match extents.get(key.as_str())? {
-                            Some(v) => decode(&key, v.value())?,
-                            None => ExtentRec::default(),
-                        };
-                        let raised = ExtentRec {
-                            begin: stored.begin.max(extent.begin),
-                            end: stored.end.max(extent.end),
-                            segment: stored.segment.max(extent.segment),
-                        };
-                        if raised != stored {
-                            extents.insert(key.as_str(), encode(&raised).as_slice())?;
-                        }
-                    }
-                    MetaOp::DeleteExtents(uid) => {
-                        remove_prefix(&mut extents, &format!("{uid}/"))?;
-                    }
-                    MetaOp::PutIntent(path, intent) => {
-                        intents.insert(path.as_str(), encode(intent).as_slice())?;
-                    }
-                    MetaOp::DeleteIntent(path) => {
-                        intents.remove(path.as_str())?;
-                    }
+                }
+                MetaOp::DeleteExtents(uid) => {
+                    remove_prefix(&mut extents, &format!("{uid}/"))?;
+                }
+                MetaOp::PutIntent(path, intent) => {
+                    intents.insert(path.as_str(), encode(intent).as_slice())?;
+                }
+                MetaOp::DeleteIntent(path) => {
+                    intents.remove(path.as_str())?;
                 }
             }
         }
-        txn.commit()?;
-        Ok(())
     }
+    txn.commit()?;
+    Ok(())
 }
 
 fn remove_prefix(table: &mut redb::Table<&str, &[u8]>, prefix: &str) -> Result<(), MetaError> {
@@ -758,12 +815,12 @@ type AfterCommit = Box<dyn FnOnce() + Send>;
 struct WriteJob {
     ops: Vec<MetaOp>,
     after: Option<AfterCommit>,
-    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    done: tokio::sync::oneshot::Sender<Result<(), Failed>>,
 }
 
 /// A queued change; [`Pending::wait`] (on a thread that may block) or [`Pending::committed`]
 /// (in async code) returns once it is durable.
-pub struct Pending(tokio::sync::oneshot::Receiver<Result<(), String>>);
+pub struct Pending(tokio::sync::oneshot::Receiver<Result<(), Failed>>);
 
 impl Pending {
     /// Blocks this thread until the change is committed. Not for async workers (tokio refuses
@@ -778,11 +835,32 @@ impl Pending {
     }
 
     fn outcome(
-        r: Result<Result<(), String>, tokio::sync::oneshot::error::RecvError>,
+        r: Result<Result<(), Failed>, tokio::sync::oneshot::error::RecvError>,
     ) -> Result<(), MetaError> {
         match r {
-            Ok(r) => r.map_err(MetaError::Db),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Failed::DiskFull(m))) => Err(MetaError::DiskFull(m)),
+            Ok(Err(Failed::Other(m))) => Err(MetaError::Db(m)),
             Err(_) => Err(MetaError::Db("metadata writer stopped".into())),
+        }
+    }
+}
+
+/// Why a batch failed, as told to each of its callers.
+#[derive(Debug, Clone)]
+enum Failed {
+    /// [`MetaError::DiskFull`].
+    DiskFull(String),
+    /// Anything else, as its message.
+    Other(String),
+}
+
+impl From<&MetaError> for Failed {
+    fn from(e: &MetaError) -> Self {
+        match e {
+            MetaError::DiskFull(m) => Failed::DiskFull(m.clone()),
+            MetaError::Db(m) | MetaError::Io(m) => Failed::Other(m.clone()),
+            other => Failed::Other(other.to_string()),
         }
     }
 }
@@ -801,7 +879,7 @@ impl MetaWriter {
                     }
                     let ops: Vec<MetaOp> =
                         jobs.iter().flat_map(|j| j.ops.iter().cloned()).collect();
-                    let result = store.apply(&ops).map_err(|e| e.to_string());
+                    let result = store.apply(&ops).map_err(|e| Failed::from(&e));
                     for j in jobs {
                         if result.is_ok() {
                             if let Some(after) = j.after {
@@ -842,7 +920,9 @@ impl MetaWriter {
             Err(_) => Some(job),
         };
         if let Some(job) = unsent {
-            let _ = job.done.send(Err("metadata writer stopped".into()));
+            let _ = job
+                .done
+                .send(Err(Failed::Other("metadata writer stopped".into())));
         }
         Pending(rx)
     }

@@ -114,6 +114,9 @@ pub enum Error {
 
 impl From<MetaError> for Error {
     fn from(e: MetaError) -> Self {
+        if let MetaError::DiskFull(m) = &e {
+            return Error::DiskFull(format!("metadata store: {m}"));
+        }
         tracing::error!(error = %e, "metadata store error");
         Error::Internal(e.to_string())
     }
