@@ -86,7 +86,7 @@ impl DataDir {
             return Ok(meta);
         }
         let data = [self.path.join("shards"), self.path.join("backups")];
-        if crate::service::any_entries(&data) {
+        if any_entries(&data) {
             let state = if len.is_none() { "missing" } else { "empty" };
             anyhow::bail!(
                 "refusing to start: the data dir {} holds shard or backup data, but its metadata file {} is {state}. \
@@ -104,6 +104,12 @@ impl DataDir {
         }
         Ok(meta)
     }
+}
+
+/// Whether any of `dirs` holds an entry.
+fn any_entries(dirs: &[PathBuf]) -> bool {
+    dirs.iter()
+        .any(|d| std::fs::read_dir(d).is_ok_and(|mut e| e.next().is_some()))
 }
 
 #[cfg(test)]

@@ -21,3 +21,6 @@ pub mod keys;
 pub mod meta;
 pub mod server;
 pub mod service;
+
+#[cfg(test)]
+mod tests;

@@ -2,13 +2,12 @@
 //! schedule and retention, and restoring them into a logstore (design §13).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use cairn_storage::{Hlc, PinnedSegment};
+use cairn_storage::{DirKey, Hlc, PinnedSegment};
 use parking_lot::RwLock;
 
-use super::{dirs, new_id, Error, Logstore, Result, Service};
+use super::{new_id, Error, Logstore, Result, Service};
 use crate::meta::{
     BackupGroupRec, BackupRec, BackupShardRec, ExtentRec, LogstoreRec, MetaOp, PinnedSegmentRec,
     RestoreJobRec, ScheduleRec,
@@ -90,10 +89,6 @@ pub struct ScheduleUpdate {
     pub monthly_snapshot_retention_months: Option<u32>,
 }
 
-fn pins_dir(svc: &Service, id: &str) -> PathBuf {
-    svc.backups_dir.join(id)
-}
-
 fn to_pinned(s: &[PinnedSegmentRec]) -> Vec<PinnedSegment> {
     s.iter()
         .map(|p| PinnedSegment {
@@ -146,14 +141,12 @@ impl Service {
         };
         let timestamp = cuts.first().map_or(config_token, |c| c.1);
 
-        let dir = pins_dir(self, &id);
-        let claim = self.claim(vec![dirs::backup_key(&id)])?;
+        let claim = self.claim(vec![DirKey::Pins(id.clone())])?;
         let result = (|| -> Result<Vec<BackupShardRec>> {
             let mut shards = Vec::with_capacity(cuts.len());
             for (shard_id, token, cut) in &cuts {
                 let log = ls.shard_log(*shard_id)?;
-                log.make_durable(cut)?;
-                let pinned = log.pin(cut, &dir.join(shard_id.to_string()))?;
+                let pinned = self.store.pin(&id, *shard_id, log, cut)?;
                 let rec = ls
                     .rec
                     .shards
@@ -219,13 +212,11 @@ impl Service {
     }
 
     fn view(&self, rec: &BackupRec) -> BackupView {
-        let dir = pins_dir(self, &rec.id);
         let restorable = rec.shards.iter().all(|s| {
             s.discovered
-                && cairn_storage::pinned_intact(
-                    &dir.join(s.shard.id.to_string()),
-                    &to_pinned(&s.segments),
-                )
+                && self
+                    .store
+                    .pins_intact(&rec.id, s.shard.id, &to_pinned(&s.segments))
         });
         BackupView {
             rec: rec.clone(),
@@ -257,7 +248,7 @@ impl Service {
     /// Deletes a backup checkpoint and un-pins its data.
     pub fn delete_checkpoint(&self, project: &str, logstore: &str, id: &str) -> Result<()> {
         self.get_checkpoint(project, logstore, id)?;
-        let dirs = vec![dirs::backup_key(id)];
+        let dirs = vec![DirKey::Pins(id.to_string())];
         let mut ops = vec![MetaOp::DeleteBackup(
             project.into(),
             logstore.into(),
@@ -533,19 +524,19 @@ impl Service {
             }
         }
         let uid = new_id();
-        let claim = self.claim(vec![dirs::logstore_key(&uid)])?;
+        let claim = self.claim(vec![DirKey::Logstore(uid.clone())])?;
         let mut logs = BTreeMap::new();
         let mut extents = Vec::new();
         for s in &b.shards {
-            let src = pins_dir(self, &b.id).join(s.shard.id.to_string());
-            let dest = super::shard_dir(&self.shards_dir, &uid, s.shard.id);
-            let log = if s.segments.is_empty() {
-                // Nothing was retained at the cut: an empty log starting where the cut was.
-                self.create_shard(&uid, s.shard.id, s.next)?
-            } else {
-                cairn_storage::restore_pinned(&src, &to_pinned(&s.segments), &dest)?;
-                self.open_shard(&uid, s.shard.id)?
-            };
+            // Nothing retained at the cut: an empty log starting where the cut was.
+            let log = self.store.restore_shard(
+                &b.id,
+                s.shard.id,
+                &to_pinned(&s.segments),
+                &uid,
+                s.next,
+            )?;
+            let log = self.watched(&uid, s.shard.id, log);
             extents.push(MetaOp::RaiseExtent {
                 uid: uid.clone(),
                 shard: s.shard.id,

@@ -210,17 +210,16 @@ impl Service {
         };
         let log = ls.shard_log(shard)?;
         let appended = match block {
-            Some((b, trailer)) => log.append_as(
+            Some((b, trailer)) => self.store.append_durable(
+                log,
                 Encoding::Lz4 {
                     raw_len: u32::try_from(group.len())
                         .map_err(|_| Error::Internal("LogGroup over 4 GiB".into()))?,
                 },
                 &[b, &trailer],
             )?,
-            None => log.append(group)?,
+            None => self.store.append_durable(log, Encoding::Plain, &[group])?,
         };
-        log.wait_durable(&appended)?;
-        self.reserver.after_append(log);
         Ok((shard, appended.cursor))
     }
 

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cairn_storage::ShardLog;
+use cairn_storage::{DirKey, ShardLog};
 
 use super::{
-    dirs, new_id, validate_logstore_name, Error, Logstore, Result, Service,
-    MAX_LOGSTORES_PER_PROJECT, MAX_SHARDS_AT_CREATE,
+    new_id, validate_logstore_name, Error, Logstore, Result, Service, MAX_LOGSTORES_PER_PROJECT,
+    MAX_SHARDS_AT_CREATE,
 };
 use crate::excerpt::excerpt;
 use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ShardRec, ShardStatus};
@@ -172,7 +172,7 @@ impl Service {
         };
         // Shard files exist before the metadata that names them; the claim lets the next start
         // remove them if the commit never happens (design §2).
-        let claim = self.claim(vec![dirs::logstore_key(&rec.uid)])?;
+        let claim = self.claim(vec![DirKey::Logstore(rec.uid.clone())])?;
         let mut logs = BTreeMap::new();
         for s in &rec.shards {
             logs.insert(s.id, self.create_shard(&rec.uid, s.id, 0)?);
@@ -304,12 +304,12 @@ impl Service {
 
     /// What deleting a logstore must commit besides its record (the `delete` intents of its
     /// directory and of its checkpoints' pins), and those directories' keys (design §2).
-    pub(super) fn logstore_deletion(&self, ls: &Logstore) -> (Vec<MetaOp>, Vec<String>) {
-        let mut dirs = vec![dirs::logstore_key(&ls.rec.uid)];
+    pub(super) fn logstore_deletion(&self, ls: &Logstore) -> (Vec<MetaOp>, Vec<DirKey>) {
+        let mut dirs = vec![DirKey::Logstore(ls.rec.uid.clone())];
         dirs.extend(
             self.backup_ids(&ls.rec.project, &ls.rec.name)
                 .iter()
-                .map(|id| dirs::backup_key(id)),
+                .map(|id| DirKey::Pins(id.clone())),
         );
         (self.delete_intents(&dirs), dirs)
     }

@@ -14,13 +14,15 @@ mod projects;
 mod shards;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use anyhow::Context;
 use cairn_storage::io::Fs;
-use cairn_storage::{FsyncPolicy, HybridClock, LogConfig, Reserver, ShardLog, StorageError};
+use cairn_storage::{
+    DirKey, FsyncPolicy, HybridClock, LogConfig, ShardLog, ShardStore, StorageError,
+};
 use parking_lot::{Mutex, RwLock};
 
 use crate::excerpt::excerpt;
@@ -30,7 +32,6 @@ use crate::meta::{
 
 pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
 pub use consumers::{CheckpointView, GroupSpec};
-pub use dirs::any_entries;
 pub use logs::{parse_hash_key, CursorFrom, Pull, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec};
@@ -172,17 +173,10 @@ pub struct Service {
     /// Serialises metadata changes so read-modify-write of records is safe.
     ddl: Mutex<()>,
     clock: Arc<HybridClock>,
-    log_cfg: LogConfig,
-    /// Writes reserved space ahead of busy shards' appends (design §7).
-    reserver: Reserver,
-    /// The file system the shard logs use (a descriptor pool in production, design §7).
-    fs: Arc<dyn Fs>,
-    data_dir: PathBuf,
-    shards_dir: PathBuf,
+    /// Every shard log and backup pin, by id.
+    store: ShardStore,
     /// Backup checkpoints, schedules and restore jobs.
     backups: backups::Backups,
-    /// Where backup checkpoints pin their segments.
-    backups_dir: PathBuf,
     /// Checkpoint interval of logstores without their own schedule (0: off).
     default_checkpoint_interval_min: u32,
 }
@@ -199,11 +193,9 @@ impl Service {
         clock: Arc<HybridClock>,
         fs: Arc<dyn Fs>,
     ) -> anyhow::Result<Self> {
-        let shards_dir = data_dir.join("shards");
-        let backups_dir = data_dir.join("backups");
-        for d in [&shards_dir, &backups_dir] {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-        }
+        let fsync = log_cfg.fsync;
+        let store = ShardStore::open(data_dir, fs, log_cfg, clock.clone())
+            .with_context(|| format!("opening the data dir {}", data_dir.display()))?;
         let snap = meta.load()?;
         let mut catalog = Catalog::default();
         for p in snap.projects {
@@ -217,22 +209,18 @@ impl Service {
         let mut live = HashSet::new();
         let mut observed = Vec::new();
         for rec in snap.logstores {
-            live.insert(dirs::logstore_key(&rec.uid));
+            live.insert(DirKey::Logstore(rec.uid.clone()));
             let mut logs = BTreeMap::new();
             for shard in &rec.shards {
-                live.insert(dirs::shard_key(&rec.uid, shard.id));
+                live.insert(DirKey::Shard(rec.uid.clone(), shard.id));
                 let name = format!(
                     "shard {} of logstore {}/{}",
                     shard.id, rec.project, rec.name
                 );
-                let dir = shard_dir(&shards_dir, &rec.uid, shard.id);
-                let log = ShardLog::open_existing_with_fs(
-                    fs.clone(),
-                    &dir,
-                    log_cfg.clone(),
-                    clock.clone(),
-                )
-                .with_context(|| format!("cannot open {name}"))?;
+                let log = store
+                    .open_shard(&rec.uid, shard.id)
+                    .with_context(|| format!("cannot open {name}"))?;
+                let dir = log.dir().to_path_buf();
                 let found = ExtentRec {
                     begin: log.begin(),
                     end: log.end(),
@@ -261,11 +249,11 @@ impl Service {
                 }),
             );
         }
-        check_checkpoints(&catalog, &snap.checkpoints, log_cfg.fsync)?;
+        check_checkpoints(&catalog, &snap.checkpoints, fsync)?;
         for b in &snap.backups {
-            live.insert(dirs::backup_key(&b.id));
+            live.insert(DirKey::Pins(b.id.clone()));
         }
-        let mut settle = dirs::settle(data_dir, &live, &snap.intents)?;
+        let mut settle = dirs::settle(&store, data_dir, &live, &snap.intents)?;
         // Extents of logstores that no longer exist (a seal that raced a delete).
         let live_uids: HashSet<&str> = catalog
             .logstores
@@ -305,15 +293,10 @@ impl Service {
             catalog: RwLock::new(catalog),
             consumers,
             backups,
-            backups_dir,
             default_checkpoint_interval_min: 0,
             ddl: Mutex::new(()),
             clock,
-            log_cfg,
-            reserver: Reserver::start()?,
-            fs,
-            data_dir: data_dir.to_path_buf(),
-            shards_dir,
+            store,
         };
         for ls in svc.catalog.read().logstores.values() {
             for (id, log) in &ls.logs {
@@ -344,29 +327,15 @@ impl Service {
         }));
     }
 
-    /// A new shard log in `dir`, watched like every shard.
+    /// A new shard log whose first cursor is `begin`, watched like every shard.
     fn create_shard(&self, uid: &str, shard: u32, begin: u64) -> Result<Arc<ShardLog>> {
-        let log = ShardLog::create_at_with_fs(
-            self.fs.clone(),
-            &shard_dir(&self.shards_dir, uid, shard),
-            self.log_cfg.clone(),
-            self.clock.clone(),
-            begin,
-        )?;
-        self.watch(uid, shard, &log);
-        Ok(Arc::new(log))
+        Ok(self.watched(uid, shard, self.store.create_shard(uid, shard, begin)?))
     }
 
-    /// Opens an existing shard log (a restored one), watched like every shard.
-    fn open_shard(&self, uid: &str, shard: u32) -> Result<Arc<ShardLog>> {
-        let log = ShardLog::open_existing_with_fs(
-            self.fs.clone(),
-            &shard_dir(&self.shards_dir, uid, shard),
-            self.log_cfg.clone(),
-            self.clock.clone(),
-        )?;
+    /// `log` (shard `shard` of the logstore with uid `uid`), watched like every shard.
+    fn watched(&self, uid: &str, shard: u32, log: ShardLog) -> Arc<ShardLog> {
         self.watch(uid, shard, &log);
-        Ok(Arc::new(log))
+        Arc::new(log)
     }
 
     /// Sets the checkpoint interval of logstores that have no schedule of their own.
@@ -561,10 +530,6 @@ fn check_checkpoints(
     Ok(())
 }
 
-fn shard_dir(shards_dir: &Path, uid: &str, shard: u32) -> PathBuf {
-    shards_dir.join(uid).join(shard.to_string())
-}
-
 /// A random 24-hex id (the shape of Atlas/ObjectId ids).
 pub fn new_id() -> String {
     let bytes: [u8; 12] = rand::random();
@@ -704,9 +669,6 @@ pub mod testing {
         )
     }
 }
-
-#[cfg(test)]
-mod open_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,8 @@
 //! Shards: list, split, merge, delete (design §11).
 
-use super::{dirs, Error, Result, Service};
+use cairn_storage::DirKey;
+
+use super::{Error, Result, Service};
 use crate::meta::{ShardRec, ShardStatus};
 
 /// Midpoint of a shard's range, treating the last shard's end as 2^128.
@@ -73,8 +75,8 @@ impl Service {
         rec.shards.push(right.clone());
         rec.last_modify_time = now;
         let claim = self.claim(vec![
-            dirs::shard_key(&rec.uid, left.id),
-            dirs::shard_key(&rec.uid, right.id),
+            DirKey::Shard(rec.uid.clone(), left.id),
+            DirKey::Shard(rec.uid.clone(), right.id),
         ])?;
         let mut logs = old.logs.clone();
         for s in [&left, &right] {
@@ -131,7 +133,7 @@ impl Service {
         let (left, right) = (rec.shards[li].clone(), rec.shards[ri].clone());
         rec.shards.push(merged.clone());
         rec.last_modify_time = now;
-        let claim = self.claim(vec![dirs::shard_key(&rec.uid, merged.id)])?;
+        let claim = self.claim(vec![DirKey::Shard(rec.uid.clone(), merged.id)])?;
         let mut logs = old.logs.clone();
         logs.insert(merged.id, self.create_shard(&rec.uid, merged.id, 0)?);
         let settle = claim.settle_ops().collect();
@@ -159,7 +161,7 @@ impl Service {
         rec.last_modify_time = self.now_secs();
         let mut logs = old.logs.clone();
         logs.remove(&shard);
-        let dirs = vec![dirs::shard_key(&rec.uid, shard)];
+        let dirs = vec![DirKey::Shard(rec.uid.clone(), shard)];
         let intents = self.delete_intents(&dirs);
         self.replace_logstore(&old, rec, logs, intents)?;
         self.remove_claimed(dirs);

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use parking_lot::MutexGuard;
 
-use crate::io::{Fs, RealFs};
+use crate::io::Fs;
 use crate::record::{index_file_name, segment_file_name};
 use crate::shard::{ShardLog, Writer};
 use crate::StorageError;
@@ -129,9 +129,10 @@ impl ShardLog {
 }
 
 /// Whether every pinned file is present in `dir` and long enough.
-pub fn pinned_intact(dir: &Path, segments: &[PinnedSegment]) -> bool {
+pub fn pinned_intact(fs: &dyn Fs, dir: &Path, segments: &[PinnedSegment]) -> bool {
     segments.iter().all(|s| {
-        std::fs::metadata(dir.join(segment_file_name(s.base))).is_ok_and(|m| m.len() >= s.len)
+        fs.len(&dir.join(segment_file_name(s.base)))
+            .is_ok_and(|l| l >= s.len)
     })
 }
 
@@ -140,11 +141,11 @@ pub fn pinned_intact(dir: &Path, segments: &[PinnedSegment]) -> bool {
 /// continue in — is copied up to the cut, so the restored log never writes into a file it
 /// shares. Returns the number of bytes copied.
 pub fn restore_pinned(
+    fs: &dyn Fs,
     src: &Path,
     segments: &[PinnedSegment],
     dest: &Path,
 ) -> Result<u64, StorageError> {
-    let fs = RealFs;
     fs.create_dir_all(dest).map_err(io_at(dest))?;
     let mut copied = 0;
     for (i, s) in segments.iter().enumerate() {
@@ -159,7 +160,7 @@ pub fn restore_pinned(
                 fs.hard_link(&index, &index_to).map_err(io_at(&index_to))?;
             }
         } else {
-            copied += copy_prefix(&fs, &from, &to, s.len)?;
+            copied += copy_prefix(fs, &from, &to, s.len)?;
         }
     }
     fs.sync_dir(dest).map_err(io_at(dest))?;

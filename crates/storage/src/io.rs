@@ -97,6 +97,12 @@ pub trait Fs: Send + Sync {
     fn exists(&self, path: &Path) -> bool;
     /// Makes `link` a second name of the file `original`.
     fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()>;
+    /// Whether `path` is a directory.
+    fn is_dir(&self, path: &Path) -> bool;
+    /// Length of the file at `path`, without opening it.
+    fn len(&self, path: &Path) -> io::Result<u64>;
+    /// Removes `dir` and everything below it.
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()>;
 }
 
 /// The operating system's file system.
@@ -170,6 +176,15 @@ impl Fs for RealFs {
     }
     fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
         std::fs::hard_link(original, link)
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
+    }
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::remove_dir_all(dir)
     }
 }
 

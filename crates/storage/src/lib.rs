@@ -11,7 +11,9 @@
 //! - `handles` — a small cache of open sealed-segment files;
 //! - `recovery` — sorts what is on disk into valid, torn and corrupt at open (§8);
 //! - `shard` — [`ShardLog`]: appends with group commit, reads, seeks, retention (§7, §9);
-//! - `backup` — consistent cuts, pinning segments by hard link, restoring a cut (§13).
+//! - `backup` — consistent cuts, pinning segments by hard link, restoring a cut (§13);
+//! - `store` — [`ShardStore`], the engine over a whole data dir: its layout, shard logs by id,
+//!   durable appends, pins and restores, the sweep of directories at start (§1, §2).
 //!
 //! The durability contract (§7): with [`FsyncPolicy::Always`] an append is durable once
 //! [`ShardLog::wait_durable`] returns, and readers never see a record before that.
@@ -29,6 +31,7 @@ mod recovery;
 mod reserve;
 mod segment;
 mod shard;
+mod store;
 #[cfg(test)]
 mod tests;
 
@@ -40,7 +43,8 @@ pub use pool::PooledFs;
 pub use record::{Encoding, MAX_PAYLOAD};
 pub use reserve::Reserver;
 pub use segment::SegmentMeta;
-pub use shard::{Appended, RecordMeta, ShardLog, ShardStats, MAX_SEGMENT_BYTES};
+pub use shard::{Appended, RecordMeta, SealListener, ShardLog, ShardStats, MAX_SEGMENT_BYTES};
+pub use store::{DirKey, ShardStore, Sweep};
 
 /// When an append counts as durable (design §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

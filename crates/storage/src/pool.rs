@@ -139,11 +139,20 @@ impl Pool {
 
     /// Live files whose path is `path`.
     fn slots_at(&self, path: &Path) -> Vec<Arc<Slot>> {
+        self.slots_where(|p| p == path)
+    }
+
+    /// Live files below the directory `dir`.
+    fn slots_under(&self, dir: &Path) -> Vec<Arc<Slot>> {
+        self.slots_where(|p| p.starts_with(dir))
+    }
+
+    fn slots_where(&self, keep: impl Fn(&Path) -> bool) -> Vec<Arc<Slot>> {
         let reg = self.registry.lock();
         reg.files
             .iter()
             .filter_map(Weak::upgrade)
-            .filter(|s| *s.path.lock() == path)
+            .filter(|s| keep(&s.path.lock()))
             .collect()
     }
 }
@@ -352,6 +361,21 @@ impl Fs for PooledFs {
 
     fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
         RealFs.hard_link(original, link)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        RealFs.is_dir(path)
+    }
+
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        RealFs.len(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        for slot in self.pool.slots_under(dir) {
+            slot.removed.store(true, Ordering::Release);
+        }
+        RealFs.remove_dir_all(dir)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::*;
+use crate::io::RealFs;
 use crate::{pinned_intact, restore_pinned};
 
 #[test]
@@ -32,9 +33,9 @@ fn pin_and_restore_a_cut_without_copying_sealed_data() {
     append_n(&log, 1);
     log.expire_before(u64::MAX).unwrap();
     assert!(log.begin() > 120);
-    assert!(pinned_intact(&pin_dir, &pinned));
+    assert!(pinned_intact(&RealFs, &pin_dir, &pinned));
     let restored = dir.path().join("restored");
-    let copied = restore_pinned(&pin_dir, &pinned, &restored).unwrap();
+    let copied = restore_pinned(&RealFs, &pin_dir, &pinned, &restored).unwrap();
     assert_eq!(
         copied, cut.active_len,
         "only the segment the cut falls in is copied"
@@ -52,7 +53,7 @@ fn pin_and_restore_a_cut_without_copying_sealed_data() {
         pinned_bytes
     );
     std::fs::remove_dir_all(&pin_dir).unwrap();
-    assert!(!pinned_intact(&pin_dir, &pinned));
+    assert!(!pinned_intact(&RealFs, &pin_dir, &pinned));
 }
 
 #[test]
@@ -76,7 +77,7 @@ fn a_cut_at_a_segment_boundary_still_pins_the_segment_it_falls_in() {
         (cut.next, SEGMENT_HEADER_LEN, false)
     );
     let restored = dir.path().join("restored");
-    restore_pinned(&dir.path().join("pin"), &pinned, &restored).unwrap();
+    restore_pinned(&RealFs, &dir.path().join("pin"), &pinned, &restored).unwrap();
     let r = ShardLog::open(&restored, cfg(2048, 256), hc).unwrap();
     assert_eq!(r.end(), cut.next);
     append_n(&r, 5);
@@ -113,4 +114,95 @@ fn make_durable_syncs_whatever_the_policy() {
     assert_eq!(syncs(), 1);
     log.make_durable(&cut).unwrap();
     assert_eq!(syncs(), 1);
+}
+
+/// A store over a fault-injecting file system, with one shard of `records` records cut and
+/// pinned by checkpoint "c1".
+fn pinned_store(
+    records: u64,
+) -> (
+    tempfile::TempDir,
+    super::fault::FaultFs,
+    crate::ShardStore,
+    ShardLog,
+    Vec<crate::PinnedSegment>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = super::fault::FaultFs::new();
+    let (_, hc) = manual(T0);
+    let store =
+        crate::ShardStore::open(dir.path(), Arc::new(fs.clone()), cfg(2048, 256), hc).unwrap();
+    let log = store.create_shard("aa", 0, 0).unwrap();
+    append_n(&log, records);
+    let cut = log.pause_appends().cut();
+    let pinned = store.pin("c1", 0, &log, &cut).unwrap();
+    (dir, fs, store, log, pinned)
+}
+
+#[test]
+fn a_pin_that_cannot_link_fails_and_leaves_the_shard_usable() {
+    let (_dir, fs, store, log, _) = pinned_store(50);
+    fs.state
+        .fail_creates
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let cut = log.pause_appends().cut();
+    assert!(store.pin("c2", 0, &log, &cut).is_err());
+    fs.state
+        .fail_creates
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(!log.is_failed(), "pinning is not the append path");
+    append_n(&log, 5);
+    assert_payloads(&log);
+}
+
+#[test]
+fn verifying_pins_sees_missing_and_short_files() {
+    let (dir, _fs, store, _log, pinned) = pinned_store(120);
+    assert!(store.pins_intact("c1", 0, &pinned));
+    let last = pinned.last().unwrap();
+    let path = dir
+        .path()
+        .join("backups/c1/0")
+        .join(crate::record::segment_file_name(last.base));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..last.len as usize - 1]).unwrap();
+    assert!(!store.pins_intact("c1", 0, &pinned), "shorter than the cut");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(store.pins_intact("c1", 0, &pinned));
+    std::fs::remove_file(
+        dir.path()
+            .join("backups/c1/0")
+            .join(crate::record::segment_file_name(0)),
+    )
+    .unwrap();
+    assert!(
+        !store.pins_intact("c1", 0, &pinned),
+        "a pinned file is missing"
+    );
+}
+
+#[test]
+fn a_restore_on_a_full_disk_fails_and_can_be_done_again() {
+    let (_dir, fs, store, log, pinned) = pinned_store(120);
+    let full = |on: bool| {
+        fs.state
+            .disk_full
+            .store(on, std::sync::atomic::Ordering::SeqCst)
+    };
+    full(true);
+    let e = match store.restore_shard("c1", 0, &pinned, "bb", 120) {
+        Err(e) => e,
+        Ok(_) => panic!("the copy of the segment the cut falls in needs space"),
+    };
+    assert!(e.is_disk_full(), "{e}");
+    assert!(
+        store.pins_intact("c1", 0, &pinned),
+        "the pins are untouched"
+    );
+    full(false);
+    store.remove(&crate::DirKey::Logstore("bb".into())).unwrap();
+    let restored = store.restore_shard("c1", 0, &pinned, "bb", 120).unwrap();
+    assert_eq!((restored.begin(), restored.end()), (0, 120));
+    assert_payloads(&restored);
+    assert!(!log.is_failed());
 }

@@ -292,6 +292,18 @@ impl Fs for FaultFs {
         self.inner.exists(path)
     }
     fn hard_link(&self, original: &Path, link: &Path) -> io::Result<()> {
+        if self.state.fail_creates.load(Ordering::SeqCst) {
+            return Err(eio());
+        }
         self.inner.hard_link(original, link)
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        self.inner.is_dir(path)
+    }
+    fn len(&self, path: &Path) -> io::Result<u64> {
+        self.inner.len(path)
+    }
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.inner.remove_dir_all(dir)
     }
 }

@@ -7,11 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn_storage::ManualClock;
 
-use super::consumers::GroupSpec;
-use super::logs::PutTarget;
-use super::testing::{log_group, open_over, proj_ls1, reopen, try_reopen};
-use super::*;
-use crate::meta::{Intent, IntentRec, MetaSnapshot, RedbMetaStore, RestoreJobRec};
+use std::sync::Arc;
+
+use crate::meta::{
+    Intent, IntentRec, MetaError, MetaOp, MetaSnapshot, MetadataStore, RedbMetaStore, RestoreJobRec,
+};
+use crate::service::testing::{log_group, open_over, proj_ls1, reopen, try_reopen};
+use crate::service::{
+    GroupSpec, LogstoreSpec, PutTarget, ScheduleUpdate, Service, JOB_FINISHED, JOB_IN_PROGRESS,
+};
 
 const T0: u64 = 1_700_000_000_000;
 
