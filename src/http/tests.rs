@@ -23,7 +23,7 @@ struct Harness {
 
 struct Resp {
     status: StatusCode,
-    headers: axum::http::HeaderMap,
+    headers: http::HeaderMap,
     body: bytes::Bytes,
 }
 

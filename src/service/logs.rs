@@ -459,7 +459,7 @@ mod tests {
             cairn_proto::decompress(CompressType::Lz4, &late, Some(tail.len()), 1 << 20).unwrap(),
             tail
         );
-        assert!(!cairn_proto::lz4::joinable(&late, tail.len()));
+        assert!(!lz4::joinable(&late, tail.len()));
 
         let lb = PutTarget::LoadBalance;
         let mut sent = Vec::new();

@@ -275,9 +275,9 @@ impl Service {
         let mut restore_jobs = snap.restore_jobs;
         for j in restore_jobs
             .iter_mut()
-            .filter(|j| j.status == backups::JOB_IN_PROGRESS)
+            .filter(|j| j.status == JOB_IN_PROGRESS)
         {
-            j.status = backups::JOB_BROKEN.to_string();
+            j.status = JOB_BROKEN.to_string();
             j.reason = Some("interrupted by a restart; start the restore again".into());
             settle.push(MetaOp::PutRestoreJob(j.clone()));
         }
@@ -575,6 +575,7 @@ pub fn validate_logstore_name(name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+/// Services over temporary data dirs, for tests.
 pub mod testing {
     use super::*;
     use cairn_storage::{ManualClock, SystemClock};

@@ -290,7 +290,7 @@ pub struct Resp {
 }
 
 impl Resp {
-    pub fn json(&self) -> serde_json::Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not json ({e}): {:?}", self.body))
     }
@@ -392,13 +392,7 @@ impl SlsHttp {
     }
 
     /// Sends JSON.
-    pub async fn json(
-        &self,
-        method: &str,
-        project: Option<&str>,
-        path: &str,
-        v: serde_json::Value,
-    ) -> Resp {
+    pub async fn json(&self, method: &str, project: Option<&str>, path: &str, v: Value) -> Resp {
         let body = serde_json::to_vec(&v).unwrap();
         self.send(
             method,

@@ -12,7 +12,7 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds")
 }
 
-pub fn record(h: &mut Histogram<u64>, d: std::time::Duration) {
+pub fn record(h: &mut Histogram<u64>, d: Duration) {
     let us = (d.as_micros() as u64).clamp(1, 60_000_000);
     h.saturating_record(us);
 }

@@ -89,9 +89,9 @@ fn a_cut_at_a_segment_boundary_still_pins_the_segment_it_falls_in() {
 fn make_durable_syncs_whatever_the_policy() {
     let dir = tempfile::tempdir().unwrap();
     let (_, hc) = manual(T0);
-    let fs = super::fault::FaultFs::new();
+    let fs = fault::FaultFs::new();
     let log = ShardLog::open_with_fs(
-        std::sync::Arc::new(fs.clone()),
+        Arc::new(fs.clone()),
         dir.path(),
         LogConfig {
             fsync: FsyncPolicy::Never,
@@ -122,13 +122,13 @@ fn pinned_store(
     records: u64,
 ) -> (
     tempfile::TempDir,
-    super::fault::FaultFs,
+    fault::FaultFs,
     crate::ShardStore,
     ShardLog,
     Vec<crate::PinnedSegment>,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let fs = super::fault::FaultFs::new();
+    let fs = fault::FaultFs::new();
     let (_, hc) = manual(T0);
     let store =
         crate::ShardStore::open(dir.path(), Arc::new(fs.clone()), cfg(2048, 256), hc).unwrap();

@@ -366,7 +366,7 @@ fn memory_per_segment_stays_small() {
     for c in (0..5000).step_by(97) {
         assert_eq!(log.record_meta(c).unwrap().cursor, c);
     }
-    assert_eq!(std::mem::size_of::<crate::SegmentMeta>(), 40);
+    assert_eq!(size_of::<crate::SegmentMeta>(), 40);
 }
 
 #[test]
