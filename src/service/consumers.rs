@@ -552,23 +552,8 @@ impl Service {
     }
 }
 
-/// Consumer group names: 2–128 letters, digits, `-` and `_`, starting and ending with a letter or
-/// digit.
 fn validate_group_name(name: &str) -> Result<()> {
-    let b = name.as_bytes();
-    let ok = (2..=128).contains(&b.len())
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::ParameterInvalid(format!(
-            "consumer group name {:?} is invalid: use 2-128 letters, digits, '-' and '_', starting and ending with a letter or digit",
-            excerpt(name)
-        )))
-    }
+    super::GROUP_NAME.check(name)
 }
 
 fn check_timeout(t: u32) -> Result<()> {

@@ -536,42 +536,83 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
-/// Checks a project name: 3–63 characters, lowercase letters, digits and `-`, starting and ending
-/// with a letter or digit.
-pub fn validate_project_name(name: &str) -> Result<()> {
-    let ok = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
+/// A rule for names: length bounds, the characters allowed besides ASCII digits and letters,
+/// and whether uppercase letters are allowed. Every name starts and ends with a letter or digit.
+pub(crate) struct NameRule {
+    /// What is named, for the error message.
+    pub what: &'static str,
+    /// Shortest and longest length.
+    pub len: (usize, usize),
+    /// Allowed besides letters and digits.
+    pub extra: &'static [u8],
+    /// Whether uppercase letters are allowed.
+    pub upper: bool,
+}
+
+impl NameRule {
+    /// Checks `name` against the rule.
+    pub fn check(&self, name: &str) -> Result<()> {
+        let b = name.as_bytes();
+        let letter = |c: u8| c.is_ascii_lowercase() || (self.upper && c.is_ascii_uppercase());
+        let ok = (self.len.0..=self.len.1).contains(&b.len())
+            && b.iter()
+                .all(|&c| letter(c) || c.is_ascii_digit() || self.extra.contains(&c))
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric();
+        if ok {
+            return Ok(());
+        }
+        let letters = if self.upper {
+            "letters"
+        } else {
+            "lowercase letters"
+        };
+        let mut kinds = vec![letters.to_string(), "digits".to_string()];
+        kinds.extend(self.extra.iter().map(|c| format!("'{}'", *c as char)));
+        let last = kinds.pop().unwrap_or_default();
         Err(Error::ParameterInvalid(format!(
-            "project name {:?} is invalid: use 3-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
-            excerpt(name)
+            "{} name {:?} is invalid: use {}-{} {} and {last}, starting and ending with a letter or digit",
+            self.what,
+            excerpt(name),
+            self.len.0,
+            self.len.1,
+            kinds.join(", ")
         )))
     }
 }
 
-/// Checks a logstore (or consumer group) name: 3–63 characters, lowercase letters, digits, `-`
-/// and `_`, starting and ending with a letter or digit.
+/// Project names: 3–63 lowercase letters, digits and `-`.
+pub(crate) const PROJECT_NAME: NameRule = NameRule {
+    what: "project",
+    len: (3, 63),
+    extra: b"-",
+    upper: false,
+};
+
+/// Logstore names: 3–63 lowercase letters, digits, `-` and `_`.
+pub(crate) const LOGSTORE_NAME: NameRule = NameRule {
+    what: "logstore",
+    len: (3, 63),
+    extra: b"-_",
+    upper: false,
+};
+
+/// Consumer group names: 2–128 letters, digits, `-` and `_`.
+pub(crate) const GROUP_NAME: NameRule = NameRule {
+    what: "consumer group",
+    len: (2, 128),
+    extra: b"-_",
+    upper: true,
+};
+
+/// Checks a project name (see [`PROJECT_NAME`]).
+pub fn validate_project_name(name: &str) -> Result<()> {
+    PROJECT_NAME.check(name)
+}
+
+/// Checks a logstore name (see [`LOGSTORE_NAME`]).
 pub fn validate_logstore_name(name: &str) -> Result<()> {
-    let ok = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::ParameterInvalid(format!(
-            "logstore name {:?} is invalid: use 3-63 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit",
-            excerpt(name)
-        )))
-    }
+    LOGSTORE_NAME.check(name)
 }
 
 #[cfg(test)]
@@ -674,6 +715,17 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_errors_say_what_is_allowed() {
+        let e = validate_logstore_name("A").unwrap_err().to_string();
+        assert!(
+            e.contains("use 3-63 lowercase letters, digits, '-' and '_', starting and ending"),
+            "{e}"
+        );
+        let e = GROUP_NAME.check("x").unwrap_err().to_string();
+        assert!(e.contains("use 2-128 letters, digits, '-' and '_'"), "{e}");
+    }
 
     #[test]
     fn names_are_checked() {

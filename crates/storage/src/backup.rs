@@ -11,6 +11,7 @@ use std::path::Path;
 use parking_lot::MutexGuard;
 
 use crate::io::Fs;
+use crate::io_at;
 use crate::record::{index_file_name, segment_file_name};
 use crate::shard::{ShardLog, Writer};
 use crate::StorageError;
@@ -60,13 +61,6 @@ pub struct PinnedSegment {
     pub len: u64,
     /// Whether the whole file belongs to the cut (a segment sealed before the cut's segment).
     pub whole: bool,
-}
-
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 impl ShardLog {

@@ -108,6 +108,14 @@ impl Record {
     }
 }
 
+/// Wraps an I/O error on `path` into a [`StorageError::Io`].
+pub(crate) fn io_at(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Whether an I/O error says the disk is full or a quota is exhausted.
 pub(crate) fn no_space(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))

@@ -20,6 +20,7 @@ use crate::index::{
     is_index_tmp, write_index_file, ActiveIndex, Entries, IndexBuilder, IndexEntry, IndexFile,
 };
 use crate::io::{FileIo, FileRef, Fs};
+use crate::io_at;
 use crate::record::{
     crc_matches, decode_segment_header, encode_segment_header, index_file_name,
     parse_segment_file_name, segment_file_name, u32_at, unknown_flags, RecordHeader, MAX_PAYLOAD,
@@ -67,13 +68,6 @@ pub struct Recovered {
     pub last_hlc: Option<Hlc>,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StorageError {
     StorageError::Corrupt {
         path: path.to_path_buf(),
@@ -85,7 +79,7 @@ fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> StorageError 
 /// Base cursors of the segment files in `dir`, sorted. Removes leftovers that cannot hold
 /// acknowledged data: temporary index files and indexes without a segment.
 pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<u64>, StorageError> {
-    let names = fs.list_dir(dir).map_err(io_err(dir))?;
+    let names = fs.list_dir(dir).map_err(io_at(dir))?;
     let mut bases = Vec::new();
     let mut indexes = Vec::new();
     for name in names {
@@ -100,7 +94,7 @@ pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<u64>, StorageError> 
             ));
         } else if is_index_tmp(name) {
             let p = dir.join(name);
-            fs.remove_file(&p).map_err(io_err(&p))?;
+            fs.remove_file(&p).map_err(io_at(&p))?;
         } else if let Some(stem) = name.strip_suffix(".idx") {
             indexes.push((stem.to_string(), name.to_string()));
         }
@@ -112,7 +106,7 @@ pub fn list_segments(fs: &dyn Fs, dir: &Path) -> Result<Vec<u64>, StorageError> 
             .map_or(true, |b| bases.binary_search(&b).is_err());
         if orphan {
             let p = dir.join(name);
-            fs.remove_file(&p).map_err(io_err(&p))?;
+            fs.remove_file(&p).map_err(io_at(&p))?;
         }
     }
     Ok(bases)
@@ -133,7 +127,7 @@ pub fn recover(
     let mut last_hlc = None;
     for &base in older {
         let path = dir.join(segment_file_name(base));
-        let file = fs.open(&path, false).map_err(io_err(&path))?;
+        let file = fs.open(&path, false).map_err(io_at(&path))?;
         check_header(&*file, &path, base, expected)?;
         let (meta, hlc) = recover_sealed(fs, dir, base, &*file, index_interval)?;
         expected = Some(meta.next);
@@ -142,7 +136,7 @@ pub fn recover(
     }
 
     let path = dir.join(segment_file_name(newest));
-    let file = fs.open(&path, true).map_err(io_err(&path))?;
+    let file = fs.open(&path, true).map_err(io_at(&path))?;
     let version = match check_header(&*file, &path, newest, expected) {
         Ok(version) => version,
         Err(e) => {
@@ -156,7 +150,7 @@ pub fn recover(
             file.set_len(0)
                 .and_then(|_| file.write_all_at(&encode_segment_header(newest), 0))
                 .and_then(|_| file.sync_all())
-                .map_err(io_err(&path))?;
+                .map_err(io_at(&path))?;
             check_header(&*file, &path, newest, expected)?
         }
     };
@@ -186,7 +180,7 @@ fn raise_version(file: &dyn FileIo, path: &Path, from: u32) -> Result<(), Storag
         "raising the active segment's format version");
     file.write_all_at(&SEGMENT_VERSION.to_le_bytes(), SEGMENT_VERSION_OFFSET)
         .and_then(|_| file.sync_data())
-        .map_err(io_err(path))
+        .map_err(io_at(path))
 }
 
 /// The header must be intact, name the file's cursor, and follow the previous segment.
@@ -197,10 +191,10 @@ fn check_header(
     base: u64,
     expected: Option<u64>,
 ) -> Result<u32, StorageError> {
-    let len = file.size().map_err(io_err(path))?;
+    let len = file.size().map_err(io_at(path))?;
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     let n = len.min(SEGMENT_HEADER_LEN) as usize;
-    file.read_exact_at(&mut h[..n], 0).map_err(io_err(path))?;
+    file.read_exact_at(&mut h[..n], 0).map_err(io_at(path))?;
     let found = decode_segment_header(&h[..n]).map_err(|e| corrupt(path, 0, e.to_string()))?;
     if found != base {
         return Err(corrupt(
@@ -225,10 +219,10 @@ fn check_header(
 /// header of `base`, but every header byte present is either zero or the byte that header has
 /// there (a partly written header), and nothing but zeros follows.
 fn torn_creation(file: &dyn FileIo, path: &Path, base: u64) -> Result<bool, StorageError> {
-    let len = file.size().map_err(io_err(path))?;
+    let len = file.size().map_err(io_at(path))?;
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     let n = len.min(SEGMENT_HEADER_LEN) as usize;
-    file.read_exact_at(&mut h[..n], 0).map_err(io_err(path))?;
+    file.read_exact_at(&mut h[..n], 0).map_err(io_at(path))?;
     let expected = encode_segment_header(base);
     // A header an older binary was writing carries its own version.
     let mut older = expected;
@@ -243,7 +237,7 @@ fn torn_creation(file: &dyn FileIo, path: &Path, base: u64) -> Result<bool, Stor
     if h == expected || !(partly(&expected) || partly(&older)) {
         return Ok(false);
     }
-    zeros_to_end(file, n as u64, len).map_err(io_err(path))
+    zeros_to_end(file, n as u64, len).map_err(io_at(path))
 }
 
 /// Whether bytes `from .. len` of `file` are all zero.
@@ -271,7 +265,7 @@ fn recover_sealed(
     index_interval: u32,
 ) -> Result<(SegmentMeta, u64), StorageError> {
     let path = dir.join(segment_file_name(base));
-    let len = file.size().map_err(io_err(&path))?;
+    let len = file.size().map_err(io_at(&path))?;
     if len > MAX_SEGMENT_FILE {
         return Err(corrupt(&path, 0, "segment is larger than 4 GiB"));
     }
@@ -327,9 +321,9 @@ fn trust_index(
     let idx = match fs.open(&idx_path, false) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err("index is missing".into())),
-        Err(e) => return Err(io_err(&idx_path)(e)),
+        Err(e) => return Err(io_at(&idx_path)(e)),
     };
-    let entries = match IndexFile::new(&*idx).map_err(io_err(&idx_path))? {
+    let entries = match IndexFile::new(&*idx).map_err(io_at(&idx_path))? {
         Ok(f) => f,
         Err(bad) => return Ok(Err(bad.0)),
     };
@@ -337,8 +331,8 @@ fn trust_index(
     if count == 0 {
         return Ok(Err("index has no entries".into()));
     }
-    let first = entries.get(0).map_err(io_err(&idx_path))?;
-    let last = entries.get(count - 1).map_err(io_err(&idx_path))?;
+    let first = entries.get(0).map_err(io_at(&idx_path))?;
+    let last = entries.get(count - 1).map_err(io_at(&idx_path))?;
     let plausible = first.rel_cursor == 0
         && u64::from(first.pos) == SEGMENT_HEADER_LEN
         && u64::from(last.rel_cursor) >= (count - 1) as u64
@@ -352,7 +346,7 @@ fn trust_index(
     // The first record gives the segment's first receive time.
     let mut hb = [0u8; RECORD_HEADER_LEN];
     file.read_exact_at(&mut hb, SEGMENT_HEADER_LEN)
-        .map_err(io_err(&path))?;
+        .map_err(io_at(&path))?;
     let head = RecordHeader::decode(&hb);
     if head.cursor != base {
         return Ok(Err("first record does not carry the base cursor".into()));
@@ -363,7 +357,7 @@ fn trust_index(
     let mut next = from;
     let mut tail = None;
     loop {
-        match reader.next_record().map_err(io_err(&path))? {
+        match reader.next_record().map_err(io_at(&path))? {
             Step::End => break,
             Step::Incomplete { pos } => {
                 return Ok(Err(format!(
@@ -430,7 +424,7 @@ fn scan_records(
         bad_is_discontinuity: false,
     };
     loop {
-        match reader.next_record().map_err(io_err(path))? {
+        match reader.next_record().map_err(io_at(path))? {
             Step::End => return Ok(scan),
             Step::Incomplete { pos } => {
                 scan.bad = Some((pos, "incomplete record".into()));
@@ -479,7 +473,7 @@ fn recover_newest(
     index_interval: u32,
 ) -> Result<(RecoveredActive, Option<(u64, u64)>), StorageError> {
     let path = dir.join(segment_file_name(base));
-    let len = file.size().map_err(io_err(&path))?;
+    let len = file.size().map_err(io_at(&path))?;
     let mut builder = IndexBuilder::new(index_interval);
     let mut index = Vec::new();
     let scan = scan_records(&*file, &path, base, len, |h, pos| {
@@ -489,21 +483,21 @@ fn recover_newest(
     // becomes visible (or stays reserved) now, so it must be durable first (design §7).
     let (good_len, reserved) = match &scan.bad {
         None => {
-            file.sync_data().map_err(io_err(&path))?;
+            file.sync_data().map_err(io_at(&path))?;
             (len, len)
         }
         Some((pos, reason)) if scan.bad_is_discontinuity => {
             return Err(corrupt(&path, *pos, reason.clone()));
         }
-        Some((pos, _)) if zeros_to_end(&*file, *pos, len).map_err(io_err(&path))? => {
+        Some((pos, _)) if zeros_to_end(&*file, *pos, len).map_err(io_at(&path))? => {
             // Reserved space (design §5), or an append none of whose bytes reached the disk:
             // the log ends here and the zeros stay reserved.
-            file.sync_data().map_err(io_err(&path))?;
+            file.sync_data().map_err(io_at(&path))?;
             (*pos, len)
         }
         Some((pos, reason)) => {
             if let Some(at) =
-                find_valid_record(&*file, pos + 1, len, scan.next).map_err(io_err(&path))?
+                find_valid_record(&*file, pos + 1, len, scan.next).map_err(io_at(&path))?
             {
                 return Err(corrupt(
                     &path,
@@ -517,7 +511,7 @@ fn recover_newest(
                 "cutting off a torn tail of unacknowledged writes");
             file.set_len(*pos)
                 .and_then(|_| file.sync_all())
-                .map_err(io_err(&path))?;
+                .map_err(io_at(&path))?;
             (*pos, *pos)
         }
     };

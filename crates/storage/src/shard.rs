@@ -24,6 +24,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use crate::handles::{HandleCache, SealedFiles};
 use crate::index::{Entries, IndexBuilder, IndexEntry, IndexFile};
 use crate::io::{Fs, RealFs};
+use crate::io_at;
 use crate::record::{
     crc_matches, encode_record_as, index_file_name, segment_file_name, unknown_flags, Encoding,
     RecordHeader, MAX_PAYLOAD, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
@@ -193,13 +194,6 @@ pub struct ShardLog {
     end: AtomicU64,
     /// Cluster timestamp of the record before `end`, 0 if none.
     end_hlc: AtomicU64,
-}
-
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 impl ShardLog {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::backup::{pinned_intact, restore_pinned, CutPoint, PinnedSegment};
 use crate::io::Fs;
+use crate::io_at;
 use crate::record::Encoding;
 use crate::{Appended, HybridClock, LogConfig, Reserver, ShardLog, StorageError};
 
@@ -78,13 +79,6 @@ pub enum Sweep {
     Settled,
     /// These directories are neither live nor claimed; nothing was removed.
     Unaccounted(Vec<PathBuf>),
-}
-
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// Every shard log and backup pin below one data directory.
