@@ -1,27 +1,29 @@
-//! SLS wire errors: `{"errorCode": ..., "errorMessage": ...}` with an HTTP status.
+//! SLS wire errors: `{"errorCode": ..., "errorMessage": ...}` with the HTTP status of their
+//! code (the table is `codes.rs`).
 
 use axum::http::StatusCode;
 
+use super::codes::SlsCode;
 use crate::excerpt::bounded_message;
 use crate::service::Error;
 
 /// An error as the SLS API reports it.
 #[derive(Debug, Clone)]
 pub struct SlsError {
-    /// HTTP status.
+    /// HTTP status (the code's).
     pub status: StatusCode,
     /// `errorCode`.
-    pub code: &'static str,
+    pub code: SlsCode,
     /// `errorMessage`.
     pub message: String,
 }
 
 impl SlsError {
-    /// An error with the given status and code; a message longer than a few KiB is cut
+    /// An error with the given code (and its status); a message longer than a few KiB is cut
     /// ([`bounded_message`]).
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: SlsCode, message: impl Into<String>) -> Self {
         Self {
-            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status: code.status(),
             code,
             message: bounded_message(message.into()),
         }
@@ -29,13 +31,13 @@ impl SlsError {
 
     /// `400 ParameterInvalid`.
     pub fn param(message: impl Into<String>) -> Self {
-        Self::new(400, "ParameterInvalid", message)
+        Self::new(SlsCode::ParameterInvalid, message)
     }
 
     /// The JSON body.
     pub fn body(&self, request_id: &str) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({
-            "errorCode": self.code,
+            "errorCode": self.code.as_str(),
             "errorMessage": self.message,
             "requestId": request_id,
         }))
@@ -45,29 +47,44 @@ impl SlsError {
 
 impl From<Error> for SlsError {
     fn from(e: Error) -> Self {
-        let (status, code) = match &e {
-            Error::ProjectNotExist(_) => (404, "ProjectNotExist"),
-            Error::ProjectAlreadyExist(_) => (400, "ProjectAlreadyExist"),
-            Error::LogStoreNotExist(_) => (404, "LogStoreNotExist"),
-            Error::LogStoreAlreadyExist(_) => (400, "LogStoreAlreadyExist"),
-            Error::ShardNotExist(_) => (400, "ShardNotExist"),
-            Error::InvalidCursor(_) => (400, "InvalidCursor"),
-            Error::ParameterInvalid(_) => (400, "ParameterInvalid"),
-            Error::LogStoreInfoInvalid(_) => (400, "LogStoreInfoInvalid"),
-            Error::ProjectInfoInvalid(_) => (400, "ProjectInfoInvalid"),
-            Error::PostBodyInvalid(_) => (400, "PostBodyInvalid"),
-            Error::ConsumerGroupNotExist(_) => (404, "ConsumerGroupNotExist"),
-            Error::ConsumerGroupAlreadyExist(_) => (400, "ConsumerGroupAlreadyExist"),
-            Error::ConsumerNotExist(_) => (400, "ConsumerNotExist"),
-            Error::ConsumerNotMatch(_) => (400, "ConsumerNotMatch"),
-            Error::CheckpointNotExist(_) => (404, "CheckpointNotExist"),
-            Error::RestoreJobNotExist(_) => (404, "RestoreJobNotExist"),
-            Error::TargetNotEmpty(_) => (400, "ParameterInvalid"),
-            Error::QuotaExceed(_) => (400, "ExceedQuota"),
-            Error::DiskFull(_) => (507, "DiskFull"),
-            Error::ServerBusy(_) => (503, "ServerBusy"),
-            Error::Internal(_) => (500, "InternalServerError"),
+        let code = match &e {
+            Error::ProjectNotExist(_) => SlsCode::ProjectNotExist,
+            Error::ProjectAlreadyExist(_) => SlsCode::ProjectAlreadyExist,
+            Error::LogStoreNotExist(_) => SlsCode::LogStoreNotExist,
+            Error::LogStoreAlreadyExist(_) => SlsCode::LogStoreAlreadyExist,
+            Error::ShardNotExist(_) => SlsCode::ShardNotExist,
+            Error::InvalidCursor(_) => SlsCode::InvalidCursor,
+            Error::ParameterInvalid(_) => SlsCode::ParameterInvalid,
+            Error::LogStoreInfoInvalid(_) => SlsCode::LogStoreInfoInvalid,
+            Error::ProjectInfoInvalid(_) => SlsCode::ProjectInfoInvalid,
+            Error::PostBodyInvalid(_) => SlsCode::PostBodyInvalid,
+            Error::ConsumerGroupNotExist(_) => SlsCode::ConsumerGroupNotExist,
+            Error::ConsumerGroupAlreadyExist(_) => SlsCode::ConsumerGroupAlreadyExist,
+            Error::ConsumerNotExist(_) => SlsCode::ConsumerNotExist,
+            Error::ConsumerNotMatch(_) => SlsCode::ConsumerNotMatch,
+            Error::CheckpointNotExist(_) => SlsCode::CheckpointNotExist,
+            Error::RestoreJobNotExist(_) => SlsCode::RestoreJobNotExist,
+            Error::TargetNotEmpty(_) => SlsCode::TargetNotEmpty,
+            Error::QuotaExceed(_) => SlsCode::ExceedQuota,
+            Error::DiskFull(_) => SlsCode::DiskFull,
+            Error::ServerBusy(_) => SlsCode::ServerBusy,
+            Error::Internal(_) => SlsCode::InternalServerError,
         };
-        SlsError::new(status, code, e.to_string())
+        SlsError::new(code, e.to_string())
+    }
+}
+
+impl From<&cairn_auth::SlsAuthError> for SlsCode {
+    fn from(e: &cairn_auth::SlsAuthError) -> Self {
+        use cairn_auth::SlsAuthError as A;
+        match e {
+            A::MissingAuthorization | A::MalformedAuthorization(_) => SlsCode::Unauthorized,
+            A::MissingAccessKeyId | A::UnknownAccessKeyId(_) => SlsCode::InvalidAccessKeyId,
+            A::SignatureNotMatch | A::ContentSha256Mismatch => SlsCode::SignatureNotMatch,
+            A::ContentMd5Mismatch => SlsCode::InvalidContentMd5,
+            A::MissingDate => SlsCode::MissingDate,
+            A::InvalidDate(_) => SlsCode::InvalidDateFormat,
+            A::RequestTimeExpired { .. } => SlsCode::RequestTimeExpired,
+        }
     }
 }

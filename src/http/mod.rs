@@ -7,6 +7,7 @@
 mod accept;
 mod atlas;
 mod body;
+pub mod codes;
 mod error;
 mod limits;
 mod request;

@@ -10,6 +10,7 @@ use cairn_proto::{CodecError, CompressType};
 use serde_json::{json, Value};
 
 use super::body::{check_declared, read_body, BodyError};
+use super::codes::SlsCode;
 use super::error::SlsError;
 use super::request::{percent_decode, project_from_host, request_host, Query};
 use super::{sls_auth, AppState};
@@ -31,9 +32,9 @@ pub async fn handle(state: AppState, req: Request, request_id: String) -> Respon
             // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
             // otherwise flood the log too).
             if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
-                tracing::error!(code = e.code, message = %e.message, request_id, "request failed");
+                tracing::error!(code = e.code.as_str(), message = %e.message, request_id, "request failed");
             } else {
-                tracing::debug!(code = e.code, message = %e.message, request_id, "request rejected");
+                tracing::debug!(code = e.code.as_str(), message = %e.message, request_id, "request rejected");
             }
             let mut r = Response::new(Body::from(e.body(&request_id)));
             *r.status_mut() = e.status;
@@ -75,15 +76,13 @@ impl Ctx {
     fn json_body(&self) -> Result<Value, SlsError> {
         if self.body.is_empty() {
             return Err(SlsError::new(
-                400,
-                "PostBodyInvalid",
+                SlsCode::PostBodyInvalid,
                 "request body is empty; a JSON object is expected",
             ));
         }
         let v: Value = serde_json::from_slice(&self.body).map_err(|e| {
             SlsError::new(
-                400,
-                "PostBodyInvalid",
+                SlsCode::PostBodyInvalid,
                 format!(
                     "request body is not valid JSON: {}",
                     excerpt(&e.to_string())
@@ -100,29 +99,25 @@ fn body_error(e: BodyError) -> SlsError {
             declared: Some(n),
             limit,
         } => SlsError::new(
-            413,
-            "PostBodyTooLarge",
+            SlsCode::PostBodyTooLarge,
             format!("request body of {n} bytes is larger than the limit of {limit} bytes"),
         ),
         BodyError::TooLarge {
             declared: None,
             limit,
         } => SlsError::new(
-            413,
-            "PostBodyTooLarge",
+            SlsCode::PostBodyTooLarge,
             format!("request body is larger than the limit of {limit} bytes"),
         ),
         BodyError::Busy => SlsError::new(
-            503,
-            "ServerBusy",
+            SlsCode::ServerBusy,
             "the server is receiving too many request bodies at once; retry later",
         ),
         BodyError::Timeout => SlsError::new(
-            408,
-            "RequestTimeout",
+            SlsCode::RequestTimeout,
             "the request body did not arrive in time",
         ),
-        BodyError::Io(e) => SlsError::new(400, "PostBodyInvalid", format!("reading body: {e}")),
+        BodyError::Io(e) => SlsError::new(SlsCode::PostBodyInvalid, format!("reading body: {e}")),
     }
 }
 
@@ -245,8 +240,7 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
             delete_shard(ctx, ls, shard).await
         }
         _ => Err(SlsError::new(
-            404,
-            "ParameterInvalid",
+            SlsCode::NoSuchApi,
             format!("no API {} {}", method, excerpt(ctx.parts.uri.path())),
         )),
     }
@@ -267,7 +261,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, SlsError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| SlsError::new(500, "InternalServerError", format!("worker failed: {e}")))?
+        .map_err(|e| SlsError::new(SlsCode::InternalServerError, format!("worker failed: {e}")))?
 }
 
 fn empty() -> Reply {
@@ -397,7 +391,7 @@ async fn delete_project(ctx: Ctx) -> Reply {
 }
 
 fn logstore_spec(v: &Value) -> Result<LogstoreSpec, SlsError> {
-    let invalid = |m: String| SlsError::new(400, "LogStoreInfoInvalid", m);
+    let invalid = |m: String| SlsError::new(SlsCode::LogStoreInfoInvalid, m);
     if !v.is_object() {
         return Err(invalid("the logstore must be a JSON object".into()));
     }
@@ -564,13 +558,11 @@ async fn delete_shard(ctx: Ctx, ls: &str, shard: u32) -> Reply {
 fn codec_error(e: CodecError, limit: usize) -> SlsError {
     match e {
         CodecError::TooLarge { .. } => SlsError::new(
-            413,
-            "PostBodyTooLarge",
+            SlsCode::PostBodyTooLarge,
             format!("decompressed body is larger than {limit} bytes"),
         ),
         other => SlsError::new(
-            400,
-            "PostBodyUncompressError",
+            SlsCode::PostBodyUncompressError,
             format!("cannot decompress the body: {other}"),
         ),
     }
@@ -583,16 +575,13 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
         .header("content-type")
         .is_some_and(|c| c.starts_with("application/json"))
     {
-        return Err(SlsError::new(
-            400,
-            "PostBodyInvalid",
+        return Err(SlsError::new(SlsCode::PostBodyInvalid,
             "JSON PutLogs bodies are not supported; send a LogGroup protobuf (application/x-protobuf)",
         ));
     }
     let ct = CompressType::from_header(ctx.header("x-log-compresstype")).map_err(|_| {
         SlsError::new(
-            400,
-            "InvalidCompressType",
+            SlsCode::InvalidCompressType,
             format!(
                 "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
                 excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
@@ -603,16 +592,14 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
         None => None,
         Some(s) => Some(s.trim().parse::<usize>().map_err(|_| {
             SlsError::new(
-                400,
-                "InvalidBodyRawSize",
+                SlsCode::InvalidBodyRawSize,
                 format!("x-log-bodyrawsize {:?} is not a size", excerpt(s)),
             )
         })?),
     };
     if ct != CompressType::None && raw_size.is_none() {
         return Err(SlsError::new(
-            400,
-            "MissingBodyRawSize",
+            SlsCode::MissingBodyRawSize,
             "a compressed body needs x-log-bodyrawsize",
         ));
     }
@@ -623,8 +610,7 @@ async fn put_logs(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     };
     if declared > limit {
         return Err(SlsError::new(
-            413,
-            "PostBodyTooLarge",
+            SlsCode::PostBodyTooLarge,
             format!("body of {declared} bytes is larger than the limit of {limit} bytes"),
         ));
     }

@@ -2,6 +2,7 @@
 
 use axum::http::request::Parts;
 
+use super::codes::SlsCode;
 use super::error::SlsError;
 use super::AppState;
 use crate::excerpt::excerpt;
@@ -63,9 +64,5 @@ fn with_request<T>(parts: &Parts, f: impl FnOnce(&cairn_auth::SlsRequest) -> T) 
 
 fn to_sls_error(e: cairn_auth::SlsAuthError) -> SlsError {
     // Messages may quote headers (key id, date): an excerpt of them.
-    SlsError::new(
-        e.http_status(),
-        e.code(),
-        excerpt(&e.to_string()).to_string(),
-    )
+    SlsError::new(SlsCode::from(&e), excerpt(&e.to_string()).to_string())
 }
