@@ -416,9 +416,7 @@ impl Ctx {
 }
 
 fn iso(ms: u64) -> String {
-    chrono::DateTime::from_timestamp((ms / 1000) as i64, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    super::json::iso_time(ms)
 }
 
 fn bson_ts(hlc: u64) -> Value {

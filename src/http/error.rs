@@ -58,6 +58,8 @@ impl From<Error> for SlsError {
             Error::LogStoreInfoInvalid(_) => SlsCode::LogStoreInfoInvalid,
             Error::ProjectInfoInvalid(_) => SlsCode::ProjectInfoInvalid,
             Error::PostBodyInvalid(_) => SlsCode::PostBodyInvalid,
+            Error::PostBodyTooLarge(_) => SlsCode::PostBodyTooLarge,
+            Error::PostBodyUncompress(_) => SlsCode::PostBodyUncompressError,
             Error::ConsumerGroupNotExist(_) => SlsCode::ConsumerGroupNotExist,
             Error::ConsumerGroupAlreadyExist(_) => SlsCode::ConsumerGroupAlreadyExist,
             Error::ConsumerNotExist(_) => SlsCode::ConsumerNotExist,

@@ -9,10 +9,10 @@ mod atlas;
 mod body;
 pub mod codes;
 mod error;
+mod json;
 mod limits;
 mod request;
 mod sls;
-mod sls_auth;
 #[cfg(test)]
 mod tests;
 

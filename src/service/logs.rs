@@ -31,6 +31,17 @@ pub enum CursorFrom {
     Time(i64),
 }
 
+/// A PullLogs answer, encoded.
+#[derive(Debug)]
+pub struct PullAnswer {
+    /// What was read.
+    pub result: PullResult,
+    /// The LogGroupList in the answer's encoding (empty when nothing was read).
+    pub body: Vec<u8>,
+    /// Its length before compression.
+    pub raw_len: usize,
+}
+
 /// What PullLogs answers.
 #[derive(Debug)]
 pub struct PullResult {
@@ -142,6 +153,38 @@ impl Service {
         group: &[u8],
     ) -> Result<(u32, u64)> {
         self.put_log_group(project, logstore, target, group, None)
+    }
+
+    /// PutLogs of a body as it arrived, compressed as `compress` says (`raw_size`: its
+    /// `x-log-bodyrawsize`), its LogGroup at most `limit` bytes once decompressed. An LZ4 body is
+    /// stored as it arrived when it can be joined into pull answers (design §5). Answers the
+    /// shard and cursor of the LogGroup.
+    #[allow(clippy::too_many_arguments)] // one argument per part of the request
+    pub fn put_body(
+        &self,
+        project: &str,
+        logstore: &str,
+        target: PutTarget,
+        compress: CompressType,
+        body: &[u8],
+        raw_size: Option<usize>,
+        limit: usize,
+    ) -> Result<(u32, u64)> {
+        if compress == CompressType::None {
+            return self.put_logs(project, logstore, target, body);
+        }
+        let group =
+            cairn_proto::decompress(compress, body, raw_size, limit).map_err(|e| match e {
+                cairn_proto::CodecError::TooLarge { .. } => Error::PostBodyTooLarge(format!(
+                    "decompressed body is larger than {limit} bytes"
+                )),
+                other => Error::PostBodyUncompress(format!("cannot decompress the body: {other}")),
+            })?;
+        if compress == CompressType::Lz4 {
+            self.put_logs_lz4(project, logstore, target, &group, body)
+        } else {
+            self.put_logs(project, logstore, target, &group)
+        }
     }
 
     /// PutLogs of a LogGroup that arrived as the LZ4 block `block` and decompressed to `group`.
@@ -278,6 +321,41 @@ impl Service {
         match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
             Pull::Answered(res) => Ok(res),
             Pull::Read(read) => read.run(),
+        }
+    }
+
+    /// PullLogs, answered in `encoding`: a consumer at the end of its shard is answered at
+    /// once, without a thread hop or a read of the shard's files; reads and encoding run on a
+    /// blocking thread.
+    #[allow(clippy::too_many_arguments)] // one argument per parameter of the API call
+    pub async fn pull(
+        self: &Arc<Self>,
+        project: &str,
+        logstore: &str,
+        shard: u32,
+        cursor: u64,
+        count: usize,
+        end_cursor: Option<u64>,
+        encoding: CompressType,
+    ) -> Result<PullAnswer> {
+        match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
+            Pull::Answered(result) => Ok(PullAnswer {
+                result,
+                body: Vec::new(),
+                raw_len: 0,
+            }),
+            Pull::Read(read) => {
+                super::blocking(move || {
+                    let result = read.run()?;
+                    let (body, raw_len) = result.encode(encoding)?;
+                    Ok(PullAnswer {
+                        result,
+                        body,
+                        raw_len,
+                    })
+                })
+                .await
+            }
         }
     }
 

@@ -32,7 +32,7 @@ use crate::meta::{
 
 pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
 pub use consumers::{CheckpointView, GroupSpec};
-pub use logs::{parse_hash_key, CursorFrom, Pull, PullRead, PullResult, PutTarget};
+pub use logs::{parse_hash_key, CursorFrom, Pull, PullAnswer, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec};
 
@@ -78,6 +78,12 @@ pub enum Error {
     /// A PutLogs body that is not a valid LogGroup.
     #[error("{0}")]
     PostBodyInvalid(String),
+    /// A body (or its decompressed LogGroup) over the limit.
+    #[error("{0}")]
+    PostBodyTooLarge(String),
+    /// A body that does not decompress as it says.
+    #[error("{0}")]
+    PostBodyUncompress(String),
     /// No such consumer group.
     #[error("consumer group {} does not exist", excerpt(.0))]
     ConsumerGroupNotExist(String),
@@ -141,6 +147,15 @@ impl From<StorageError> for Error {
 
 /// Result of a service operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Runs a synchronous service call (one that may fsync or read files) on tokio's blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("worker failed: {e}")))?
+}
 
 /// A logstore with its open shard logs. Replaced as a whole when its metadata changes.
 pub struct Logstore {

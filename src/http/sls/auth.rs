@@ -2,10 +2,10 @@
 
 use axum::http::request::Parts;
 
-use super::codes::SlsCode;
-use super::error::SlsError;
-use super::AppState;
 use crate::excerpt::excerpt;
+use crate::http::codes::SlsCode;
+use crate::http::error::SlsError;
+use crate::http::AppState;
 use crate::keys::KeyRing;
 
 impl cairn_auth::SecretLookup for KeyRing {

@@ -1,0 +1,180 @@
+//! The data plane: PutLogs, GetCursor, GetCursorTime, PullLogs.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use cairn_proto::CompressType;
+use serde_json::json;
+
+use super::{Ctx, Reply};
+use crate::excerpt::excerpt;
+use crate::http::codes::SlsCode;
+use crate::http::error::SlsError;
+use crate::http::json;
+use crate::service::{blocking, CursorFrom, Error, PutTarget};
+
+pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
+    let project = ctx.project()?;
+    let limit = ctx.state.max_raw_body;
+    if ctx
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json"))
+    {
+        return Err(SlsError::new(
+            SlsCode::PostBodyInvalid,
+            "JSON PutLogs bodies are not supported; send a LogGroup protobuf (application/x-protobuf)",
+        ));
+    }
+    let ct = CompressType::from_header(ctx.header("x-log-compresstype")).map_err(|_| {
+        SlsError::new(
+            SlsCode::InvalidCompressType,
+            format!(
+                "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
+                excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
+            ),
+        )
+    })?;
+    let raw_size = match ctx.header("x-log-bodyrawsize") {
+        None => None,
+        Some(s) => Some(s.trim().parse::<usize>().map_err(|_| {
+            SlsError::new(
+                SlsCode::InvalidBodyRawSize,
+                format!("x-log-bodyrawsize {:?} is not a size", excerpt(s)),
+            )
+        })?),
+    };
+    if ct != CompressType::None && raw_size.is_none() {
+        return Err(SlsError::new(
+            SlsCode::MissingBodyRawSize,
+            "a compressed body needs x-log-bodyrawsize",
+        ));
+    }
+    let declared = if ct == CompressType::None {
+        ctx.body.len()
+    } else {
+        raw_size.unwrap_or(0)
+    };
+    if declared > limit {
+        return Err(SlsError::new(
+            SlsCode::PostBodyTooLarge,
+            format!("body of {declared} bytes is larger than the limit of {limit} bytes"),
+        ));
+    }
+    let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body);
+    blocking(move || svc.put_body(&project, &ls, target, ct, &body, raw_size, limit)).await?;
+    Ok(json::empty())
+}
+
+fn parse_cursor(s: Option<&str>, name: &str) -> Result<u64, SlsError> {
+    let s = s.ok_or_else(|| SlsError::param(format!("{name} is required")))?;
+    cairn_proto::decode_cursor(s).map_err(|e| match e {
+        // Well formed but before every shard's beginning: out of range, like any cursor < begin,
+        // so consumer libraries take their InvalidCursor recovery path.
+        cairn_proto::CursorError::Negative => Error::InvalidCursor(format!(
+            "{name} {:?} is before the beginning of the shard",
+            excerpt(s)
+        ))
+        .into(),
+        e => SlsError::param(format!(
+            "{name} {:?} is not a valid cursor: {e}",
+            excerpt(s)
+        )),
+    })
+}
+
+pub(super) async fn get_cursor(ctx: Ctx, ls: &str, shard: u32) -> Reply {
+    let project = ctx.project()?;
+    let from = match ctx.query.get("from") {
+        Some("begin") => CursorFrom::Begin,
+        Some("end") => CursorFrom::End,
+        Some(t) => {
+            CursorFrom::Time(t.parse::<i64>().ok().filter(|t| *t >= 0).ok_or_else(|| {
+                SlsError::param(format!(
+                    "from {:?} must be begin, end or a unix time in seconds",
+                    excerpt(t)
+                ))
+            })?)
+        }
+        None => {
+            return Err(SlsError::param(
+                "from is required (begin, end or a unix time in seconds)",
+            ))
+        }
+    };
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    let cursor = blocking(move || svc.get_cursor(&project, &ls, shard, from)).await?;
+    Ok(json::response(
+        &json!({"cursor": cairn_proto::encode_cursor(cursor)}),
+    ))
+}
+
+pub(super) async fn get_cursor_time(ctx: Ctx, ls: &str, shard: u32) -> Reply {
+    let project = ctx.project()?;
+    let cursor = parse_cursor(ctx.query.get("cursor"), "cursor")?;
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    let t = blocking(move || svc.get_cursor_time(&project, &ls, shard, cursor)).await?;
+    Ok(json::response(&json!({"cursor_time": t})))
+}
+
+pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
+    let project = ctx.project()?;
+    let cursor = parse_cursor(ctx.query.get("cursor"), "cursor")?;
+    let count = match ctx.query.get("count") {
+        None => 1000,
+        Some(c) => c
+            .parse::<usize>()
+            .map_err(|_| SlsError::param(format!("count {:?} is not a number", excerpt(c))))?,
+    };
+    // `end_cursor` as the Python, Java and Go SDKs send it; `endCursor` as the Rust SDK does.
+    let end_cursor = match ctx
+        .query
+        .get("end_cursor")
+        .or_else(|| ctx.query.get("endCursor"))
+    {
+        None | Some("") => None,
+        s => Some(parse_cursor(s, "end_cursor")?),
+    };
+    if ctx.query.get("query").is_some_and(|q| !q.is_empty()) {
+        return Err(SlsError::param("SPL queries on PullLogs are not supported"));
+    }
+    let ct = CompressType::from_accept_encoding(ctx.header("accept-encoding"));
+    let answer = ctx
+        .state
+        .svc
+        .pull(&project, ls, shard, cursor, count, end_cursor, ct)
+        .await?;
+    let res = &answer.result;
+    let mut r = Response::new(Body::from(answer.body));
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/x-protobuf"),
+    );
+    h.insert(
+        "x-log-cursor",
+        hv(&cairn_proto::encode_cursor(res.next_cursor)),
+    );
+    h.insert("x-log-count", hv(&res.records.len().to_string()));
+    h.insert("x-log-bodyrawsize", hv(&answer.raw_len.to_string()));
+    if answer.raw_len > 0 {
+        if let Some(name) = ct.as_header() {
+            h.insert("x-log-compresstype", HeaderValue::from_static(name));
+        }
+    }
+    if let Some(last) = res.records.last() {
+        h.insert("x-log-read-last-cursor", hv(&last.cursor.to_string()));
+        h.insert(
+            "x-log-cursor-time",
+            hv(&(last.receive_millis / 1000).to_string()),
+        );
+    }
+    if res.next_cursor >= res.shard_end {
+        h.insert("x-log-end-of-cursor", HeaderValue::from_static("1"));
+    }
+    *r.status_mut() = StatusCode::OK;
+    Ok(r)
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).expect("header-safe value")
+}

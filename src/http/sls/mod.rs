@@ -1,0 +1,287 @@
+//! SLS routes: parse, authenticate, call the service, answer in SLS's wire format. One module per
+//! API family (projects, logstores, shards, logs, consumer groups), as in `service`; `wire`
+//! writes the records in JSON, `auth` checks signatures.
+
+mod auth;
+mod consumers;
+mod logs;
+mod logstores;
+mod projects;
+mod shards;
+mod wire;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::body::{check_declared, read_body, BodyError};
+use super::codes::SlsCode;
+use super::error::SlsError;
+use super::json::FieldError;
+use super::request::{percent_decode, project_from_host, request_host, Query};
+use super::AppState;
+use crate::config::BODY_SLACK;
+use crate::excerpt::excerpt;
+use crate::service::{parse_hash_key, PutTarget};
+
+type Reply = Result<Response<Body>, SlsError>;
+
+/// A body field of the wrong type: `400 ParameterInvalid`.
+fn field(e: FieldError) -> SlsError {
+    SlsError::param(e.to_string())
+}
+
+/// Handles one SLS request.
+pub async fn handle(state: AppState, req: Request, request_id: String) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let mut resp = match route(&state, parts, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
+            // otherwise flood the log too).
+            if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
+                tracing::error!(code = e.code.as_str(), message = %e.message, request_id, "request failed");
+            } else {
+                tracing::debug!(code = e.code.as_str(), message = %e.message, request_id, "request rejected");
+            }
+            let mut r = Response::new(Body::from(e.body(&request_id)));
+            *r.status_mut() = e.status;
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            r
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-log-requestid", v);
+    }
+    resp.headers_mut()
+        .insert("server", HeaderValue::from_static("cairn"));
+    resp
+}
+
+/// A request after parsing, before routing.
+pub(super) struct Ctx {
+    state: AppState,
+    parts: Parts,
+    project: Option<String>,
+    query: Query,
+    body: Bytes,
+}
+
+impl Ctx {
+    fn project(&self) -> Result<String, SlsError> {
+        self.project.clone().ok_or_else(|| {
+            SlsError::param(
+                "this operation needs a project: address it as Host: <project>.<endpoint>",
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json_body(&self) -> Result<Value, SlsError> {
+        if self.body.is_empty() {
+            return Err(SlsError::new(
+                SlsCode::PostBodyInvalid,
+                "request body is empty; a JSON object is expected",
+            ));
+        }
+        let v: Value = serde_json::from_slice(&self.body).map_err(|e| {
+            SlsError::new(
+                SlsCode::PostBodyInvalid,
+                format!(
+                    "request body is not valid JSON: {}",
+                    excerpt(&e.to_string())
+                ),
+            )
+        })?;
+        Ok(v)
+    }
+}
+
+fn body_error(e: BodyError) -> SlsError {
+    match e {
+        BodyError::TooLarge {
+            declared: Some(n),
+            limit,
+        } => SlsError::new(
+            SlsCode::PostBodyTooLarge,
+            format!("request body of {n} bytes is larger than the limit of {limit} bytes"),
+        ),
+        BodyError::TooLarge {
+            declared: None,
+            limit,
+        } => SlsError::new(
+            SlsCode::PostBodyTooLarge,
+            format!("request body is larger than the limit of {limit} bytes"),
+        ),
+        BodyError::Busy => SlsError::new(
+            SlsCode::ServerBusy,
+            "the server is receiving too many request bodies at once; retry later",
+        ),
+        BodyError::Timeout => SlsError::new(
+            SlsCode::RequestTimeout,
+            "the request body did not arrive in time",
+        ),
+        BodyError::Io(e) => SlsError::new(SlsCode::PostBodyInvalid, format!("reading body: {e}")),
+    }
+}
+
+async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
+    let limit = state.max_raw_body + BODY_SLACK;
+    // Refused before anything is read: a declared length over the limit, then a request whose
+    // head does not authenticate (design §14, §15).
+    check_declared(&body, limit).map_err(body_error)?;
+    let check = if state.auth_enabled {
+        Some(auth::verify_head(state, &parts)?)
+    } else {
+        None
+    };
+    // Holds the body's share of the body budget until the request is answered.
+    let read = read_body(body, limit, &state.limits)
+        .await
+        .map_err(body_error)?;
+    let body = read.bytes.clone();
+    if let Some(check) = &check {
+        auth::verify_body(state, &parts, check, &body)?;
+    }
+    let project = request_host(&parts).and_then(|h| project_from_host(&h, &state.endpoints));
+    let query = Query::parse(parts.uri.query());
+    let segs: Vec<String> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let method = parts.method.clone();
+    let ctx = Ctx {
+        state: state.clone(),
+        parts,
+        project,
+        query,
+        body,
+    };
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match (&method, segs.as_slice()) {
+        (m, []) if m == Method::GET => {
+            if ctx.project.is_some() {
+                projects::get(ctx).await
+            } else {
+                projects::list(ctx).await
+            }
+        }
+        (m, []) if m == Method::POST => projects::create(ctx).await,
+        (m, []) if m == Method::PUT => projects::update(ctx).await,
+        (m, []) if m == Method::DELETE => projects::delete(ctx).await,
+        (m, ["logstores"]) if m == Method::GET => logstores::list(ctx).await,
+        (m, ["logstores"]) if m == Method::POST => logstores::create(ctx).await,
+        (m, ["logstores", ls]) if m == Method::GET => logstores::get(ctx, ls).await,
+        (m, ["logstores", ls]) if m == Method::PUT => logstores::update(ctx, ls).await,
+        (m, ["logstores", ls]) if m == Method::DELETE => logstores::delete(ctx, ls).await,
+        (m, ["logstores", ls]) if m == Method::POST => {
+            logs::put(ctx, ls, PutTarget::LoadBalance).await
+        }
+        (m, ["logstores", ls, "shards"]) if m == Method::GET => shards::list(ctx, ls).await,
+        (m, ["logstores", ls, "shards", "lb"]) if m == Method::POST => {
+            logs::put(ctx, ls, PutTarget::LoadBalance).await
+        }
+        (m, ["logstores", ls, "shards", "route"]) if m == Method::POST => {
+            let key = ctx
+                .query
+                .get("key")
+                .or_else(|| ctx.header("x-log-hashkey"))
+                .ok_or_else(|| SlsError::param("route needs a key query parameter"))?;
+            let key = parse_hash_key(key)?;
+            logs::put(ctx, ls, PutTarget::HashKey(key)).await
+        }
+        (m, ["logstores", ls, "shards", shard]) if m == Method::GET => {
+            let shard = parse_shard_id(shard)?;
+            match ctx.query.get("type") {
+                Some("cursor") => logs::get_cursor(ctx, ls, shard).await,
+                Some("cursor_time") => logs::get_cursor_time(ctx, ls, shard).await,
+                Some("log") | Some("logs") => logs::pull(ctx, ls, shard).await,
+                other => Err(SlsError::param(format!(
+                    "type {:?} is not supported; use cursor, cursor_time, log or logs",
+                    other.map(excerpt)
+                ))),
+            }
+        }
+        (m, ["logstores", ls, "shards", shard]) if m == Method::POST => {
+            let shard = parse_shard_id(shard)?;
+            match ctx.query.get("action") {
+                Some("split") => shards::split(ctx, ls, shard).await,
+                Some("merge") => shards::merge(ctx, ls, shard).await,
+                other => Err(SlsError::param(format!(
+                    "action {:?} is not supported; use split or merge",
+                    other.map(excerpt)
+                ))),
+            }
+        }
+        (m, ["logstores", ls, "consumergroups"]) if m == Method::GET => {
+            consumers::list(ctx, ls).await
+        }
+        (m, ["logstores", ls, "consumergroups"]) if m == Method::POST => {
+            consumers::create(ctx, ls).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::PUT => {
+            consumers::update(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::DELETE => {
+            consumers::delete(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::GET => {
+            consumers::get_checkpoints(ctx, ls, cg).await
+        }
+        (m, ["logstores", ls, "consumergroups", cg]) if m == Method::POST => {
+            match ctx.query.get("type") {
+                Some("heartbeat") => consumers::heartbeat(ctx, ls, cg).await,
+                Some("checkpoint") => consumers::update_checkpoint(ctx, ls, cg).await,
+                other => Err(SlsError::param(format!(
+                    "type {:?} is not supported; use heartbeat or checkpoint",
+                    other.map(excerpt)
+                ))),
+            }
+        }
+        (m, ["logstores", ls, "shards", shard]) if m == Method::DELETE => {
+            let shard = parse_shard_id(shard)?;
+            shards::delete(ctx, ls, shard).await
+        }
+        _ => Err(SlsError::new(
+            SlsCode::NoSuchApi,
+            format!("no API {} {}", method, excerpt(ctx.parts.uri.path())),
+        )),
+    }
+}
+
+fn parse_shard_id(s: &str) -> Result<u32, SlsError> {
+    s.parse::<u32>().map_err(|_| {
+        SlsError::param(format!(
+            "shard id {:?} is not a non-negative integer",
+            excerpt(s)
+        ))
+    })
+}
+
+pub(super) fn paging(q: &Query, max: usize) -> Result<(usize, usize), SlsError> {
+    let num = |k: &str, d: usize| -> Result<usize, SlsError> {
+        match q.get(k) {
+            None | Some("") => Ok(d),
+            Some(s) => s
+                .parse()
+                .map_err(|_| SlsError::param(format!("{k} must be a non-negative integer"))),
+        }
+    };
+    let offset = num("offset", 0)?;
+    let size = num("size", 100)?;
+    if size > max {
+        return Err(SlsError::param(format!("size {size} is larger than {max}")));
+    }
+    Ok((offset, size))
+}
