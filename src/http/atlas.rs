@@ -13,8 +13,9 @@ use super::body::{check_declared, read_body, BodyError};
 use super::request::{percent_decode, Query};
 use super::AppState;
 use crate::excerpt::{bounded_message, excerpt};
+use crate::meta::JobStatus;
 use crate::meta::{BackupRec, LogstoreRec, ProjectRec, RestoreJobRec, ScheduleRec, ShardStatus};
-use crate::service::{BackupView, Error, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED};
+use crate::service::{BackupView, Error, ScheduleUpdate};
 
 /// Path prefix of the API.
 pub const PREFIX: &str = "/api/atlas/v1.0";
@@ -782,10 +783,10 @@ async fn patch_schedule(ctx: &Ctx, g: &str, c: &str) -> Reply {
 }
 
 fn job_json(ctx: &Ctx, p: &ProjectRec, j: &RestoreJobRec) -> Value {
-    let delivery_status = match j.status.as_str() {
-        JOB_FINISHED => "READY",
-        JOB_BROKEN => "FAILED",
-        _ => "IN_PROGRESS",
+    let delivery_status = match j.status {
+        JobStatus::Finished => "READY",
+        JobStatus::Broken => "FAILED",
+        JobStatus::InProgress => "IN_PROGRESS",
     };
     let mut v = json!({
         "id": j.id,
@@ -796,7 +797,7 @@ fn job_json(ctx: &Ctx, p: &ProjectRec, j: &RestoreJobRec) -> Value {
         "checkpointId": j.checkpoint_id,
         "replicaSetName": j.part,
         "created": iso(j.created_ms),
-        "statusName": j.status,
+        "statusName": j.status.as_str(),
         "pointInTime": false,
         "encryptionEnabled": false,
         "timestamp": bson_ts(j.timestamp),

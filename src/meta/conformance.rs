@@ -138,7 +138,7 @@ fn job(p: &str, l: &str, id: &str) -> RestoreJobRec {
         target_group_id: "g".into(),
         target_logstore: "t".into(),
         created_ms: 12,
-        status: "FINISHED".into(),
+        status: JobStatus::Finished,
         reason: Some("why".into()),
         timestamp: 13,
     }

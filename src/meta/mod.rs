@@ -335,6 +335,30 @@ pub struct ScheduleRec {
     pub monthly_snapshot_retention_months: u32,
 }
 
+/// Where a restore job stands; stored (and answered as Atlas `statusName`) as `IN_PROGRESS`,
+/// `FINISHED` or `BROKEN`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    /// Running.
+    InProgress,
+    /// Done: the target holds the cut.
+    Finished,
+    /// Failed or interrupted; its `reason` says why.
+    Broken,
+}
+
+impl JobStatus {
+    /// The name as stored and answered.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::InProgress => "IN_PROGRESS",
+            JobStatus::Finished => "FINISHED",
+            JobStatus::Broken => "BROKEN",
+        }
+    }
+}
+
 /// A restore job: one part (shard or configuration) of a restore batch.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RestoreJobRec {
@@ -362,8 +386,8 @@ pub struct RestoreJobRec {
     pub target_logstore: String,
     /// Unix ms.
     pub created_ms: u64,
-    /// `IN_PROGRESS`, `FINISHED` or `BROKEN`.
-    pub status: String,
+    /// Where it stands.
+    pub status: JobStatus,
     /// Why it broke.
     pub reason: Option<String>,
     /// Cluster timestamp restored to.

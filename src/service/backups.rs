@@ -9,16 +9,9 @@ use parking_lot::RwLock;
 
 use super::{new_id, Error, Logstore, Result, Service};
 use crate::meta::{
-    BackupGroupRec, BackupRec, BackupShardRec, ExtentRec, LogstoreRec, MetaOp, PinnedSegmentRec,
-    RestoreJobRec, ScheduleRec,
+    BackupGroupRec, BackupRec, BackupShardRec, ExtentRec, JobStatus, LogstoreRec, MetaOp,
+    PinnedSegmentRec, RestoreJobRec, ScheduleRec,
 };
-
-/// Restore job states.
-pub const JOB_IN_PROGRESS: &str = "IN_PROGRESS";
-/// Finished.
-pub const JOB_FINISHED: &str = "FINISHED";
-/// Failed.
-pub const JOB_BROKEN: &str = "BROKEN";
 
 /// Default of `pointInTimeWindowHours`: checkpoints older than this are removed.
 pub const DEFAULT_WINDOW_HOURS: u32 = 24;
@@ -433,7 +426,7 @@ impl Service {
                 target_group_id: target_rec.id.clone(),
                 target_logstore: target.to_string(),
                 created_ms,
-                status: JOB_IN_PROGRESS.to_string(),
+                status: JobStatus::InProgress,
                 reason: None,
                 timestamp: rec.timestamp,
             })
@@ -485,9 +478,9 @@ impl Service {
             .into_iter()
             .map(|mut j| {
                 match &failure {
-                    None => j.status = JOB_FINISHED.to_string(),
+                    None => j.status = JobStatus::Finished,
                     Some(reason) => {
-                        j.status = JOB_BROKEN.to_string();
+                        j.status = JobStatus::Broken;
                         j.reason = Some(reason.clone());
                     }
                 }
@@ -683,7 +676,7 @@ mod tests {
     fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {
         for _ in 0..2000 {
             let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
-            if jobs.iter().all(|j| j.status != JOB_IN_PROGRESS) {
+            if jobs.iter().all(|j| j.status != JobStatus::InProgress) {
                 return jobs;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -742,7 +735,10 @@ mod tests {
             .unwrap();
         assert_eq!(jobs.len(), 3);
         let done = wait_jobs(&svc, &jobs[0].batch_id);
-        assert!(done.iter().all(|j| j.status == JOB_FINISHED), "{done:?}");
+        assert!(
+            done.iter().all(|j| j.status == JobStatus::Finished),
+            "{done:?}"
+        );
         let mut total = 0;
         for shard in 0..2 {
             let orig = svc.pull_logs("proj", "ls1", shard, 0, 1000, None).unwrap();

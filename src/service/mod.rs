@@ -27,10 +27,10 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::excerpt::excerpt;
 use crate::meta::{
-    ExtentRec, LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec,
+    ExtentRec, JobStatus, LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec,
 };
 
-pub use backups::{BackupView, ScheduleUpdate, JOB_BROKEN, JOB_FINISHED, JOB_IN_PROGRESS};
+pub use backups::{BackupView, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
 pub use logs::{parse_hash_key, CursorFrom, Pull, PullAnswer, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
@@ -290,9 +290,9 @@ impl Service {
         let mut restore_jobs = snap.restore_jobs;
         for j in restore_jobs
             .iter_mut()
-            .filter(|j| j.status == JOB_IN_PROGRESS)
+            .filter(|j| j.status == JobStatus::InProgress)
         {
-            j.status = JOB_BROKEN.to_string();
+            j.status = JobStatus::Broken;
             j.reason = Some("interrupted by a restart; start the restore again".into());
             settle.push(MetaOp::PutRestoreJob(j.clone()));
         }

@@ -10,12 +10,11 @@ use cairn_storage::ManualClock;
 use std::sync::Arc;
 
 use crate::meta::{
-    Intent, IntentRec, MetaError, MetaOp, MetaSnapshot, MetadataStore, RedbMetaStore, RestoreJobRec,
+    Intent, IntentRec, JobStatus, MetaError, MetaOp, MetaSnapshot, MetadataStore, RedbMetaStore,
+    RestoreJobRec,
 };
 use crate::service::testing::{log_group, open_over, proj_ls1, reopen, try_reopen};
-use crate::service::{
-    GroupSpec, LogstoreSpec, PutTarget, ScheduleUpdate, Service, JOB_FINISHED, JOB_IN_PROGRESS,
-};
+use crate::service::{GroupSpec, LogstoreSpec, PutTarget, ScheduleUpdate, Service};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -53,7 +52,7 @@ fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {
     // Bounded wait for the background restore; it only runs out when the restore hangs.
     for _ in 0..6000 {
         let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
-        if jobs.iter().all(|j| j.status != JOB_IN_PROGRESS) {
+        if jobs.iter().all(|j| j.status != JobStatus::InProgress) {
             return jobs;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -91,7 +90,10 @@ fn backups_schedules_and_restore_jobs_survive_restarts() {
         .start_restore("proj", "ls1", &b.id, "proj", "restored")
         .unwrap();
     let jobs = wait_jobs(&svc, &jobs[0].batch_id);
-    assert!(jobs.iter().all(|j| j.status == JOB_FINISHED), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == JobStatus::Finished),
+        "{jobs:?}"
+    );
     drop(svc);
     for restart in 0..2 {
         let svc = reopen(dir.path(), clock.clone());
@@ -112,7 +114,10 @@ fn backups_schedules_and_restore_jobs_survive_restarts() {
         .start_restore("proj", "ls1", &b.id, "proj", "again")
         .unwrap();
     let done = wait_jobs(&svc, &again[0].batch_id);
-    assert!(done.iter().all(|j| j.status == JOB_FINISHED), "{done:?}");
+    assert!(
+        done.iter().all(|j| j.status == JobStatus::Finished),
+        "{done:?}"
+    );
     let mut total = 0;
     for s in &b.shards {
         let got = svc
