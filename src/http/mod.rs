@@ -4,7 +4,7 @@
 //! Handlers parse the request, call one service method on a blocking thread and map the result;
 //! they do no I/O of their own.
 
-mod atlas;
+pub mod atlas;
 mod error;
 mod request;
 mod sls;
