@@ -1,6 +1,11 @@
 //! The Atlas-compatible API under `/api/atlas/v1.0`: projects are groups, logstores are sharded
 //! clusters, backup checkpoints and restore jobs are Cairn's own. HTTP Digest authentication;
 //! errors as `{detail, error, errorCode, parameters, reason}`.
+//!
+//! The request bodies are parsed by pure functions — [`parse_restore_request`],
+//! [`parse_schedule_update`], [`parse_checkpoint_request`]: bytes in, a typed request or the
+//! [`AtlasError`] the handler answers with out — which the handlers call once the path is
+//! resolved, and which the fuzz targets (`crates/fuzz-targets`) call directly.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -23,9 +28,9 @@ const MAX_BODY: usize = 64 * 1024;
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 500;
 
-/// An Atlas error.
+/// An Atlas error: HTTP status, `errorCode`, `detail` and `parameters`.
 #[derive(Debug)]
-struct AtlasError {
+pub struct AtlasError {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -64,7 +69,23 @@ impl AtlasError {
         )
     }
 
-    fn body(&self) -> Value {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// The `errorCode`.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The `detail`.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The JSON body of the error response.
+    pub fn body(&self) -> Value {
         json!({
             "detail": self.detail,
             "error": self.status.as_u16(),
@@ -339,27 +360,6 @@ impl Ctx {
         })
     }
 
-    fn json_body(&self) -> Result<Map<String, Value>, AtlasError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Map::new());
-        }
-        match serde_json::from_slice::<Value>(&self.body) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(AtlasError::new(
-                400,
-                "INVALID_JSON",
-                "The request body must be a JSON object.",
-                vec![],
-            )),
-            Err(e) => Err(AtlasError::new(
-                400,
-                "INVALID_JSON",
-                format!("Invalid JSON: {}.", excerpt(&e.to_string())),
-                vec![],
-            )),
-        }
-    }
-
     /// A page of `items`, with links built from `path` (below the API prefix).
     fn page(&self, path: &str, items: Vec<Value>) -> Reply {
         let num = |k: &str, d: usize| -> Result<usize, AtlasError> {
@@ -413,6 +413,28 @@ impl Ctx {
             out["totalCount"] = json!(total);
         }
         Ok((StatusCode::OK, out, Kind::List))
+    }
+}
+
+/// A request body as a JSON object; an empty (or all-whitespace) body is an empty object.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, AtlasError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(AtlasError::new(
+            400,
+            "INVALID_JSON",
+            "The request body must be a JSON object.",
+            vec![],
+        )),
+        Err(e) => Err(AtlasError::new(
+            400,
+            "INVALID_JSON",
+            format!("Invalid JSON: {e}."),
+            vec![],
+        )),
     }
 }
 
@@ -658,15 +680,21 @@ fn list_checkpoints(ctx: &Ctx, g: &str, c: &str) -> Reply {
     )
 }
 
-async fn take_checkpoint(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let p = ctx.group(g)?;
-    let l = ctx.cluster(&p, c)?;
-    if let Some(k) = ctx.json_body()?.keys().next() {
+/// Parses the body of `POST .../backupCheckpoints`: empty, or a JSON object without attributes.
+pub fn parse_checkpoint_request(body: &[u8]) -> Result<(), AtlasError> {
+    if let Some(k) = json_object(body)?.keys().next() {
         return Err(AtlasError::invalid(
             k,
             format!("Invalid attribute {} specified.", excerpt(k)),
         ));
     }
+    Ok(())
+}
+
+async fn take_checkpoint(ctx: &Ctx, g: &str, c: &str) -> Reply {
+    let p = ctx.group(g)?;
+    let l = ctx.cluster(&p, c)?;
+    parse_checkpoint_request(&ctx.body)?;
     let svc = ctx.svc().clone();
     let (pn, ln) = (p.name.clone(), l.name.clone());
     let rec = blocking(move || {
@@ -702,7 +730,17 @@ fn schedule_json(ctx: &Ctx, p: &ProjectRec, l: &LogstoreRec, s: &ScheduleRec) ->
 async fn patch_schedule(ctx: &Ctx, g: &str, c: &str) -> Reply {
     let p = ctx.group(g)?;
     let l = ctx.cluster(&p, c)?;
-    let body = ctx.json_body()?;
+    let u = parse_schedule_update(&ctx.body)?;
+    let svc = ctx.svc().clone();
+    let (pn, ln) = (p.name.clone(), l.name.clone());
+    let s = blocking(move || svc.update_schedule(&pn, &ln, u)).await?;
+    Ok((StatusCode::OK, schedule_json(ctx, &p, &l, &s), Kind::One))
+}
+
+/// Parses the body of `PATCH .../snapshotSchedule`: each attribute a non-negative integer among
+/// the values Atlas allows; read-only and unknown attributes are refused.
+pub fn parse_schedule_update(body: &[u8]) -> Result<ScheduleUpdate, AtlasError> {
+    let body = json_object(body)?;
     let mut u = ScheduleUpdate::default();
     for (k, v) in &body {
         let n = || -> Result<u32, AtlasError> {
@@ -776,10 +814,7 @@ async fn patch_schedule(ctx: &Ctx, g: &str, c: &str) -> Reply {
             }
         }
     }
-    let svc = ctx.svc().clone();
-    let (pn, ln) = (p.name.clone(), l.name.clone());
-    let s = blocking(move || svc.update_schedule(&pn, &ln, u)).await?;
-    Ok((StatusCode::OK, schedule_json(ctx, &p, &l, &s), Kind::One))
+    Ok(u)
 }
 
 fn job_json(ctx: &Ctx, p: &ProjectRec, j: &RestoreJobRec) -> Value {
@@ -825,10 +860,31 @@ fn list_jobs(ctx: &Ctx, g: &str, c: &str) -> Reply {
     ctx.page(&format!("/groups/{}/clusters/{c}/restoreJobs", p.id), items)
 }
 
-async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let p = ctx.group(g)?;
-    let l = ctx.cluster(&p, c)?;
-    let body = ctx.json_body()?;
+/// A restore job creation (`POST .../restoreJobs`) as its body states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequest {
+    /// `checkpointId` (also accepted as `checkPointId`).
+    pub checkpoint_id: String,
+    /// `delivery.targetGroupId`: the id or name of the target group.
+    pub target_group: String,
+    /// The target cluster.
+    pub target_cluster: RestoreTarget,
+}
+
+/// How a restore names its target cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// `delivery.targetClusterName` (preferred when both are given).
+    Name(String),
+    /// `delivery.targetClusterId`.
+    Id(String),
+}
+
+/// Parses the body of `POST .../restoreJobs`: `checkpointId` and a `delivery` with
+/// `methodName` `AUTOMATED_RESTORE`, `targetGroupId` and `targetClusterName` or
+/// `targetClusterId`. Point-in-time attributes and unknown attributes are refused.
+pub fn parse_restore_request(body: &[u8]) -> Result<RestoreRequest, AtlasError> {
+    let body = json_object(body)?;
     let mut checkpoint = None;
     let mut delivery = None;
     for (k, v) in &body {
@@ -885,10 +941,30 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
     }
     let target_group =
         text("targetGroupId")?.ok_or_else(|| AtlasError::missing("delivery.targetGroupId"))?;
-    let tp = ctx.group(&target_group)?;
     let target_cluster = match (text("targetClusterName")?, text("targetClusterId")?) {
-        (Some(n), _) => n,
-        (None, Some(id)) => {
+        (Some(n), _) => RestoreTarget::Name(n),
+        (None, Some(id)) => RestoreTarget::Id(id),
+        (None, None) => return Err(AtlasError::missing("delivery.targetClusterName")),
+    };
+    Ok(RestoreRequest {
+        checkpoint_id: checkpoint,
+        target_group,
+        target_cluster,
+    })
+}
+
+async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
+    let p = ctx.group(g)?;
+    let l = ctx.cluster(&p, c)?;
+    let RestoreRequest {
+        checkpoint_id: checkpoint,
+        target_group,
+        target_cluster,
+    } = parse_restore_request(&ctx.body)?;
+    let tp = ctx.group(&target_group)?;
+    let target_cluster = match target_cluster {
+        RestoreTarget::Name(n) => n,
+        RestoreTarget::Id(id) => {
             let (_, names) = ctx.svc().list_logstores(&tp.name, 0, usize::MAX, "")?;
             names
                 .into_iter()
@@ -910,7 +986,6 @@ async fn create_restore(ctx: &Ctx, g: &str, c: &str) -> Reply {
                     )
                 })?
         }
-        (None, None) => return Err(AtlasError::missing("delivery.targetClusterName")),
     };
     let svc = ctx.svc().clone();
     let (pn, ln, tpn, cid) = (

@@ -5,7 +5,7 @@
 //! they do no I/O of their own.
 
 mod accept;
-mod atlas;
+pub mod atlas;
 mod body;
 pub mod codes;
 mod error;

@@ -489,15 +489,16 @@ impl DigestAuthority {
                 )))
             }
         };
-        match c.qop.as_deref() {
-            Some(q) if q.eq_ignore_ascii_case("auth") => {}
+        // The response covers qop as the client sent it (RFC 7616 §3.4.1), in whichever case.
+        let qop = match c.qop.as_deref() {
+            Some(q) if q.eq_ignore_ascii_case("auth") => q,
             Some(q) => {
                 return Err(DigestError::Malformed(format!(
                     "unsupported qop {q:?}; this server offers auth"
                 )))
             }
             None => return Err(DigestError::Malformed("missing qop (must be auth)".into())),
-        }
+        };
         let nc_text =
             c.nc.as_deref()
                 .ok_or_else(|| DigestError::Malformed("missing nc".into()))?;
@@ -526,7 +527,7 @@ impl DigestAuthority {
             ha1 = md5_hex(&format!("{ha1}:{}:{cnonce}", c.nonce));
         }
         let ha2 = md5_hex(&format!("{method}:{}", c.uri));
-        let expected = md5_hex(&format!("{ha1}:{}:{nc_text}:{cnonce}:auth:{ha2}", c.nonce));
+        let expected = md5_hex(&format!("{ha1}:{}:{nc_text}:{cnonce}:{qop}:{ha2}", c.nonce));
         if !constant_time_eq(
             expected.as_bytes(),
             c.response.to_ascii_lowercase().as_bytes(),
@@ -621,6 +622,32 @@ mod tests {
             &keys(),
             now,
         )
+    }
+
+    #[test]
+    fn the_response_covers_qop_as_sent() {
+        // Found by the digest fuzz target: `qop=autH` was accepted as `auth`, but the response
+        // was checked as if the client had hashed `auth`.
+        let a = DigestAuthority::new(b"s");
+        let nonce = a.nonce(T0);
+        let ha1 = md5_hex(&format!("{USER}:{REALM}:{PASSWORD}"));
+        let ha2 = md5_hex("GET:/a");
+        let signed = |qop: &str, hashed: &str| {
+            let response = md5_hex(&format!("{ha1}:{nonce}:00000001:c1:{hashed}:{ha2}"));
+            format!(
+                "Digest username=\"{USER}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"/a\", \
+                 response=\"{response}\", qop={qop}, nc=00000001, cnonce=\"c1\""
+            )
+        };
+        let verify =
+            |h: &str| DigestAuthority::new(b"s").verify_for_target("GET", "/a", h, &keys(), T0);
+        assert!(verify(&signed("autH", "autH")).is_ok());
+        assert!(verify(&signed("AUTH", "AUTH")).is_ok());
+        assert_eq!(
+            verify(&signed("autH", "auth")),
+            Err(DigestError::BadResponse)
+        );
+        assert!(verify(&signed("auth", "auth")).is_ok());
     }
 
     #[test]

@@ -128,14 +128,17 @@ pub fn decompress(
             Ok(out)
         }
         CompressType::Zstd => {
-            let dec = zstd::stream::read::Decoder::new(body).map_err(|e| CodecError::Corrupt {
-                format: "zstd",
-                detail: e.to_string(),
+            // Reading straight from the body: no buffer of its own in front of the decoder.
+            let dec = zstd::stream::read::Decoder::with_buffer(body).map_err(|e| {
+                CodecError::Corrupt {
+                    format: "zstd",
+                    detail: e.to_string(),
+                }
             })?;
             check(read_bounded(dec, limit, raw_size, "zstd")?)
         }
         CompressType::Deflate => check(read_bounded(
-            flate2::read::ZlibDecoder::new(body),
+            flate2::bufread::ZlibDecoder::new(body),
             limit,
             raw_size,
             "deflate",
@@ -158,24 +161,38 @@ pub fn lz4_decompress_exact(block: &[u8], out: &mut [u8]) -> Result<(), CodecErr
     Ok(())
 }
 
+/// Reads `r` to its end into a buffer that never holds more than `limit` bytes: it grows by
+/// doubling (from `hint`, the announced size) but is capped at `limit`, and the read stops with
+/// [`CodecError::TooLarge`] as soon as the output would pass the limit.
 fn read_bounded(
-    r: impl Read,
+    mut r: impl Read,
     limit: usize,
     hint: Option<usize>,
     format: &'static str,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(hint.unwrap_or(0).min(limit));
-    let n = r
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| CodecError::Corrupt {
-            format,
-            detail: e.to_string(),
-        })?;
-    if n > limit {
-        return Err(CodecError::TooLarge { limit });
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(CodecError::Corrupt {
+                    format,
+                    detail: e.to_string(),
+                })
+            }
+        };
+        if n > limit - out.len() {
+            return Err(CodecError::TooLarge { limit });
+        }
+        if n > out.capacity() - out.len() {
+            let want = out.capacity().saturating_mul(2).clamp(out.len() + n, limit);
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
-    Ok(out)
 }
 
 /// Compresses `data`.
@@ -324,6 +341,33 @@ mod tests {
             for cut in 0..c.len() {
                 let _ = decompress(ct, &c[..cut], Some(3000), 1 << 20);
             }
+        }
+    }
+
+    #[test]
+    fn output_buffers_never_outgrow_the_limit() {
+        // A body that decompresses to exactly the limit, or to far more than the raw size it
+        // announces: the buffer holding the output stays within the limit either way.
+        let data = vec![b'a'; 300_000];
+        for ct in [CompressType::Zstd, CompressType::Deflate] {
+            let c = compress(ct, &data);
+            for (raw_size, limit) in [(None, data.len()), (Some(data.len()), data.len())] {
+                let out = decompress(ct, &c, raw_size, limit).unwrap();
+                assert_eq!(out, data);
+                assert!(
+                    out.capacity() <= limit,
+                    "{ct:?}: {} bytes of capacity for a limit of {limit}",
+                    out.capacity()
+                );
+            }
+            let short = decompress(ct, &c, Some(10), 1 << 20);
+            assert_eq!(
+                short,
+                Err(CodecError::RawSizeMismatch {
+                    declared: 10,
+                    actual: data.len()
+                })
+            );
         }
     }
 

@@ -15,6 +15,7 @@ pub use codec::{
 };
 pub use cursor::{decode_cursor, encode_cursor, CursorError};
 pub use logs::{
-    frame_header, frame_log_group, framed_len, validate_log_group, Log, LogContent, LogGroup,
-    LogGroupInfo, LogGroupList, LogTag, ProtoError,
+    frame_header, frame_log_group, framed_len, validate_log_group,
+    validate_log_group_without_shortcuts, Log, LogContent, LogGroup, LogGroupInfo, LogGroupList,
+    LogTag, ProtoError,
 };

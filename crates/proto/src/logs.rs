@@ -96,6 +96,9 @@ struct Reader<'a> {
     base: usize,
 }
 
+/// Largest field number protobuf allows.
+const MAX_FIELD: u64 = (1 << 29) - 1;
+
 const WT_VARINT: u8 = 0;
 const WT_FIXED64: u8 = 1;
 const WT_LEN: u8 = 2;
@@ -131,6 +134,12 @@ impl<'a> Reader<'a> {
                 .get(self.pos)
                 .ok_or_else(|| ProtoError(format!("truncated varint at offset {start}")))?;
             self.pos += 1;
+            if i == 9 && b > 1 {
+                // The tenth byte holds bit 63 only: decoders (prost, Go) refuse anything more.
+                return Err(ProtoError(format!(
+                    "varint at offset {start} does not fit 64 bits"
+                )));
+            }
             v |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
                 return Ok(v);
@@ -149,6 +158,12 @@ impl<'a> Reader<'a> {
         let field = k >> 3;
         if field == 0 {
             return Err(ProtoError(format!("field number 0 at offset {at}")));
+        }
+        if field > MAX_FIELD {
+            // Decoders refuse a key beyond 32 bits (prost) or a field number past 2^29 - 1 (Go).
+            return Err(ProtoError(format!(
+                "field number {field} at offset {at} is larger than {MAX_FIELD}"
+            )));
         }
         Ok((field, (k & 7) as u8))
     }
@@ -206,10 +221,11 @@ fn expect_wt(field: u64, wt: u8, want: u8, msg: &str, at: usize) -> Result<(), P
     }
 }
 
-/// A Content or LogTag: key (1) and value (2), both required.
+/// A Content or LogTag: key (1) and value (2), both required. `SHORTCUTS`: try
+/// [`is_plain_pair`] first.
 #[inline]
-fn validate_pair(r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
-    if is_plain_pair(r.buf) {
+fn validate_pair<const SHORTCUTS: bool>(r: Reader<'_>, what: &str) -> Result<(), ProtoError> {
+    if SHORTCUTS && is_plain_pair(r.buf) {
         Ok(())
     } else {
         validate_pair_fields(r, what)
@@ -325,15 +341,15 @@ fn is_plain_log(b: &[u8]) -> bool {
     time
 }
 
-fn validate_log(r: Reader<'_>) -> Result<(), ProtoError> {
-    if is_plain_log(r.buf) {
+fn validate_log<const SHORTCUTS: bool>(r: Reader<'_>) -> Result<(), ProtoError> {
+    if SHORTCUTS && is_plain_log(r.buf) {
         Ok(())
     } else {
-        validate_log_fields(r)
+        validate_log_fields::<SHORTCUTS>(r)
     }
 }
 
-fn validate_log_fields(mut r: Reader<'_>) -> Result<(), ProtoError> {
+fn validate_log_fields<const SHORTCUTS: bool>(mut r: Reader<'_>) -> Result<(), ProtoError> {
     let start = r.base;
     let mut time = false;
     while !r.done() {
@@ -352,7 +368,7 @@ fn validate_log_fields(mut r: Reader<'_>) -> Result<(), ProtoError> {
             }
             2 => {
                 expect_wt(field, wt, WT_LEN, "Log", at)?;
-                validate_pair(r.bytes()?, "Content")?;
+                validate_pair::<SHORTCUTS>(r.bytes()?, "Content")?;
             }
             4 => {
                 expect_wt(field, wt, WT_FIXED32, "Log", at)?;
@@ -371,7 +387,21 @@ fn validate_log_fields(mut r: Reader<'_>) -> Result<(), ProtoError> {
 /// required fields present, known fields with their wire types, the string fields of the group
 /// (topic, source, …) UTF-8. Unknown fields are allowed.
 /// Never allocates and never panics.
+///
+/// Logs and pairs in the shape the SDKs write are recognised by shortcuts (`is_plain_log`,
+/// `is_plain_pair`) that accept only what the general parser accepts.
 pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
+    validate_log_group_with::<true>(buf)
+}
+
+/// [`validate_log_group`] with every Log and pair read by the general parser, none by the
+/// shortcuts: the same answer on every input, more slowly. It exists so that tests and the
+/// fuzz targets can check that agreement.
+pub fn validate_log_group_without_shortcuts(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
+    validate_log_group_with::<false>(buf)
+}
+
+fn validate_log_group_with<const SHORTCUTS: bool>(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
     let mut r = Reader {
         buf,
         pos: 0,
@@ -384,7 +414,7 @@ pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
         match field {
             1 => {
                 expect_wt(field, wt, WT_LEN, "LogGroup", at)?;
-                validate_log(r.bytes()?)?;
+                validate_log::<SHORTCUTS>(r.bytes()?)?;
                 logs += 1;
             }
             2..=5 => {
@@ -399,7 +429,7 @@ pub fn validate_log_group(buf: &[u8]) -> Result<LogGroupInfo, ProtoError> {
             }
             6 => {
                 expect_wt(field, wt, WT_LEN, "LogGroup", at)?;
-                validate_pair(r.bytes()?, "LogTag")?;
+                validate_pair::<SHORTCUTS>(r.bytes()?, "LogTag")?;
             }
             _ => r.skip(wt)?,
         }
@@ -551,7 +581,7 @@ mod tests {
 
     #[test]
     fn the_log_shortcut_agrees_with_the_parser() {
-        let general = |b: &[u8]| validate_log_fields(reader(b)).is_ok();
+        let general = |b: &[u8]| validate_log_fields::<false>(reader(b)).is_ok();
         let logs: Vec<Vec<u8>> = groups()
             .iter()
             .flat_map(|g| g.logs.iter().map(|l| l.encode_to_vec()))
@@ -645,6 +675,35 @@ mod tests {
             4,
         ]);
         assert!(validate_log_group(&bytes).is_ok());
+    }
+
+    #[test]
+    fn field_numbers_and_varints_beyond_protobuf_are_refused() {
+        // Found by the log_group fuzz target: field number 2^39 - 6, which prost refuses.
+        let big_field = [0xd0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0xff, 0x1f];
+        assert!(LogGroup::decode(&big_field[..]).is_err());
+        assert!(validate_log_group(&big_field)
+            .unwrap_err()
+            .to_string()
+            .contains("field number"));
+        // The largest field number protobuf allows is an unknown field like any other.
+        let max_field = [0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01];
+        assert!(LogGroup::decode(&max_field[..]).is_ok());
+        assert!(validate_log_group(&max_field).is_ok());
+        let past_max = [0x80, 0x80, 0x80, 0x80, 0x10, 0x01];
+        assert!(validate_log_group(&past_max).is_err());
+        // A ten-byte varint whose last byte carries more than bit 63, in an unknown field.
+        let mut overflow = vec![9 << 3];
+        overflow.extend_from_slice(&[0xff; 9]);
+        overflow.push(0x02);
+        assert!(LogGroup::decode(overflow.as_slice()).is_err());
+        assert!(validate_log_group(&overflow)
+            .unwrap_err()
+            .to_string()
+            .contains("64 bits"));
+        *overflow.last_mut().unwrap() = 0x01;
+        assert!(LogGroup::decode(overflow.as_slice()).is_ok());
+        assert!(validate_log_group(&overflow).is_ok());
     }
 
     #[test]
