@@ -91,6 +91,33 @@ codes! {
     }
 }
 
+codes! {
+    /// The Atlas-compatible API's errors (`{"detail", "error", "errorCode", "parameters",
+    /// "reason"}`).
+    AtlasCode {
+        GroupNotFound => ("GROUP_NOT_FOUND", 404, "No group (project) has this id or name."),
+        ClusterNameNotFound => ("CLUSTER_NAME_NOT_FOUND", 404, "No cluster (logstore) of the group has this name."),
+        ClusterNotFound => ("CLUSTER_NOT_FOUND", 404, "No cluster of the target group has this id (restoreJobs with targetClusterId)."),
+        CheckpointNotFound => ("CHECKPOINT_NOT_FOUND", 404, "No backup checkpoint of the cluster has this id."),
+        RestoreJobNotFound => ("RESTORE_JOB_NOT_FOUND", 404, "No restore job of the cluster has this id."),
+        ResourceNotFound => ("RESOURCE_NOT_FOUND", 404, "No resource has this path."),
+        MethodNotAllowed => ("METHOD_NOT_ALLOWED", 405, "The resource exists but does not take this method."),
+        CannotRestoreToTarget => ("CANNOT_RESTORE_TO_TARGET", 403, "A restore into a cluster that holds data."),
+        InvalidAttribute => ("INVALID_ATTRIBUTE", 400, "An attribute of the body (or a setting) that is unknown, of the wrong type or out of range."),
+        MissingAttribute => ("MISSING_ATTRIBUTE", 400, "A required attribute of the body is missing."),
+        AttributeReadOnly => ("ATTRIBUTE_READ_ONLY", 400, "An attribute that cannot be changed."),
+        InvalidQueryParameter => ("INVALID_QUERY_PARAMETER", 400, "A query parameter (pretty, envelope, pageNum, itemsPerPage, includeCount) that is not valid."),
+        InvalidJson => ("INVALID_JSON", 400, "A body that is not a JSON object."),
+        UnsupportedDeliveryMethod => ("UNSUPPORTED_DELIVERY_METHOD", 400, "A restore delivery other than AUTOMATED_RESTORE."),
+        Unauthorized => ("UNAUTHORIZED", 401, "No, malformed, wrong or stale HTTP Digest credentials (answered with a challenge)."),
+        RequestBodyTooLarge => ("REQUEST_BODY_TOO_LARGE", 413, "A body over 64 KiB."),
+        RequestTimeout => ("REQUEST_TIMEOUT", 408, "A request body stalled or took too long (design §15)."),
+        ServerBusy => ("SERVER_BUSY", 503, "Out of file descriptors, or no room in the body budget: retry later."),
+        InsufficientDiskSpace => ("INSUFFICIENT_DISK_SPACE", 507, "The disk is full: nothing was changed; retry once there is space."),
+        UnexpectedError => ("UNEXPECTED_ERROR", 500, "A failure inside the server."),
+    }
+}
+
 /// `docs/errors.md`: every wire error of every API.
 pub fn errors_md() -> String {
     let mut s = String::from(
@@ -102,6 +129,20 @@ pub fn errors_md() -> String {
          | code | status | when |\n|---|---|---|\n",
     );
     for c in SlsCode::ALL {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            c.status().as_u16(),
+            c.when()
+        ));
+    }
+    s.push_str(
+        "\n## Atlas-compatible API\n\n\
+         Body: `{\"detail\": <text>, \"error\": <status>, \"errorCode\": <code>, \"parameters\": [..], \
+         \"reason\": <status text>}`.\n\n\
+         | code | status | when |\n|---|---|---|\n",
+    );
+    for c in AtlasCode::ALL {
         s.push_str(&format!(
             "| `{}` | {} | {} |\n",
             c.as_str(),
