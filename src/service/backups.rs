@@ -658,9 +658,10 @@ impl Service {
 
 #[cfg(test)]
 mod tests {
-    use super::super::consumers::GroupSpec;
     use super::super::logs::PutTarget;
-    use super::super::testing::{log_group, proj_ls1, service_with_manual_clock};
+    use super::super::testing::{
+        force_checkpoint, group_cg, log_group, proj_ls1, service_with_manual_clock,
+    };
     use super::*;
     use cairn_proto::{Log, LogContent, LogGroup};
     use prost::Message;
@@ -693,26 +694,8 @@ mod tests {
             svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
                 .unwrap();
         }
-        svc.create_consumer_group(
-            "proj",
-            "ls1",
-            GroupSpec {
-                name: "cg".into(),
-                timeout: 10,
-                order: false,
-            },
-        )
-        .unwrap();
-        svc.update_checkpoint(
-            "proj",
-            "ls1",
-            "cg",
-            None,
-            true,
-            0,
-            &cairn_proto::encode_cursor(7),
-        )
-        .unwrap();
+        group_cg(&svc);
+        force_checkpoint(&svc, 0, 7).unwrap();
         let b = svc.take_checkpoint("proj", "ls1").unwrap();
         assert_eq!(b.shards.iter().map(|s| s.next).sum::<u64>(), 50);
         // Written after the checkpoint: not restored.
@@ -720,16 +703,7 @@ mod tests {
             svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
                 .unwrap();
         }
-        svc.update_checkpoint(
-            "proj",
-            "ls1",
-            "cg",
-            None,
-            true,
-            0,
-            &cairn_proto::encode_cursor(9),
-        )
-        .unwrap();
+        force_checkpoint(&svc, 0, 9).unwrap();
         let jobs = svc
             .start_restore("proj", "ls1", &b.id, "proj", "restored")
             .unwrap();

@@ -680,6 +680,33 @@ pub mod testing {
         .unwrap();
     }
 
+    /// Creates consumer group `cg` of `proj/ls1` (timeout 10 s, no order).
+    pub fn group_cg(svc: &Service) {
+        svc.create_consumer_group(
+            "proj",
+            "ls1",
+            GroupSpec {
+                name: "cg".into(),
+                timeout: 10,
+                order: false,
+            },
+        )
+        .unwrap();
+    }
+
+    /// Commits `cursor` as the checkpoint of `cg` on `shard`, without a consumer.
+    pub fn force_checkpoint(svc: &Service, shard: u32, cursor: u64) -> Result<()> {
+        svc.update_checkpoint(
+            "proj",
+            "ls1",
+            "cg",
+            None,
+            true,
+            shard,
+            &cairn_proto::encode_cursor(cursor),
+        )
+    }
+
     /// A LogGroup of one log whose value names `i`, padded with `pad` bytes.
     pub fn log_group(i: u32, pad: usize) -> Vec<u8> {
         use prost::Message;

@@ -13,8 +13,10 @@ use crate::meta::{
     Intent, IntentRec, JobStatus, MetaError, MetaOp, MetaSnapshot, MetadataStore, RedbMetaStore,
     RestoreJobRec,
 };
-use crate::service::testing::{log_group, open_over, proj_ls1, reopen, try_reopen};
-use crate::service::{GroupSpec, LogstoreSpec, PutTarget, ScheduleUpdate, Service};
+use crate::service::testing::{
+    force_checkpoint, group_cg, log_group, open_over, proj_ls1, reopen, try_reopen,
+};
+use crate::service::{LogstoreSpec, PutTarget, ScheduleUpdate, Service};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -241,26 +243,8 @@ fn a_consumer_checkpoint_past_the_end_of_its_shard_is_refused() {
         svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &group(i, 10))
             .unwrap();
     }
-    svc.create_consumer_group(
-        "proj",
-        "ls1",
-        GroupSpec {
-            name: "cg".into(),
-            timeout: 10,
-            order: false,
-        },
-    )
-    .unwrap();
-    svc.update_checkpoint(
-        "proj",
-        "ls1",
-        "cg",
-        None,
-        true,
-        0,
-        &cairn_proto::encode_cursor(10),
-    )
-    .unwrap();
+    group_cg(&svc);
+    force_checkpoint(&svc, 0, 10).unwrap();
     let shard = shard_path(&svc, 0);
     drop(svc);
     // Acknowledged LogGroups vanish from the one (active) segment, at a record boundary.
@@ -375,27 +359,8 @@ fn a_checkpoint_is_visible_only_once_committed() {
         svc.put_logs("proj", "ls1", PutTarget::HashKey(0), &group(i, 10))
             .unwrap();
     }
-    svc.create_consumer_group(
-        "proj",
-        "ls1",
-        GroupSpec {
-            name: "cg".into(),
-            timeout: 10,
-            order: false,
-        },
-    )
-    .unwrap();
-    let commit = |c: u64| {
-        svc.update_checkpoint(
-            "proj",
-            "ls1",
-            "cg",
-            None,
-            true,
-            0,
-            &cairn_proto::encode_cursor(c),
-        )
-    };
+    group_cg(&svc);
+    let commit = |c: u64| force_checkpoint(&svc, 0, c);
     commit(1).unwrap();
     store.allow(0);
     assert!(commit(2).is_err());
