@@ -660,7 +660,7 @@ impl Service {
 mod tests {
     use super::super::logs::PutTarget;
     use super::super::testing::{
-        force_checkpoint, group_cg, log_group, proj_ls1, service_with_manual_clock,
+        force_checkpoint, group_cg, log_group, proj_ls1, service_with_manual_clock, wait_jobs,
     };
     use super::*;
     use cairn_proto::{Log, LogContent, LogGroup};
@@ -672,17 +672,6 @@ mod tests {
 
     fn setup(svc: &Service) {
         proj_ls1(svc, 2, 1);
-    }
-
-    fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {
-        for _ in 0..2000 {
-            let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
-            if jobs.iter().all(|j| j.status != JobStatus::InProgress) {
-                return jobs;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        panic!("restore did not finish");
     }
 
     #[test]

@@ -680,6 +680,19 @@ pub mod testing {
         .unwrap();
     }
 
+    /// Waits (at most 30 s, which only a hanging restore reaches) until no job of restore
+    /// batch `batch` of `proj/ls1` is in progress; answers the batch's jobs.
+    pub fn wait_jobs(svc: &Service, batch: &str) -> Vec<crate::meta::RestoreJobRec> {
+        for _ in 0..6000 {
+            let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
+            if jobs.iter().all(|j| j.status != JobStatus::InProgress) {
+                return jobs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("restore did not finish");
+    }
+
     /// Creates consumer group `cg` of `proj/ls1` (timeout 10 s, no order).
     pub fn group_cg(svc: &Service) {
         svc.create_consumer_group(

@@ -11,10 +11,9 @@ use std::sync::Arc;
 
 use crate::meta::{
     Intent, IntentRec, JobStatus, MetaError, MetaOp, MetaSnapshot, MetadataStore, RedbMetaStore,
-    RestoreJobRec,
 };
 use crate::service::testing::{
-    force_checkpoint, group_cg, log_group, open_over, proj_ls1, reopen, try_reopen,
+    force_checkpoint, group_cg, log_group, open_over, proj_ls1, reopen, try_reopen, wait_jobs,
 };
 use crate::service::{LogstoreSpec, PutTarget, ScheduleUpdate, Service};
 
@@ -48,18 +47,6 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn wait_jobs(svc: &Service, batch: &str) -> Vec<RestoreJobRec> {
-    // Bounded wait for the background restore; it only runs out when the restore hangs.
-    for _ in 0..6000 {
-        let jobs = svc.list_restore_jobs("proj", "ls1", Some(batch)).unwrap();
-        if jobs.iter().all(|j| j.status != JobStatus::InProgress) {
-            return jobs;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("restore did not finish");
 }
 
 #[test]
