@@ -516,6 +516,51 @@ fn bench_recovery(c: &mut Criterion, sizes: &Sizes) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// descriptor pool
+
+/// What a read costs through the descriptor pool the server opens its files with, against the
+/// plain file system: one 4 KiB positional read of a cached file, and the same read when the
+/// pool has to reopen the file each time (every other file in use, capacity 8).
+fn bench_pool(c: &mut Criterion) {
+    use cairn_storage::io::{FileRef, Fs, RealFs};
+    use cairn_storage::PooledFs;
+    let dir = temp_dir();
+    let path = dir.path().join("f");
+    std::fs::write(&path, vec![7u8; 1 << 20]).expect("write");
+    let mut g = c.benchmark_group("pool");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let mut buf = vec![0u8; 4096];
+    let real: FileRef = RealFs.open(&path, false).expect("open");
+    g.bench_function("read_4KiB/real", |b| {
+        b.iter(|| real.read_exact_at(&mut buf, black_box(8192)).expect("read"))
+    });
+    let pool = PooledFs::new(1024);
+    let pooled: FileRef = pool.open(&path, false).expect("open");
+    g.bench_function("read_4KiB/pooled", |b| {
+        b.iter(|| {
+            pooled
+                .read_exact_at(&mut buf, black_box(8192))
+                .expect("read")
+        })
+    });
+    let small = PooledFs::new(8);
+    let files: Vec<FileRef> = (0..16)
+        .map(|_| small.open(&path, false).expect("open"))
+        .collect();
+    let mut i = 0;
+    g.bench_function("read_4KiB/pooled_reopening", |b| {
+        b.iter(|| {
+            i = (i + 1) % files.len();
+            files[i]
+                .read_exact_at(&mut buf, black_box(8192))
+                .expect("read")
+        })
+    });
+    g.finish();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // As criterion decides: without `--bench` (cargo test --benches) or with `--test`, every
@@ -531,5 +576,6 @@ fn main() {
     bench_read(&mut c, &sizes, &fixtures);
     bench_lookup(&mut c, &sizes, &fixtures);
     bench_recovery(&mut c, &sizes);
+    bench_pool(&mut c);
     c.final_summary();
 }
