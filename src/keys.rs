@@ -66,8 +66,16 @@ impl KeyRing {
 
 /// Loads the root key from the environment, the key file, or generates it.
 pub fn load_root_key(data_dir: &Path) -> anyhow::Result<(AccessKey, KeySource)> {
-    let id = std::env::var(ENV_KEY_ID).ok().filter(|s| !s.is_empty());
-    let secret = std::env::var(ENV_KEY_SECRET).ok().filter(|s| !s.is_empty());
+    let env = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
+    root_key_from(data_dir, env(ENV_KEY_ID), env(ENV_KEY_SECRET))
+}
+
+/// [`load_root_key`] with the environment's id and secret given (`None` when unset or empty).
+fn root_key_from(
+    data_dir: &Path,
+    id: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<(AccessKey, KeySource)> {
     let path = data_dir.join(ROOT_KEY_FILE);
     match (id, secret) {
         (Some(access_key_id), Some(access_key_secret)) => {
@@ -154,19 +162,15 @@ mod tests {
 
     #[test]
     fn generated_key_is_private_and_stable() {
-        // The environment is process-wide; this test only runs the file path when it is unset.
-        if std::env::var(ENV_KEY_ID).is_ok() {
-            return;
-        }
         let dir = tempfile::tempdir().unwrap();
-        let (k1, src1) = load_root_key(dir.path()).unwrap();
+        let (k1, src1) = root_key_from(dir.path(), None, None).unwrap();
         assert!(matches!(src1, KeySource::Generated(_)));
         let mode = std::fs::metadata(dir.path().join(ROOT_KEY_FILE))
             .unwrap()
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        let (k2, src2) = load_root_key(dir.path()).unwrap();
+        let (k2, src2) = root_key_from(dir.path(), None, None).unwrap();
         assert!(matches!(src2, KeySource::File(_)));
         assert_eq!(k1.access_key_id, k2.access_key_id);
         assert_eq!(k1.access_key_secret, k2.access_key_secret);

@@ -128,9 +128,7 @@ async fn checkpoint_under_concurrent_writes_restores_a_consistent_prefix() {
             (acked_at, sent_at)
         }));
     }
-    while acks.load(Ordering::SeqCst) < 200 {
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
+    common::wait_for_count(&acks, 200, std::time::Duration::from_secs(120)).await;
     let server2 = server.clone();
     let post_began = std::time::Instant::now();
     let (status, ckpt) = tokio::task::spawn_blocking(move || {
@@ -145,9 +143,7 @@ async fn checkpoint_under_concurrent_writes_restores_a_consistent_prefix() {
     .unwrap();
     let post_returned = std::time::Instant::now();
     assert_eq!(status, 201, "{ckpt}");
-    while acks.load(Ordering::SeqCst) < 400 {
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
+    common::wait_for_count(&acks, 400, std::time::Duration::from_secs(120)).await;
     stop.store(true, Ordering::SeqCst);
     let mut logs = Vec::new();
     for h in handles {

@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cairn_proto::{Log, LogContent, LogGroup};
 use common::{Server, SlsHttp};
@@ -128,10 +129,7 @@ async fn sigkill_during_concurrent_puts(mut server: Server) -> Vec<(u64, u64)> {
     }
     // A reader records which LogGroup it saw under which cursor before the crash.
     let seen_before = {
-        while acked_total.load(Ordering::SeqCst) < KILL_AFTER_ACKS / 2 {
-            tokio::task::yield_now().await;
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        common::wait_for_count(&acked_total, KILL_AFTER_ACKS / 2, Duration::from_secs(120)).await;
         let mut seen = Vec::new();
         for shard in 0..2 {
             for (c, bytes) in http.pull_all("crash", "logs", shard).await {
@@ -140,9 +138,7 @@ async fn sigkill_during_concurrent_puts(mut server: Server) -> Vec<(u64, u64)> {
         }
         seen
     };
-    while acked_total.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    common::wait_for_count(&acked_total, KILL_AFTER_ACKS, Duration::from_secs(120)).await;
     server.kill();
     let mut acked = Vec::new();
     for w in writers {

@@ -400,6 +400,8 @@ async fn http2_with_prior_knowledge_serves_signed_requests() {
     let cursor: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(cursor["cursor"], cairn_proto::encode_cursor(1));
     assert_eq!(http.pull_all("proj", "ls1", 0).await, vec![(0, group)]);
+    // The server's SETTINGS (sent first, so known after an answer) allow 64 streams at once.
+    assert_eq!(client.current_max_send_streams(), 64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

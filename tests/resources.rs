@@ -267,7 +267,9 @@ async fn running_out_of_descriptors_fails_writes_until_they_are_back() {
     let path = conf.path().join("cairn.toml");
     std::fs::write(
         &path,
-        "[http]\nmax_connections = 5000\n[storage]\nsegment_bytes = 4096\n",
+        // Timeouts far past the test's length: the idle sockets must stay until dropped.
+        "[http]\nmax_connections = 5000\nheader_read_timeout_secs = 600\n\
+         idle_timeout_secs = 600\n[storage]\nsegment_bytes = 4096\n",
     )
     .unwrap();
     let mut server = Server::start_with_fd_limit(&["--config", path.to_str().unwrap()], 256);

@@ -93,11 +93,25 @@ async fn missing_empty_or_damaged_metadata_is_refused_and_the_data_kept() {
     let http = SlsHttp::new(&server);
     logstore(&http, 2).await;
     put_n(&http, 30, 100).await;
+    // A backup checkpoint, so that `backups/` holds pins too.
+    let (status, ckpt) = common::atlas(
+        &server,
+        "POST",
+        "/groups/boot/clusters/logs/backupCheckpoints",
+        None,
+    );
+    assert_eq!(status, 201, "{ckpt}");
     server.kill();
     let data = server.data_dir.clone();
     let meta = data.join("meta.redb");
     let saved = std::fs::read(&meta).unwrap();
     let shards_before = files(&data.join("shards"));
+    let backups_before = files(&data.join("backups"));
+    assert!(!backups_before.is_empty());
+    let untouched = |when: &str| {
+        assert_eq!(files(&data.join("shards")), shards_before, "{when}");
+        assert_eq!(files(&data.join("backups")), backups_before, "{when}");
+    };
 
     std::fs::remove_file(&meta).unwrap();
     refused(
@@ -106,20 +120,16 @@ async fn missing_empty_or_damaged_metadata_is_refused_and_the_data_kept() {
         &["meta.redb", "missing", "holds shard or backup data"],
     );
     assert!(!meta.exists(), "no new, empty metadata was created");
-    assert_eq!(
-        files(&data.join("shards")),
-        shards_before,
-        "the data is untouched"
-    );
+    untouched("missing");
 
     std::fs::write(&meta, b"").unwrap();
     refused(&data, &[], &["meta.redb", "empty"]);
-    assert_eq!(files(&data.join("shards")), shards_before);
+    untouched("empty");
 
     for cut in [100, saved.len() / 2, saved.len() - 1] {
         std::fs::write(&meta, &saved[..cut]).unwrap();
         refused(&data, &[], &["meta.redb", "damaged"]);
-        assert_eq!(files(&data.join("shards")), shards_before, "cut at {cut}");
+        untouched(&format!("cut at {cut}"));
     }
 
     std::fs::write(&meta, &saved).unwrap();

@@ -119,6 +119,47 @@ fn backups_schedules_and_restore_jobs_survive_restarts() {
 }
 
 #[test]
+fn a_restore_interrupted_by_a_restart_is_broken_at_start() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let (dir, svc) = fresh(&clock);
+    let svc = Arc::new(svc);
+    setup(&svc, 2);
+    svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(0, 10))
+        .unwrap();
+    let b = svc.take_checkpoint("proj", "ls1").unwrap();
+    let jobs = svc
+        .start_restore("proj", "ls1", &b.id, "proj", "restored")
+        .unwrap();
+    let jobs = wait_jobs(&svc, &jobs[0].batch_id);
+    drop(svc);
+    // The jobs as a process that stopped mid-restore left them.
+    {
+        let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+        let ops: Vec<MetaOp> = jobs
+            .iter()
+            .map(|j| {
+                let mut j = j.clone();
+                j.status = JobStatus::InProgress;
+                MetaOp::PutRestoreJob(j)
+            })
+            .collect();
+        meta.apply(&ops).unwrap();
+    }
+    for restart in 0..2 {
+        let svc = reopen(dir.path(), clock.clone());
+        let after = svc.list_restore_jobs("proj", "ls1", None).unwrap();
+        assert_eq!(after.len(), jobs.len());
+        for j in &after {
+            assert_eq!(j.status, JobStatus::Broken, "restart {restart}: {j:?}");
+            assert!(
+                j.reason.as_deref().unwrap_or("").contains("interrupted"),
+                "{j:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn deleting_a_checkpoint_removes_its_pins_for_good() {
     let clock = Arc::new(ManualClock::new(T0));
     let (dir, svc) = fresh(&clock);
@@ -296,6 +337,47 @@ fn only_claimed_directories_are_removed_and_unaccounted_ones_are_refused() {
     assert!(
         meta.load().unwrap().intents.is_empty(),
         "settled intents are dropped"
+    );
+}
+
+#[test]
+fn a_committed_delete_whose_directories_remain_is_finished_at_start() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let (dir, svc) = fresh(&clock);
+    setup(&svc, 2);
+    for i in 0..4 {
+        svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i, 10))
+            .unwrap();
+    }
+    let ls_dir = shard_path(&svc, 0).parent().unwrap().to_path_buf();
+    let uid = ls_dir.file_name().unwrap().to_string_lossy().into_owned();
+    drop(svc);
+    // What DeleteLogStore commits before it removes anything (design §2): the records go, a
+    // `delete` intent names the directory. The process stops before the removal.
+    {
+        let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+        meta.apply(&[
+            MetaOp::DeleteLogstore("proj".into(), "ls1".into()),
+            MetaOp::DeleteExtents(uid.clone()),
+            MetaOp::PutIntent(
+                format!("shards/{uid}"),
+                IntentRec {
+                    intent: Intent::Delete,
+                    at_ms: T0,
+                },
+            ),
+        ])
+        .unwrap();
+    }
+    assert!(ls_dir.exists());
+    let svc = reopen(dir.path(), clock.clone());
+    assert!(!ls_dir.exists(), "the delete is finished at start");
+    assert!(svc.logstore("proj", "ls1").is_err());
+    drop(svc);
+    let meta = RedbMetaStore::open(&dir.path().join("meta.redb")).unwrap();
+    assert!(
+        meta.load().unwrap().intents.is_empty(),
+        "the intent is dropped"
     );
 }
 

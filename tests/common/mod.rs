@@ -605,3 +605,24 @@ pub fn restore_and_wait(
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Waits until `count` reaches `at_least`, failing (rather than hanging) when it has not within
+/// `within`: a writer that stopped acknowledging ends the test with a message.
+pub async fn wait_for_count(
+    count: &std::sync::atomic::AtomicUsize,
+    at_least: usize,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = count.load(std::sync::atomic::Ordering::SeqCst);
+        if n >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {at_least} acknowledgements within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
