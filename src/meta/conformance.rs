@@ -322,9 +322,33 @@ fn a_batch_applies_in_order_and_whole(open: Open) {
     assert!(snap.intents.is_empty());
 }
 
+fn deleting_a_backup_or_a_project_takes_only_that_record(open: Open) {
+    let store = open();
+    store.apply(&everything("p1", "ls", "aa")).unwrap();
+    store
+        .apply(&[
+            MetaOp::PutBackup(backup("p1", "ls", "k2")),
+            MetaOp::PutProject(project("p2")),
+        ])
+        .unwrap();
+    store
+        .apply(&[
+            MetaOp::DeleteBackup("p1".into(), "ls".into(), "k1".into()),
+            MetaOp::DeleteProject("p2".into()),
+        ])
+        .unwrap();
+    drop(store);
+    let snap = open().load().unwrap();
+    assert_eq!(snap.backups, vec![backup("p1", "ls", "k2")]);
+    assert_eq!(snap.projects, vec![project("p1")]);
+    assert_eq!(snap.logstores, vec![logstore("p1", "ls", "aa")]);
+    assert_eq!(snap.schedules, vec![schedule("p1", "ls")]);
+    assert_eq!(snap.restore_jobs, vec![job("p1", "ls", "j1")]);
+}
+
 /// Runs every rule against the store `open` opens.
 pub(crate) fn run(open: Open, reset: &dyn Fn()) {
-    let rules: [(&str, Rule); 5] = [
+    let rules: [(&str, Rule); 6] = [
         (
             "every_table_survives_a_reopen",
             every_table_survives_a_reopen,
@@ -338,6 +362,10 @@ pub(crate) fn run(open: Open, reset: &dyn Fn()) {
             deleting_a_group_takes_its_checkpoints,
         ),
         ("extents_only_grow", extents_only_grow),
+        (
+            "deleting_a_backup_or_a_project_takes_only_that_record",
+            deleting_a_backup_or_a_project_takes_only_that_record,
+        ),
         (
             "a_batch_applies_in_order_and_whole",
             a_batch_applies_in_order_and_whole,

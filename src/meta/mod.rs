@@ -600,14 +600,25 @@ impl RedbMetaStore {
 }
 
 /// Runs `f`, turning a panic inside it into `Err` with the panic's message, printed nowhere:
-/// the store library asserts on some damaged files instead of returning an error.
+/// the store library asserts on some damaged files instead of returning an error. Only panics
+/// of the calling thread inside `f` are silenced (other threads' panics are reported as ever),
+/// and calls may nest.
 fn without_panics<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    static QUIET: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = QUIET.lock().unwrap_or_else(|e| e.into_inner());
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    thread_local! {
+        static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|q| q.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(hook);
+    QUIET.with(|q| q.set(was_quiet));
     result.map_err(|payload| {
         payload
             .downcast_ref::<&str>()
@@ -632,7 +643,7 @@ impl MetadataStore for RedbMetaStore {
     fn load(&self) -> Result<MetaSnapshot, MetaError> {
         without_panics(|| self.with_db(load_all)).unwrap_or_else(|detail| {
             Err(MetaError::Damaged {
-                path: "meta.redb".into(),
+                path: self.path.display().to_string(),
                 detail,
             })
         })
@@ -958,6 +969,25 @@ mod conformance;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silenced_panics_nest_and_stay_on_their_thread() {
+        // A reopen inside a load nests two calls; one lock per call would never return.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let nested = without_panics(|| without_panics(|| -> u8 { panic!("inner") }));
+            let after = without_panics(|| 7);
+            tx.send((nested, after)).unwrap();
+        });
+        let (nested, after) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("nested calls return");
+        assert_eq!(nested, Ok(Err("inner".to_string())));
+        assert_eq!(after, Ok(7));
+        // Outside a call, panics are caught as ever (and reported by the previous hook).
+        let caught = std::panic::catch_unwind(|| -> u8 { panic!("loud") });
+        assert!(caught.is_err());
+    }
 
     fn project(name: &str) -> ProjectRec {
         ProjectRec {
