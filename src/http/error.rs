@@ -7,11 +7,9 @@ use super::codes::SlsCode;
 use crate::excerpt::bounded_message;
 use crate::service::Error;
 
-/// An error as the SLS API reports it.
+/// An error as the SLS API reports it: its code (and so its status) and message.
 #[derive(Debug, Clone)]
 pub struct SlsError {
-    /// HTTP status (the code's).
-    pub status: StatusCode,
     /// `errorCode`.
     pub code: SlsCode,
     /// `errorMessage`.
@@ -23,10 +21,14 @@ impl SlsError {
     /// ([`bounded_message`]).
     pub fn new(code: SlsCode, message: impl Into<String>) -> Self {
         Self {
-            status: code.status(),
             code,
             message: bounded_message(message.into()),
         }
+    }
+
+    /// The HTTP status: always the code's.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     /// `400 ParameterInvalid`.
@@ -52,6 +54,7 @@ impl From<Error> for SlsError {
             Error::ProjectAlreadyExist(_) => SlsCode::ProjectAlreadyExist,
             Error::LogStoreNotExist(_) => SlsCode::LogStoreNotExist,
             Error::LogStoreAlreadyExist(_) => SlsCode::LogStoreAlreadyExist,
+            Error::LogStoreIdNotExist(_) => SlsCode::LogStoreNotExist,
             Error::ShardNotExist(_) => SlsCode::ShardNotExist,
             Error::InvalidCursor(_) => SlsCode::InvalidCursor,
             Error::ParameterInvalid(_) => SlsCode::ParameterInvalid,

@@ -10,8 +10,17 @@ use parking_lot::RwLock;
 use super::{new_id, Error, Logstore, Result, Service};
 use crate::meta::{
     BackupGroupRec, BackupRec, BackupShardRec, ExtentRec, JobStatus, LogstoreRec, MetaOp,
-    PinnedSegmentRec, RestoreJobRec, ScheduleRec,
+    PinnedSegmentRec, ProjectRec, RestoreJobRec, ScheduleRec,
 };
+
+/// How a restore names its target logstore in the target project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreTarget {
+    /// By name (created when it does not exist).
+    Name(String),
+    /// By the uid of an existing logstore.
+    Uid(String),
+}
 
 /// Default of `pointInTimeWindowHours`: checkpoints older than this are removed.
 pub const DEFAULT_WINDOW_HOURS: u32 = 24;
@@ -378,6 +387,37 @@ impl Service {
         (taken, removed)
     }
 
+    /// [`Service::take_checkpoint`], answering the checkpoint as listed.
+    pub fn checkpoint_now(&self, project: &str, logstore: &str) -> Result<BackupView> {
+        let rec = self.take_checkpoint(project, logstore)?;
+        Ok(self.view(&rec))
+    }
+
+    /// [`Service::start_restore`] into the project `target_project_key` (its id or its name)
+    /// and the logstore `target` names there; answers that project and the jobs.
+    pub fn start_restore_into(
+        self: &Arc<Self>,
+        project: &str,
+        logstore: &str,
+        id: &str,
+        target_project_key: &str,
+        target: &RestoreTarget,
+    ) -> Result<(ProjectRec, Vec<RestoreJobRec>)> {
+        let tp = self.resolve_project(target_project_key)?.rec;
+        let name = match target {
+            RestoreTarget::Name(n) => n.clone(),
+            RestoreTarget::Uid(uid) => self
+                .catalog
+                .read()
+                .logstores_of(&tp.name)
+                .find(|ls| &ls.rec.uid == uid)
+                .map(|ls| ls.rec.name.clone())
+                .ok_or_else(|| Error::LogStoreIdNotExist(uid.clone()))?,
+        };
+        let jobs = self.start_restore(project, logstore, id, &tp.name, &name)?;
+        Ok((tp, jobs))
+    }
+
     /// Starts restoring checkpoint `id` of `project/logstore` into `target_project`/`target`
     /// (a logstore that does not exist yet or holds no data). Answers the jobs, one per part,
     /// sharing a batch id; the restore itself runs on a background thread.
@@ -731,6 +771,82 @@ mod tests {
         assert!(svc
             .start_restore("proj", "ls1", &b.id, "proj", "restored")
             .is_err());
+    }
+
+    #[test]
+    fn restores_name_their_target_by_project_id_and_logstore_uid() {
+        let (svc, _dir, _clock) = service_with_manual_clock(1_000_000_000_000);
+        let svc = Arc::new(svc);
+        setup(&svc);
+        for i in 0..6 {
+            svc.put_logs("proj", "ls1", PutTarget::LoadBalance, &group(i))
+                .unwrap();
+        }
+        let b = svc.checkpoint_now("proj", "ls1").unwrap();
+        assert!(b.restorable);
+        let listed = svc.list_checkpoints("proj", "ls1").unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].rec, b.rec);
+        // An empty logstore, named by its uid; the project by its id.
+        svc.create_logstore(
+            "proj",
+            super::super::LogstoreSpec {
+                name: "empty".into(),
+                ttl: Some(1),
+                shard_count: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (p, list) = svc.project_logstores("proj").unwrap();
+        assert_eq!(
+            list.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
+            ["empty", "ls1"]
+        );
+        let uid = list[0].uid.clone();
+        let (tp, jobs) = svc
+            .start_restore_into("proj", "ls1", &b.rec.id, &p.id, &RestoreTarget::Uid(uid))
+            .unwrap();
+        assert_eq!(tp.name, "proj");
+        let done = wait_jobs(&svc, &jobs[0].batch_id);
+        assert!(
+            done.iter().all(|j| j.status == JobStatus::Finished),
+            "{done:?}"
+        );
+        assert!(
+            done.iter().all(|j| j.target_logstore == "empty"),
+            "{done:?}"
+        );
+        let total: usize = (0..2)
+            .map(|s| {
+                svc.pull_logs("proj", "empty", s, 0, 100, None)
+                    .unwrap()
+                    .records
+                    .len()
+            })
+            .sum();
+        assert_eq!(total, 6);
+        // An unknown uid names no logstore; an unknown project no project.
+        assert!(matches!(
+            svc.start_restore_into(
+                "proj",
+                "ls1",
+                &b.rec.id,
+                "proj",
+                &RestoreTarget::Uid("00".into())
+            ),
+            Err(Error::LogStoreIdNotExist(_))
+        ));
+        assert!(matches!(
+            svc.start_restore_into(
+                "proj",
+                "ls1",
+                &b.rec.id,
+                "nope",
+                &RestoreTarget::Name("x".into())
+            ),
+            Err(Error::ProjectNotExist(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{
     MAX_SHARDS_AT_CREATE,
 };
 use crate::excerpt::excerpt;
-use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ShardRec, ShardStatus};
+use crate::meta::{LogstoreRec, LogstoreSettings, MetaOp, ProjectRec, ShardRec, ShardStatus};
 
 /// A ttl at or above this keeps data for ever.
 pub const TTL_FOREVER: u32 = 3650;
@@ -195,6 +195,29 @@ impl Service {
     /// GetLogStore.
     pub fn get_logstore(&self, project: &str, name: &str) -> Result<LogstoreRec> {
         Ok(self.logstore(project, name)?.rec.clone())
+    }
+
+    /// The logstore `name` of the project `project_key` (its id or its name), with the project.
+    pub fn resolve_logstore(
+        &self,
+        project_key: &str,
+        name: &str,
+    ) -> Result<(ProjectRec, LogstoreRec)> {
+        let project = self.resolve_project(project_key)?.rec;
+        let ls = self.logstore(&project.name, name)?;
+        Ok((project, ls.rec.clone()))
+    }
+
+    /// Every logstore of the project `project_key` (its id or its name), sorted by name, with
+    /// the project.
+    pub fn project_logstores(&self, project_key: &str) -> Result<(ProjectRec, Vec<LogstoreRec>)> {
+        let project = self.resolve_project(project_key)?.rec;
+        let cat = self.catalog.read();
+        let list = cat
+            .logstores_of(&project.name)
+            .map(|ls| ls.rec.clone())
+            .collect();
+        Ok((project, list))
     }
 
     /// ListLogStores: names containing `name_filter`, sorted, paged; returns (total, page).

@@ -30,11 +30,11 @@ use crate::meta::{
     ExtentRec, JobStatus, LogstoreRec, MetaError, MetaOp, MetaWriter, MetadataStore, ProjectRec,
 };
 
-pub use backups::{BackupView, ScheduleUpdate};
+pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
 pub use logs::{parse_hash_key, CursorFrom, Pull, PullAnswer, PullRead, PullResult, PutTarget};
 pub use logstores::LogstoreSpec;
-pub use projects::{ProjectList, ProjectSpec};
+pub use projects::{ProjectList, ProjectSpec, ProjectSummary};
 
 /// Most logstores one project may hold.
 pub const MAX_LOGSTORES_PER_PROJECT: usize = 200;
@@ -60,6 +60,9 @@ pub enum Error {
     /// Duplicate logstore.
     #[error("logstore {} already exists", excerpt(.0))]
     LogStoreAlreadyExist(String),
+    /// No logstore of the project has this uid.
+    #[error("no logstore has the id {}", excerpt(.0))]
+    LogStoreIdNotExist(String),
     /// No such shard.
     #[error("Shard {0} does not exist")]
     ShardNotExist(u32),
@@ -177,6 +180,23 @@ impl Logstore {
 struct Catalog {
     projects: BTreeMap<String, ProjectRec>,
     logstores: BTreeMap<(String, String), Arc<Logstore>>,
+}
+
+impl Catalog {
+    /// The logstores of the project `project`, sorted by name.
+    fn logstores_of<'a>(&'a self, project: &'a str) -> impl Iterator<Item = &'a Arc<Logstore>> {
+        self.logstores
+            .range((project.to_string(), String::new())..)
+            .take_while(move |((p, _), _)| p == project)
+            .map(|(_, ls)| ls)
+    }
+
+    fn summary(&self, rec: &ProjectRec) -> projects::ProjectSummary {
+        projects::ProjectSummary {
+            rec: rec.clone(),
+            logstores: self.logstores_of(&rec.name).count(),
+        }
+    }
 }
 
 /// The Cairn service.

@@ -25,6 +25,15 @@ pub struct ProjectList {
     pub projects: Vec<ProjectRec>,
 }
 
+/// A project and how many logstores it has.
+#[derive(Debug, Clone)]
+pub struct ProjectSummary {
+    /// The project.
+    pub rec: ProjectRec,
+    /// Its number of logstores.
+    pub logstores: usize,
+}
+
 /// Longest project description accepted.
 const MAX_DESCRIPTION: usize = 1024;
 
@@ -67,14 +76,22 @@ impl Service {
             .ok_or_else(|| Error::ProjectNotExist(name.to_string()))
     }
 
-    /// Finds a project by its 24-hex id.
-    pub fn project_by_id(&self, id: &str) -> Option<ProjectRec> {
-        self.catalog
-            .read()
+    /// The project `key` names — its 24-hex id, else its name — with its logstore count.
+    pub fn resolve_project(&self, key: &str) -> Result<ProjectSummary> {
+        let cat = self.catalog.read();
+        let rec = cat
             .projects
             .values()
-            .find(|p| p.id == id)
-            .cloned()
+            .find(|p| p.id == key)
+            .or_else(|| cat.projects.get(key))
+            .ok_or_else(|| Error::ProjectNotExist(key.to_string()))?;
+        Ok(cat.summary(rec))
+    }
+
+    /// Every project, sorted by name, with its logstore count.
+    pub fn project_summaries(&self) -> Vec<ProjectSummary> {
+        let cat = self.catalog.read();
+        cat.projects.values().map(|p| cat.summary(p)).collect()
     }
 
     /// ListProject: projects whose name contains `name_filter`, sorted by name, paged.
@@ -182,7 +199,13 @@ mod tests {
         assert_eq!(page.projects[0].name, "proj-b");
         svc.update_project("proj-a", "new".into()).unwrap();
         assert_eq!(svc.get_project("proj-a").unwrap().description, "new");
-        assert_eq!(svc.project_by_id(&p.id).unwrap().name, "proj-a");
+        assert_eq!(svc.resolve_project(&p.id).unwrap().rec.name, "proj-a");
+        assert_eq!(svc.resolve_project("proj-a").unwrap().rec.id, p.id);
+        assert_eq!(svc.resolve_project("proj-b").unwrap().logstores, 0);
+        assert!(matches!(
+            svc.resolve_project("nope"),
+            Err(Error::ProjectNotExist(_))
+        ));
         svc.delete_project("proj-a").unwrap();
         assert!(matches!(
             svc.get_project("proj-a"),

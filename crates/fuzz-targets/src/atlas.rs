@@ -148,7 +148,7 @@ fn restore_json(r: &RestoreRequest) -> Vec<u8> {
     let mut delivery = json!({"methodName": "AUTOMATED_RESTORE", "targetGroupId": r.target_group});
     match &r.target_cluster {
         RestoreTarget::Name(n) => delivery["targetClusterName"] = json!(n),
-        RestoreTarget::Id(id) => delivery["targetClusterId"] = json!(id),
+        RestoreTarget::Uid(id) => delivery["targetClusterId"] = json!(id),
     }
     serde_json::to_vec(&json!({"checkpointId": r.checkpoint_id, "delivery": delivery}))
         .expect("json")

@@ -5,44 +5,30 @@ use serde_json::json;
 
 use super::{json_object, wire, AtlasError, Ctx, Kind, Reply};
 use crate::excerpt::excerpt;
-use crate::http::codes::AtlasCode;
-use crate::service::{blocking, Error};
-
-/// `CHECKPOINT_NOT_FOUND` naming the cluster, for a checkpoint the service does not know.
-pub(super) fn not_found(e: Error, id: &str, c: &str) -> AtlasError {
-    match e {
-        Error::CheckpointNotExist(_) => AtlasError::new(
-            AtlasCode::CheckpointNotFound,
-            format!(
-                "No checkpoint with ID {} exists for cluster {}.",
-                excerpt(id),
-                excerpt(c)
-            ),
-            vec![id.to_string(), c.to_string()],
-        ),
-        other => other.into(),
-    }
-}
+use crate::service::blocking;
 
 pub(super) fn list(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
-    let list = ctx.svc().list_checkpoints(&p.name, &l.name)?;
+    let cl = ctx.cluster(g, c)?;
+    let list = ctx
+        .svc()
+        .list_checkpoints(&cl.p.name, &cl.l.name)
+        .map_err(|e| cl.err(e))?;
     let items = list
         .iter()
         .map(|v| wire::checkpoint(&ctx.base, v, c))
         .collect();
     ctx.page(
-        &format!("/groups/{}/clusters/{c}/backupCheckpoints", p.id),
+        &format!("/groups/{}/clusters/{c}/backupCheckpoints", cl.p.id),
         items,
     )
 }
 
 pub(super) fn get(ctx: &Ctx, g: &str, c: &str, id: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let v = ctx
         .svc()
-        .get_checkpoint(&p.name, &l.name, id)
-        .map_err(|e| not_found(e, id, c))?;
+        .get_checkpoint(&cl.p.name, &cl.l.name, id)
+        .map_err(|e| cl.err(e))?;
     Ok((
         StatusCode::OK,
         wire::checkpoint(&ctx.base, &v, c),
@@ -62,15 +48,13 @@ pub fn parse_checkpoint_request(body: &[u8]) -> Result<(), AtlasError> {
 }
 
 pub(super) async fn take(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     parse_checkpoint_request(&ctx.body)?;
     let svc = ctx.svc().clone();
-    let (pn, ln) = (p.name.clone(), l.name.clone());
-    let rec = blocking(move || {
-        let r = svc.take_checkpoint(&pn, &ln)?;
-        svc.get_checkpoint(&pn, &ln, &r.id)
-    })
-    .await?;
+    let (pn, ln) = (cl.p.name.clone(), cl.l.name.clone());
+    let rec = blocking(move || svc.checkpoint_now(&pn, &ln))
+        .await
+        .map_err(|e| cl.err(e))?;
     Ok((
         StatusCode::CREATED,
         wire::checkpoint(&ctx.base, &rec, c),
@@ -79,11 +63,11 @@ pub(super) async fn take(ctx: &Ctx, g: &str, c: &str) -> Reply {
 }
 
 pub(super) async fn delete(ctx: &Ctx, g: &str, c: &str, id: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let (svc, id2) = (ctx.svc().clone(), id.to_string());
-    let (pn, ln) = (p.name.clone(), l.name.clone());
+    let (pn, ln) = (cl.p.name.clone(), cl.l.name.clone());
     blocking(move || svc.delete_checkpoint(&pn, &ln, &id2))
         .await
-        .map_err(|e| not_found(e, id, c))?;
+        .map_err(|e| cl.err(e))?;
     Ok((StatusCode::OK, json!({}), Kind::One))
 }

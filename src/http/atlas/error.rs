@@ -1,6 +1,7 @@
 //! Atlas wire errors: `{detail, error, errorCode, parameters, reason}` with the HTTP status of
 //! their code (the table is `codes.rs`).
 
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::excerpt::{bounded_message, excerpt};
@@ -54,9 +55,9 @@ impl AtlasError {
         self.code
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        self.code.status().as_u16()
+    /// The HTTP status: always the code's.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     /// The `errorCode`.
@@ -82,30 +83,68 @@ impl AtlasError {
     }
 }
 
-impl From<Error> for AtlasError {
-    fn from(e: Error) -> Self {
+/// What the request's path names, quoted in the details of the errors about it: the group as
+/// the path gives it (an id or a name) and the cluster's name.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The path's group.
+    pub group: Option<&'a str>,
+    /// The path's cluster.
+    pub cluster: Option<&'a str>,
+}
+
+impl AtlasError {
+    /// The one wire error of each service error, its details naming what `scope` names.
+    pub(crate) fn service(e: Error, scope: Scope<'_>) -> Self {
+        let in_group = scope
+            .group
+            .map(|g| format!(" in group {}", excerpt(g)))
+            .unwrap_or_default();
+        let for_cluster = scope
+            .cluster
+            .map(|c| format!(" for cluster {}", excerpt(c)))
+            .unwrap_or_default();
+        let with = |first: String, then: Option<&str>| {
+            let mut v = vec![first];
+            v.extend(then.map(str::to_string));
+            v
+        };
         match e {
-            Error::ProjectNotExist(g) => AtlasError::new(
+            Error::ProjectNotExist(g) => Self::new(
                 AtlasCode::GroupNotFound,
                 format!("No group with ID {} exists.", excerpt(&g)),
                 vec![g],
             ),
-            Error::LogStoreNotExist(c) => AtlasError::new(
+            Error::LogStoreNotExist(c) => Self::new(
                 AtlasCode::ClusterNameNotFound,
-                format!("No cluster with name \"{}\" exists.", excerpt(&c)),
-                vec![c],
+                format!("No cluster with name \"{}\" exists{in_group}.", excerpt(&c)),
+                with(c, scope.group),
             ),
-            Error::CheckpointNotExist(id) => AtlasError::new(
+            Error::LogStoreIdNotExist(id) => Self::new(
+                AtlasCode::ClusterNotFound,
+                format!(
+                    "No cluster with ID {} exists in the target group.",
+                    excerpt(&id)
+                ),
+                vec![id],
+            ),
+            Error::CheckpointNotExist(id) => Self::new(
                 AtlasCode::CheckpointNotFound,
-                format!("No checkpoint with ID {} exists.", excerpt(&id)),
-                vec![id],
+                format!(
+                    "No checkpoint with ID {} exists{for_cluster}.",
+                    excerpt(&id)
+                ),
+                with(id, scope.cluster),
             ),
-            Error::RestoreJobNotExist(id) => AtlasError::new(
+            Error::RestoreJobNotExist(id) => Self::new(
                 AtlasCode::RestoreJobNotFound,
-                format!("No restore job with ID {} exists.", excerpt(&id)),
-                vec![id],
+                format!(
+                    "No restore job with ID {} exists{for_cluster}.",
+                    excerpt(&id)
+                ),
+                with(id, scope.cluster),
             ),
-            Error::TargetNotEmpty(t) => AtlasError::new(
+            Error::TargetNotEmpty(t) | Error::LogStoreAlreadyExist(t) => Self::new(
                 AtlasCode::CannotRestoreToTarget,
                 format!(
                     "Cannot restore to {}: the target cluster already holds data.",
@@ -113,15 +152,36 @@ impl From<Error> for AtlasError {
                 ),
                 vec![t],
             ),
+            e @ (Error::ShardNotExist(_)
+            | Error::ConsumerGroupNotExist(_)
+            | Error::ConsumerNotExist(_)) => {
+                Self::new(AtlasCode::ResourceNotFound, e.to_string(), vec![])
+            }
+            e @ (Error::ParameterInvalid(_)
+            | Error::InvalidCursor(_)
+            | Error::LogStoreInfoInvalid(_)
+            | Error::ProjectInfoInvalid(_)
+            | Error::PostBodyInvalid(_)
+            | Error::PostBodyTooLarge(_)
+            | Error::PostBodyUncompress(_)
+            | Error::ProjectAlreadyExist(_)
+            | Error::ConsumerGroupAlreadyExist(_)
+            | Error::ConsumerNotMatch(_)
+            | Error::QuotaExceed(_)) => {
+                Self::new(AtlasCode::InvalidAttribute, e.to_string(), vec![])
+            }
             e @ Error::DiskFull(_) => {
-                AtlasError::new(AtlasCode::InsufficientDiskSpace, e.to_string(), vec![])
+                Self::new(AtlasCode::InsufficientDiskSpace, e.to_string(), vec![])
             }
-            e @ Error::ServerBusy(_) => {
-                AtlasError::new(AtlasCode::ServerBusy, e.to_string(), vec![])
-            }
-            Error::Internal(m) => AtlasError::new(AtlasCode::UnexpectedError, m, vec![]),
-            other => AtlasError::new(AtlasCode::InvalidAttribute, other.to_string(), vec![]),
+            e @ Error::ServerBusy(_) => Self::new(AtlasCode::ServerBusy, e.to_string(), vec![]),
+            Error::Internal(m) => Self::new(AtlasCode::UnexpectedError, m, vec![]),
         }
+    }
+}
+
+impl From<Error> for AtlasError {
+    fn from(e: Error) -> Self {
+        Self::service(e, Scope::default())
     }
 }
 
@@ -155,6 +215,15 @@ mod tests {
                 Error::ParameterInvalid("p".into()),
                 AtlasCode::InvalidAttribute,
             ),
+            (
+                Error::LogStoreIdNotExist("i".into()),
+                AtlasCode::ClusterNotFound,
+            ),
+            (
+                Error::RestoreJobNotExist("j".into()),
+                AtlasCode::RestoreJobNotFound,
+            ),
+            (Error::ShardNotExist(3), AtlasCode::ResourceNotFound),
         ];
         for (e, code) in cases {
             let shown = format!("{e:?}");
@@ -162,5 +231,22 @@ mod tests {
             assert_eq!(a.atlas_code(), code, "{shown}");
             assert_eq!(a.body()["error"], code.status().as_u16(), "{shown}");
         }
+    }
+
+    #[test]
+    fn details_name_what_the_path_names() {
+        let scope = Scope {
+            group: Some("g1"),
+            cluster: Some("c1"),
+        };
+        let a = AtlasError::service(Error::CheckpointNotExist("k".into()), scope);
+        assert_eq!(a.detail(), "No checkpoint with ID k exists for cluster c1.");
+        assert_eq!(a.body()["parameters"], serde_json::json!(["k", "c1"]));
+        let a = AtlasError::service(Error::LogStoreNotExist("c2".into()), scope);
+        assert_eq!(
+            a.detail(),
+            "No cluster with name \"c2\" exists in group g1."
+        );
+        assert_eq!(a.body()["parameters"], serde_json::json!(["c2", "g1"]));
     }
 }

@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 
 pub use checkpoints::parse_checkpoint_request;
 pub use error::AtlasError;
+use error::Scope;
 pub use restores::{parse_restore_request, RestoreRequest, RestoreTarget};
 pub use schedules::parse_schedule_update;
 
@@ -33,7 +34,7 @@ use super::request::{percent_decode, Query};
 use super::AppState;
 use crate::excerpt::excerpt;
 use crate::meta::{LogstoreRec, ProjectRec};
-use crate::service::Error;
+use crate::service::{Error, ProjectSummary};
 
 /// Path prefix of the API.
 pub const PREFIX: &str = "/api/atlas/v1.0";
@@ -219,6 +220,21 @@ fn base_url(parts: &Parts) -> String {
     format!("http://{host}{PREFIX}")
 }
 
+/// A cluster the path names: its group's project, its logstore, and the path's names for
+/// error details.
+struct Cluster<'a> {
+    p: ProjectRec,
+    l: LogstoreRec,
+    scope: Scope<'a>,
+}
+
+impl Cluster<'_> {
+    /// The wire error of a service error about this cluster.
+    fn err(&self, e: Error) -> AtlasError {
+        AtlasError::service(e, self.scope)
+    }
+}
+
 struct Ctx {
     base: String,
     query: Query,
@@ -231,44 +247,22 @@ impl Ctx {
         &self.state.svc
     }
 
-    /// The group `g` (a project's id, or its name).
-    fn group(&self, g: &str) -> Result<ProjectRec, AtlasError> {
-        self.svc()
-            .project_by_id(g)
-            .or_else(|| self.svc().get_project(g).ok())
-            .ok_or_else(|| {
-                AtlasError::new(
-                    AtlasCode::GroupNotFound,
-                    format!("No group with ID {} exists.", excerpt(g)),
-                    vec![g.into()],
-                )
-            })
+    /// The group `g` (a project's id, or its name) with its cluster count.
+    fn group(&self, g: &str) -> Result<ProjectSummary, AtlasError> {
+        Ok(self.svc().resolve_project(g)?)
     }
 
-    /// The group `g` and its cluster `c`. Only a cluster that does not exist is
-    /// `CLUSTER_NAME_NOT_FOUND`; any other failure keeps its own error.
-    fn cluster(&self, g: &str, c: &str) -> Result<(ProjectRec, LogstoreRec), AtlasError> {
-        let p = self.group(g)?;
-        match self.svc().get_logstore(&p.name, c) {
-            Ok(l) => Ok((p, l)),
-            Err(Error::LogStoreNotExist(_)) => Err(AtlasError::new(
-                AtlasCode::ClusterNameNotFound,
-                format!(
-                    "No cluster with name \"{}\" exists in group {}.",
-                    excerpt(c),
-                    p.id
-                ),
-                vec![c.into(), p.id.clone()],
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// How many clusters the project `name` has.
-    fn cluster_count(&self, name: &str) -> usize {
-        self.svc()
-            .list_logstores(name, 0, usize::MAX, "")
-            .map_or(0, |(n, _)| n)
+    /// The cluster `c` of the group `g`.
+    fn cluster<'a>(&self, g: &'a str, c: &'a str) -> Result<Cluster<'a>, AtlasError> {
+        let scope = Scope {
+            group: Some(g),
+            cluster: Some(c),
+        };
+        let (p, l) = self
+            .svc()
+            .resolve_logstore(g, c)
+            .map_err(|e| AtlasError::service(e, scope))?;
+        Ok(Cluster { p, l, scope })
     }
 
     /// A page of `items`, with links built from `path` (below the API prefix).

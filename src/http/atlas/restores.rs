@@ -3,38 +3,35 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use super::{checkpoints, json_object, wire, AtlasError, Ctx, Kind, Reply};
+use super::{json_object, wire, AtlasError, Ctx, Kind, Reply};
 use crate::excerpt::excerpt;
 use crate::http::codes::AtlasCode;
-use crate::service::{blocking, Error};
+use crate::service::blocking;
+pub use crate::service::RestoreTarget;
 
 pub(super) fn list(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let jobs = ctx
         .svc()
-        .list_restore_jobs(&p.name, &l.name, ctx.query.get("batchId"))?;
-    let items = jobs.iter().map(|j| wire::job(&ctx.base, &p, j)).collect();
-    ctx.page(&format!("/groups/{}/clusters/{c}/restoreJobs", p.id), items)
+        .list_restore_jobs(&cl.p.name, &cl.l.name, ctx.query.get("batchId"))
+        .map_err(|e| cl.err(e))?;
+    let items = jobs
+        .iter()
+        .map(|j| wire::job(&ctx.base, &cl.p, j))
+        .collect();
+    ctx.page(
+        &format!("/groups/{}/clusters/{c}/restoreJobs", cl.p.id),
+        items,
+    )
 }
 
 pub(super) fn get(ctx: &Ctx, g: &str, c: &str, id: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let j = ctx
         .svc()
-        .get_restore_job(&p.name, &l.name, id)
-        .map_err(|e| match e {
-            Error::RestoreJobNotExist(_) => AtlasError::new(
-                AtlasCode::RestoreJobNotFound,
-                format!(
-                    "No restore job with ID {} exists for cluster {}.",
-                    excerpt(id),
-                    excerpt(c)
-                ),
-                vec![id.to_string(), c.to_string()],
-            ),
-            other => other.into(),
-        })?;
-    Ok((StatusCode::OK, wire::job(&ctx.base, &p, &j), Kind::One))
+        .get_restore_job(&cl.p.name, &cl.l.name, id)
+        .map_err(|e| cl.err(e))?;
+    Ok((StatusCode::OK, wire::job(&ctx.base, &cl.p, &j), Kind::One))
 }
 
 /// A restore job creation (`POST .../restoreJobs`) as its body states it.
@@ -46,15 +43,6 @@ pub struct RestoreRequest {
     pub target_group: String,
     /// The target cluster.
     pub target_cluster: RestoreTarget,
-}
-
-/// How a restore names its target cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RestoreTarget {
-    /// `delivery.targetClusterName` (preferred when both are given).
-    Name(String),
-    /// `delivery.targetClusterId`.
-    Id(String),
 }
 
 /// Parses the body of `POST .../restoreJobs`: `checkpointId` and a `delivery` with
@@ -119,7 +107,7 @@ pub fn parse_restore_request(body: &[u8]) -> Result<RestoreRequest, AtlasError> 
         text("targetGroupId")?.ok_or_else(|| AtlasError::missing("delivery.targetGroupId"))?;
     let target_cluster = match (text("targetClusterName")?, text("targetClusterId")?) {
         (Some(n), _) => RestoreTarget::Name(n),
-        (None, Some(id)) => RestoreTarget::Id(id),
+        (None, Some(id)) => RestoreTarget::Uid(id),
         (None, None) => return Err(AtlasError::missing("delivery.targetClusterName")),
     };
     Ok(RestoreRequest {
@@ -130,48 +118,26 @@ pub fn parse_restore_request(body: &[u8]) -> Result<RestoreRequest, AtlasError> 
 }
 
 pub(super) async fn create(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let RestoreRequest {
-        checkpoint_id: checkpoint,
+        checkpoint_id,
         target_group,
         target_cluster,
     } = parse_restore_request(&ctx.body)?;
-    let tp = ctx.group(&target_group)?;
-    let target_cluster = match target_cluster {
-        RestoreTarget::Name(n) => n,
-        RestoreTarget::Id(id) => {
-            let (_, names) = ctx.svc().list_logstores(&tp.name, 0, usize::MAX, "")?;
-            names
-                .into_iter()
-                .find(|n| {
-                    ctx.svc()
-                        .get_logstore(&tp.name, n)
-                        .is_ok_and(|l| l.uid == id)
-                })
-                .ok_or_else(|| {
-                    AtlasError::new(
-                        AtlasCode::ClusterNotFound,
-                        format!(
-                            "No cluster with ID {} exists in group {}.",
-                            excerpt(&id),
-                            tp.id
-                        ),
-                        vec![id, tp.id.clone()],
-                    )
-                })?
-        }
-    };
     let svc = ctx.svc().clone();
-    let (pn, ln, tpn, cid) = (
-        p.name.clone(),
-        l.name.clone(),
-        tp.name.clone(),
-        checkpoint.clone(),
-    );
-    let jobs = blocking(move || svc.start_restore(&pn, &ln, &cid, &tpn, &target_cluster))
-        .await
-        .map_err(|e| checkpoints::not_found(e, &checkpoint, c))?;
-    let items: Vec<Value> = jobs.iter().map(|j| wire::job(&ctx.base, &p, j)).collect();
-    let (_, body, kind) = ctx.page(&format!("/groups/{}/clusters/{c}/restoreJobs", p.id), items)?;
+    let (pn, ln) = (cl.p.name.clone(), cl.l.name.clone());
+    let (_, jobs) = blocking(move || {
+        svc.start_restore_into(&pn, &ln, &checkpoint_id, &target_group, &target_cluster)
+    })
+    .await
+    .map_err(|e| cl.err(e))?;
+    let items: Vec<Value> = jobs
+        .iter()
+        .map(|j| wire::job(&ctx.base, &cl.p, j))
+        .collect();
+    let (_, body, kind) = ctx.page(
+        &format!("/groups/{}/clusters/{c}/restoreJobs", cl.p.id),
+        items,
+    )?;
     Ok((StatusCode::OK, body, kind))
 }

@@ -8,24 +8,29 @@ use crate::http::codes::AtlasCode;
 use crate::service::{blocking, ScheduleUpdate};
 
 pub(super) fn get(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
-    let s = ctx.svc().get_schedule(&p.name, &l.name)?;
+    let cl = ctx.cluster(g, c)?;
+    let s = ctx
+        .svc()
+        .get_schedule(&cl.p.name, &cl.l.name)
+        .map_err(|e| cl.err(e))?;
     Ok((
         StatusCode::OK,
-        wire::schedule(&ctx.base, &p, &l, &s),
+        wire::schedule(&ctx.base, &cl.p, &cl.l, &s),
         Kind::One,
     ))
 }
 
 pub(super) async fn patch(ctx: &Ctx, g: &str, c: &str) -> Reply {
-    let (p, l) = ctx.cluster(g, c)?;
+    let cl = ctx.cluster(g, c)?;
     let u = parse_schedule_update(&ctx.body)?;
     let svc = ctx.svc().clone();
-    let (pn, ln) = (p.name.clone(), l.name.clone());
-    let s = blocking(move || svc.update_schedule(&pn, &ln, u)).await?;
+    let (pn, ln) = (cl.p.name.clone(), cl.l.name.clone());
+    let s = blocking(move || svc.update_schedule(&pn, &ln, u))
+        .await
+        .map_err(|e| cl.err(e))?;
     Ok((
         StatusCode::OK,
-        wire::schedule(&ctx.base, &p, &l, &s),
+        wire::schedule(&ctx.base, &cl.p, &cl.l, &s),
         Kind::One,
     ))
 }

@@ -43,13 +43,13 @@ pub async fn handle(state: AppState, req: Request, request_id: String) -> Respon
         Err(e) => {
             // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
             // otherwise flood the log too).
-            if e.status.is_server_error() && e.status != StatusCode::SERVICE_UNAVAILABLE {
+            if e.status().is_server_error() && e.status() != StatusCode::SERVICE_UNAVAILABLE {
                 tracing::error!(code = e.code.as_str(), message = %e.message, request_id, "request failed");
             } else {
                 tracing::debug!(code = e.code.as_str(), message = %e.message, request_id, "request rejected");
             }
             let mut r = Response::new(Body::from(e.body(&request_id)));
-            *r.status_mut() = e.status;
+            *r.status_mut() = e.status();
             r.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));
             r
