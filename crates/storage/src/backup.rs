@@ -123,7 +123,7 @@ impl ShardLog {
 }
 
 /// Whether every pinned file is present in `dir` and long enough.
-pub fn pinned_intact(fs: &dyn Fs, dir: &Path, segments: &[PinnedSegment]) -> bool {
+pub(crate) fn pinned_intact(fs: &dyn Fs, dir: &Path, segments: &[PinnedSegment]) -> bool {
     segments.iter().all(|s| {
         fs.len(&dir.join(segment_file_name(s.base)))
             .is_ok_and(|l| l >= s.len)
@@ -134,7 +134,7 @@ pub fn pinned_intact(fs: &dyn Fs, dir: &Path, segments: &[PinnedSegment]) -> boo
 /// are hard-linked again (with their indexes), the last segment — the one appends will
 /// continue in — is copied up to the cut, so the restored log never writes into a file it
 /// shares. Returns the number of bytes copied.
-pub fn restore_pinned(
+pub(crate) fn restore_pinned(
     fs: &dyn Fs,
     src: &Path,
     segments: &[PinnedSegment],

@@ -37,7 +37,7 @@ mod tests;
 
 use std::path::PathBuf;
 
-pub use backup::{pinned_intact, restore_pinned, AppendPause, CutPoint, PinnedSegment};
+pub use backup::{AppendPause, CutPoint, PinnedSegment};
 pub use clock::{Clock, Hlc, HybridClock, ManualClock, SystemClock};
 pub use pool::PooledFs;
 pub use record::{Encoding, MAX_PAYLOAD};

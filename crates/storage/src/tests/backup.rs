@@ -3,8 +3,8 @@
 use std::os::unix::fs::MetadataExt;
 
 use super::*;
+use crate::backup::{pinned_intact, restore_pinned};
 use crate::io::RealFs;
-use crate::{pinned_intact, restore_pinned};
 
 #[test]
 fn pin_and_restore_a_cut_without_copying_sealed_data() {
