@@ -61,7 +61,7 @@ codes! {
         LogStoreInfoInvalid => ("LogStoreInfoInvalid", 400, "A logstore's settings are invalid (ttl, shardCount, maxSplitShard, …)."),
         ShardNotExist => ("ShardNotExist", 400, "The shard does not exist."),
         InvalidCursor => ("InvalidCursor", 400, "A cursor outside the shard's range, or a negative one."),
-        ParameterInvalid => ("ParameterInvalid", 400, "A malformed or out-of-range parameter."),
+        ParameterInvalid => ("ParameterInvalid", 400, "A malformed or out-of-range parameter, or an x-log-signaturemethod other than hmac-sha1 and hmac-sha256."),
         NoSuchApi => ("ParameterInvalid", 404, "No API has this method and path."),
         TargetNotEmpty => ("ParameterInvalid", 400, "A restore into a logstore that holds data."),
         ExceedQuota => ("ExceedQuota", 400, "A limit on the number of logstores, shards or consumer groups."),

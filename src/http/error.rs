@@ -90,6 +90,7 @@ impl From<&cairn_auth::SlsAuthError> for SlsCode {
             A::MissingDate => SlsCode::MissingDate,
             A::InvalidDate(_) => SlsCode::InvalidDateFormat,
             A::RequestTimeExpired { .. } => SlsCode::RequestTimeExpired,
+            A::UnsupportedSignatureMethod(_) => SlsCode::ParameterInvalid,
         }
     }
 }

@@ -16,7 +16,15 @@
 //!   a literal `+`, the variant that keeps `+` as `+` is also tried, for hand-made clients that
 //!   do not encode `+`.
 //!
-//! # v1: `Authorization: LOG <AccessKeyId>:<base64 HMAC-SHA1(secret, StringToSign)>`
+//! The OpenAPI SDK (`alibabacloud-sls20201230`, through `alibabacloud-gateway-sls`) signs v1 the
+//! same way with HMAC-SHA256, and is checked against its own signer in
+//! `tests/openapi_sdk_vectors.rs`.
+//!
+//! # v1: `Authorization: LOG <AccessKeyId>:<base64 HMAC(secret, StringToSign)>`
+//!
+//! The HMAC is the one `x-log-signaturemethod` names: `hmac-sha1` (the classic SDKs; also when
+//! the header is absent) or `hmac-sha256` (the OpenAPI SDKs); any other value is
+//! `400 ParameterInvalid`. The header is itself signed.
 //!
 //! ```text
 //! StringToSign = METHOD "\n" Content-MD5 "\n" Content-Type "\n" Date "\n"
@@ -25,7 +33,9 @@
 //! - `Content-MD5`, `Content-Type`, `Date`: header values as received, empty when absent;
 //! - CanonicalizedLogHeaders: every header whose lower-cased name starts with `x-log-` or
 //!   `x-acs-`, except `x-log-date` (the Python SDK adds it after signing) and `x-log-meta-*`;
-//!   lower-cased name, `name:value\n` each, sorted by name;
+//!   lower-cased name, `name:value\n` each, sorted by name. A client that signs every
+//!   `x-log-*` header it sends, `x-log-date` included, is accepted too (that form is tried
+//!   when `x-log-date` is present); the request time is still only `Date`;
 //! - CanonicalizedResource: decoded path, then, when there are parameters, `?` and
 //!   `key=value` pairs (decoded, empty values kept as `key=`) sorted by key, joined by `&`.
 //!
@@ -58,10 +68,12 @@
 //!   `YYYYMMDDTHHMMSSZ` (it is line 2 of the string to sign and a signed header) and the
 //!   credential date must be its first eight characters. More than [`MAX_SKEW_SECS`] away from
 //!   the server clock → `400 RequestTimeExpired`.
-//! - Body: v1 signs only the `Content-MD5` header, so when that header is present it must be
-//!   the MD5 of the body (else `400 InvalidContentMD5`; the exact code real SLS uses is not
-//!   known). A v1 request with a body but no `Content-MD5` is accepted with an unsigned body,
-//!   as the Python SDK's `put_object` sends. v4: when `x-log-content-sha256` is present the
+//! - Body: v1 signs the `Content-MD5` header, so when that header is present and not empty it
+//!   must be the MD5 of the body (else `400 InvalidContentMD5`; the exact code real SLS uses is
+//!   not known); an empty one (the OpenAPI SDK sends `Content-MD5:` without a body) claims
+//!   nothing. A v1 request that sends `x-log-content-sha256` (signed as an `x-log-*` header)
+//!   must have that SHA-256 (else `401 SignatureNotMatch`). A v1 request with a body and
+//!   neither digest is accepted with an unsigned body, as the Python SDK's `put_object` sends. v4: when `x-log-content-sha256` is present the
 //!   canonical request is built with its value and the body must have that SHA-256 (else
 //!   `SignatureNotMatch`); without it the canonical request uses the SHA-256 of the body.
 //! - `x-log-meta-*`: excluded by Python (v1 and v4) and Go (v4), included by Java and Go v1.
@@ -79,7 +91,7 @@
 //!
 //! | request | head phase | body phase |
 //! |---|---|---|
-//! | v1 | `Authorization` shape, `Date` within the skew, known key, signature (it covers `Content-MD5`) | the body's MD5 is `Content-MD5`, when that header is present |
+//! | v1 | `Authorization` shape, signature method, `Date` within the skew, known key, signature (it covers `Content-MD5` and `x-log-content-sha256`) | the body has each digest that was sent (not empty) |
 //! | v4 with `x-log-content-sha256` | `Authorization` shape, `x-log-date` within the skew and matching the credential date, known key, signature (over the header's value) | the body's SHA-256 is `x-log-content-sha256` |
 //! | v4 without it | `Authorization` shape, `x-log-date` within the skew and matching the credential date, known key | signature (over the body's SHA-256) |
 //!
@@ -170,6 +182,9 @@ pub enum SlsAuthError {
     /// The date header cannot be parsed.
     #[error("cannot parse the request date {0:?} (v1: RFC 1123, v4: YYYYMMDDTHHMMSSZ)")]
     InvalidDate(String),
+    /// v1: `x-log-signaturemethod` names a method other than `hmac-sha1` and `hmac-sha256`.
+    #[error("unsupported x-log-signaturemethod {0:?}: use hmac-sha1 or hmac-sha256")]
+    UnsupportedSignatureMethod(String),
     /// The request time is too far from the server clock.
     #[error(
         "request time {request_unix} is more than 15 minutes away from server time \
@@ -193,6 +208,7 @@ impl SlsAuthError {
             Self::ContentMd5Mismatch => "InvalidContentMD5",
             Self::MissingDate => "MissingDate",
             Self::InvalidDate(_) => "InvalidDateFormat",
+            Self::UnsupportedSignatureMethod(_) => "ParameterInvalid",
             Self::RequestTimeExpired { .. } => "RequestTimeExpired",
         }
     }
@@ -203,6 +219,7 @@ impl SlsAuthError {
             Self::ContentMd5Mismatch
             | Self::MissingDate
             | Self::InvalidDate(_)
+            | Self::UnsupportedSignatureMethod(_)
             | Self::RequestTimeExpired { .. } => 400,
             Self::MissingAuthorization
             | Self::MalformedAuthorization(_)
@@ -222,14 +239,18 @@ impl SlsAuthError {
 struct Variant {
     /// `+` in the query means a space (true for every official SDK).
     plus_as_space: bool,
-    /// `x-log-meta-*` headers are signed (Java; Go v1).
+    /// `x-log-meta-*` headers are signed (Java; Go v1; the OpenAPI SDK).
     include_meta: bool,
+    /// v1: `x-log-date` is signed (the OpenAPI SDK's signer signs every `x-log-*` header it
+    /// sends; the classic SDKs add `x-log-date` after signing).
+    include_log_date: bool,
 }
 
 /// What the Python SDK (and, for the inputs it produces, the other SDKs) signs.
 const SDK_VARIANT: Variant = Variant {
     plus_as_space: true,
     include_meta: false,
+    include_log_date: false,
 };
 
 /// The forms to try, most common first.
@@ -248,13 +269,21 @@ fn variants(req: &SlsRequest) -> Vec<Variant> {
     } else {
         &[false][..]
     };
-    let mut out = Vec::with_capacity(plus.len() * meta.len());
-    for &include_meta in meta {
-        for &plus_as_space in plus {
-            out.push(Variant {
-                plus_as_space,
-                include_meta,
-            });
+    let log_date = if req.header("x-log-date").is_some() {
+        &[false, true][..]
+    } else {
+        &[false][..]
+    };
+    let mut out = Vec::with_capacity(plus.len() * meta.len() * log_date.len());
+    for &include_log_date in log_date {
+        for &include_meta in meta {
+            for &plus_as_space in plus {
+                out.push(Variant {
+                    plus_as_space,
+                    include_meta,
+                    include_log_date,
+                });
+            }
         }
     }
     out
@@ -310,7 +339,7 @@ fn string_to_sign_v1_with(req: &SlsRequest, v: Variant) -> String {
     s.push_str(req.header("date").unwrap_or(""));
     s.push('\n');
     let headers = select_headers(req, |k| {
-        k != "x-log-date" && is_log_header(k, v.include_meta)
+        (v.include_log_date || k != "x-log-date") && is_log_header(k, v.include_meta)
     });
     for (k, val) in headers {
         s.push_str(&k);
@@ -382,6 +411,46 @@ fn hmac_sha1_base64(secret: &str, msg: &str) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(msg.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// A v1 signature method, as `x-log-signaturemethod` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V1Method {
+    /// `hmac-sha1` (the classic SDKs; also when the header is absent).
+    HmacSha1,
+    /// `hmac-sha256` (the OpenAPI SDKs).
+    HmacSha256,
+}
+
+impl V1Method {
+    /// The method `req` names; absent means `hmac-sha1`.
+    pub fn of(req: &SlsRequest) -> Result<Self, SlsAuthError> {
+        match req.header("x-log-signaturemethod").map(str::trim) {
+            None => Ok(Self::HmacSha1),
+            Some(m) if m.eq_ignore_ascii_case("hmac-sha1") => Ok(Self::HmacSha1),
+            Some(m) if m.eq_ignore_ascii_case("hmac-sha256") => Ok(Self::HmacSha256),
+            Some(m) => Err(SlsAuthError::UnsupportedSignatureMethod(
+                m.chars().take(64).collect(),
+            )),
+        }
+    }
+
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HmacSha1 => "hmac-sha1",
+            Self::HmacSha256 => "hmac-sha256",
+        }
+    }
+
+    /// base64 of the HMAC of `msg` under `secret`.
+    fn sign(self, secret: &str, msg: &str) -> String {
+        match self {
+            Self::HmacSha1 => hmac_sha1_base64(secret, msg),
+            Self::HmacSha256 => base64::engine::general_purpose::STANDARD
+                .encode(hmac_sha256(secret.as_bytes(), msg.as_bytes())),
+        }
+    }
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -603,9 +672,13 @@ pub struct BodyCheck {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
-    /// v1: the signature covered `Content-MD5` (upper-cased here); the body must have that MD5.
-    /// `None`: no `Content-MD5`, the body is not signed.
-    ContentMd5(Option<String>),
+    /// v1: the signature covered `Content-MD5` (upper-cased here) and `x-log-content-sha256`
+    /// (lower-cased here); the body must have each digest that was sent. Neither sent: the
+    /// body is not signed.
+    V1 {
+        md5: Option<String>,
+        sha256: Option<String>,
+    },
     /// v4 with `x-log-content-sha256`: the signature covered that value (lower-cased here); the
     /// body must have that SHA-256.
     ContentSha256(String),
@@ -645,10 +718,16 @@ impl BodyCheck {
         keys: &dyn SecretLookup,
     ) -> Result<Principal, SlsAuthError> {
         match &self.pending {
-            Pending::ContentMd5(None) => {}
-            Pending::ContentMd5(Some(md5)) => {
-                if !constant_time_eq(md5.as_bytes(), content_md5(body).as_bytes()) {
-                    return Err(SlsAuthError::ContentMd5Mismatch);
+            Pending::V1 { md5, sha256 } => {
+                if let Some(md5) = md5 {
+                    if !constant_time_eq(md5.as_bytes(), content_md5(body).as_bytes()) {
+                        return Err(SlsAuthError::ContentMd5Mismatch);
+                    }
+                }
+                if let Some(claimed) = sha256 {
+                    if !constant_time_eq(claimed.as_bytes(), sha256_hex(body).as_bytes()) {
+                        return Err(SlsAuthError::ContentSha256Mismatch);
+                    }
                 }
             }
             Pending::ContentSha256(claimed) => {
@@ -689,23 +768,32 @@ fn head_v1(
 ) -> Result<BodyCheck, SlsAuthError> {
     // Only `Date` is signed (line 4 of the string to sign); `x-log-date` is not, so it cannot
     // be the time that is checked.
+    let method = V1Method::of(req)?;
     let date = req.header("date").ok_or(SlsAuthError::MissingDate)?;
     let t = parse_rfc1123(date).ok_or_else(|| SlsAuthError::InvalidDate(date.to_string()))?;
     check_skew(t, now_unix)?;
     let secret = lookup(keys, id)?;
     let matched = variants(req).into_iter().any(|v| {
-        let expected = hmac_sha1_base64(&secret, &string_to_sign_v1_with(req, v));
+        let expected = method.sign(&secret, &string_to_sign_v1_with(req, v));
         constant_time_eq(expected.as_bytes(), signature.as_bytes())
     });
     if !matched {
         return Err(SlsAuthError::SignatureNotMatch);
     }
+    // Both digests are signed (`Content-MD5` is line 2, `x-log-content-sha256` a log header);
+    // an empty one (the OpenAPI SDK sends `Content-MD5:` without a body) claims nothing.
+    let claimed = |name: &str| {
+        req.header(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     Ok(BodyCheck {
         access_key_id: id.to_string(),
-        pending: Pending::ContentMd5(
-            req.header("content-md5")
-                .map(|m| m.trim().to_ascii_uppercase()),
-        ),
+        pending: Pending::V1 {
+            md5: claimed("content-md5").map(|m| m.to_ascii_uppercase()),
+            sha256: claimed("x-log-content-sha256").map(|h| h.to_ascii_lowercase()),
+        },
     })
 }
 
@@ -775,9 +863,10 @@ fn v4_matches(
 /// sent with (`Date`, `Content-MD5` when there is a body, `Content-Type`, `x-log-*`), and the
 /// path and query in the form they will have on the wire.
 pub fn sign_v1(req: &SlsRequest, access_key_id: &str, secret: &str) -> String {
+    let method = V1Method::of(req).unwrap_or(V1Method::HmacSha1);
     format!(
         "LOG {access_key_id}:{}",
-        hmac_sha1_base64(secret, &string_to_sign_v1(req))
+        method.sign(secret, &string_to_sign_v1(req))
     )
 }
 
@@ -798,7 +887,12 @@ pub fn sign_v4(req: &SlsRequest, access_key_id: &str, secret: &str, region: &str
 #[derive(Clone, PartialEq, Eq)]
 enum Version {
     V1,
-    V4 { region: String },
+    /// v1 as the OpenAPI SDK signs it: `hmac-sha256`, `Content-MD5` always sent (empty without
+    /// a body), no `x-log-date`.
+    V1Sha256,
+    V4 {
+        region: String,
+    },
 }
 
 /// Signs requests the way the Python SDK does, for test suites and load generators.
@@ -815,6 +909,7 @@ impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let version = match &self.version {
             Version::V1 => "v1".to_string(),
+            Version::V1Sha256 => "v1 (hmac-sha256)".to_string(),
             Version::V4 { region } => format!("v4 ({region})"),
         };
         f.debug_struct("Signer")
@@ -836,6 +931,16 @@ impl Signer {
             access_key_id: access_key_id.to_string(),
             secret: secret.to_string(),
             version: Version::V1,
+        }
+    }
+
+    /// A v1 signer that signs as the OpenAPI SDKs do: `x-log-signaturemethod: hmac-sha256`,
+    /// `Content-MD5` always present (empty without a body), no `x-log-date`.
+    pub fn v1_hmac_sha256(access_key_id: &str, secret: &str) -> Self {
+        Self {
+            access_key_id: access_key_id.to_string(),
+            secret: secret.to_string(),
+            version: Version::V1Sha256,
         }
     }
 
@@ -884,6 +989,18 @@ impl Signer {
                 set_header(headers, "Authorization", auth);
                 set_header(headers, "x-log-date", date);
             }
+            Version::V1Sha256 => {
+                set_header(headers, "x-log-signaturemethod", "hmac-sha256".into());
+                set_header(headers, "Date", http_date(now_unix));
+                let md5 = if body.is_empty() {
+                    String::new()
+                } else {
+                    content_md5(body)
+                };
+                set_header(headers, "Content-MD5", md5);
+                let auth = self.authorization(method, path, query, body, headers);
+                set_header(headers, "Authorization", auth);
+            }
             Version::V4 { .. } => {
                 set_header(headers, "x-log-content-sha256", content_sha256(body));
                 set_header(headers, "x-log-date", v4_date(now_unix));
@@ -914,7 +1031,7 @@ impl Signer {
             body,
         };
         match &self.version {
-            Version::V1 => sign_v1(&req, &self.access_key_id, &self.secret),
+            Version::V1 | Version::V1Sha256 => sign_v1(&req, &self.access_key_id, &self.secret),
             Version::V4 { region } => sign_v4(&req, &self.access_key_id, &self.secret, region),
         }
     }
@@ -969,8 +1086,8 @@ mod tests {
         let with_meta = string_to_sign_v1_with(
             &r,
             Variant {
-                plus_as_space: true,
                 include_meta: true,
+                ..SDK_VARIANT
             },
         );
         assert!(with_meta.contains("x-log-meta-a:1\n"));
@@ -990,7 +1107,7 @@ mod tests {
             &r,
             Variant {
                 plus_as_space: false,
-                include_meta: false,
+                ..SDK_VARIANT
             },
         );
         assert!(raw_plus.ends_with("&q=x+y+z"));
@@ -1026,6 +1143,11 @@ mod tests {
         let both = req("GET", "/", "a=1+2", &headers, b"");
         assert_eq!(variants(&both).len(), 4);
         assert_eq!(variants(&both)[0], SDK_VARIANT);
+        let headers = [("x-log-date", "d")];
+        let dated = req("GET", "/", "a=1", &headers, b"");
+        assert_eq!(variants(&dated).len(), 2);
+        assert_eq!(variants(&dated)[0], SDK_VARIANT);
+        assert!(variants(&dated)[1].include_log_date);
     }
 
     #[test]
