@@ -75,6 +75,15 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An object field (kept whole).
+    pub fn object(&self, key: &str) -> Result<Option<&'a Value>, FieldError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if v.is_object() => Ok(Some(v)),
+            Some(_) => Err(Self::wrong(key, "an object")),
+        }
+    }
+
     /// A non-negative integer field that fits in 32 bits.
     pub fn u32(&self, key: &str) -> Result<Option<u32>, FieldError> {
         match self.get(key) {

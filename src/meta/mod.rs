@@ -170,6 +170,24 @@ pub struct LogstoreSettings {
     /// `mode`, when given.
     #[serde(default)]
     pub mode: Option<String>,
+    /// `infrequentAccessTTL`, when given (kept, not acted upon).
+    #[serde(default)]
+    pub infrequent_access_ttl: Option<u32>,
+    /// `encrypt_conf`, when given: a JSON object kept as sent (no encryption is done).
+    #[serde(default)]
+    pub encrypt_conf: Option<serde_json::Value>,
+    /// `shardingPolicy`, when given: a JSON object kept as sent.
+    #[serde(default)]
+    pub sharding_policy: Option<serde_json::Value>,
+    /// `productType`, when given.
+    #[serde(default)]
+    pub product_type: Option<String>,
+    /// `processorId`, when given (kept; no ingest processor runs).
+    #[serde(default)]
+    pub processor_id: Option<String>,
+    /// `resourceGroupId`, when given.
+    #[serde(default)]
+    pub resource_group_id: Option<String>,
 }
 
 /// A logstore as stored.
@@ -1019,6 +1037,12 @@ mod tests {
                 telemetry_type: String::new(),
                 hot_ttl: None,
                 mode: None,
+                infrequent_access_ttl: None,
+                encrypt_conf: None,
+                sharding_policy: None,
+                product_type: None,
+                processor_id: None,
+                resource_group_id: None,
             },
             create_time: 1,
             last_modify_time: 1,

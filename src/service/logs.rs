@@ -42,6 +42,16 @@ pub struct PullAnswer {
     pub raw_len: usize,
 }
 
+/// The form of a PullLogs answer's body (design §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullFormat {
+    /// A LogGroupList protobuf (every classic SDK and consumer library).
+    Protobuf,
+    /// The LogGroupList as JSON, for clients that accept only `application/json` (the OpenAPI
+    /// SDKs' generated clients).
+    Json,
+}
+
 /// What PullLogs answers.
 #[derive(Debug)]
 pub struct PullResult {
@@ -54,6 +64,60 @@ pub struct PullResult {
 }
 
 impl PullResult {
+    /// The answer's body in `format`, compressed with `ct`, and its uncompressed length.
+    pub fn encode_as(&self, format: PullFormat, ct: CompressType) -> Result<(Vec<u8>, usize)> {
+        match format {
+            PullFormat::Protobuf => self.encode(ct),
+            PullFormat::Json => self.encode_json(ct),
+        }
+    }
+
+    /// The records as the JSON LogGroupList of design §5.2 — `{"logGroupList": [...]}`, also
+    /// when there are none — compressed with `ct`, and its uncompressed length.
+    pub fn encode_json(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let pairs = |kv: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<serde_json::Value> {
+            kv.iter()
+                .map(|(k, v)| serde_json::json!({"Key": text(k), "Value": text(v)}))
+                .collect()
+        };
+        let mut groups = Vec::with_capacity(self.records.len());
+        for r in &self.records {
+            let bytes = decoded(r)?;
+            let g = <cairn_proto::LogGroup as prost::Message>::decode(&bytes[..]).map_err(|e| {
+                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+            })?;
+            let items: Vec<serde_json::Value> = g
+                .logs
+                .into_iter()
+                .map(|l| {
+                    let mut item = serde_json::json!({
+                        "Time": l.time,
+                        "Contents": pairs(l.contents.into_iter().map(|c| (c.key, c.value)).collect()),
+                    });
+                    if let Some(ns) = l.time_ns {
+                        item["TimeNs"] = ns.into();
+                    }
+                    item
+                })
+                .collect();
+            groups.push(serde_json::json!({
+                "Topic": g.topic.unwrap_or_default(),
+                "Source": g.source.unwrap_or_default(),
+                "LogTags": pairs(g.log_tags.into_iter().map(|t| (t.key, t.value)).collect()),
+                "LogItems": items,
+            }));
+        }
+        let raw = serde_json::to_vec(&serde_json::json!({ "logGroupList": groups }))
+            .expect("JSON values always serialize");
+        let raw_len = raw.len();
+        let body = match ct {
+            CompressType::None => raw,
+            _ => cairn_proto::compress(ct, &raw),
+        };
+        Ok((body, raw_len))
+    }
+
     /// The answer's body: the records as a LogGroupList in `ct`, and its uncompressed length.
     /// With lz4, records stored as LZ4 blocks are joined without being decompressed (design
     /// §5.1); runs of records stored plain are compressed together and joined the same way.
@@ -73,17 +137,7 @@ impl PullResult {
             let mut raw = Vec::with_capacity(raw_len);
             for r in &self.records {
                 cairn_proto::frame_header(&mut raw, r.raw_len());
-                match r.encoding {
-                    Encoding::Plain => raw.extend_from_slice(&r.payload),
-                    Encoding::Lz4 { raw_len } => {
-                        let (block, _) = lz4::split_stored(&r.payload)
-                            .ok_or_else(|| bad(r, &"no room for its trailer"))?;
-                        let at = raw.len();
-                        raw.resize(at + raw_len as usize, 0);
-                        cairn_proto::lz4_decompress_exact(block, &mut raw[at..])
-                            .map_err(|e| bad(r, &e))?;
-                    }
-                }
+                raw.extend_from_slice(&decoded(r)?);
             }
             let body = match ct {
                 CompressType::None => raw,
@@ -123,6 +177,23 @@ impl PullResult {
         flush(&mut out, &mut run, &mut scratch);
         debug_assert_eq!(out.raw_len(), raw_len);
         Ok((out.finish(), raw_len))
+    }
+}
+
+/// The LogGroup a record holds, decompressed when it is stored as an LZ4 block.
+fn decoded(r: &Record) -> Result<std::borrow::Cow<'_, [u8]>> {
+    match r.encoding {
+        Encoding::Plain => Ok(std::borrow::Cow::Borrowed(&r.payload[..])),
+        Encoding::Lz4 { raw_len } => {
+            let bad = |e: &dyn std::fmt::Display| {
+                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+            };
+            let (block, _) =
+                lz4::split_stored(&r.payload).ok_or_else(|| bad(&"no room for its trailer"))?;
+            let mut out = vec![0; raw_len as usize];
+            cairn_proto::lz4_decompress_exact(block, &mut out).map_err(|e| bad(&e))?;
+            Ok(std::borrow::Cow::Owned(out))
+        }
     }
 }
 
@@ -337,17 +408,26 @@ impl Service {
         count: usize,
         end_cursor: Option<u64>,
         encoding: CompressType,
+        format: PullFormat,
     ) -> Result<PullAnswer> {
         match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
-            Pull::Answered(result) => Ok(PullAnswer {
+            Pull::Answered(result) if format == PullFormat::Protobuf => Ok(PullAnswer {
                 result,
                 body: Vec::new(),
                 raw_len: 0,
             }),
+            Pull::Answered(result) => {
+                let (body, raw_len) = result.encode_as(format, encoding)?;
+                Ok(PullAnswer {
+                    result,
+                    body,
+                    raw_len,
+                })
+            }
             Pull::Read(read) => {
                 super::blocking(move || {
                     let result = read.run()?;
-                    let (body, raw_len) = result.encode(encoding)?;
+                    let (body, raw_len) = result.encode_as(format, encoding)?;
                     Ok(PullAnswer {
                         result,
                         body,
@@ -600,6 +680,37 @@ mod tests {
         }
         let none = svc.pull_logs("proj", "ls1", 0, 12, 5, None).unwrap();
         assert_eq!(none.encode(CompressType::Lz4).unwrap(), (Vec::new(), 0));
+        // JSON answers hold the same groups, whatever each was stored as; an empty one is still
+        // a document.
+        let (body, raw_len) = res.encode_json(CompressType::Zstd).unwrap();
+        let raw = cairn_proto::decompress(CompressType::Zstd, &body, Some(raw_len), 1 << 20);
+        let doc: serde_json::Value = serde_json::from_slice(&raw.unwrap()).unwrap();
+        let list = doc["logGroupList"].as_array().unwrap();
+        assert_eq!(list.len(), sent.len());
+        for (j, g) in list.iter().zip(&sent) {
+            let g = LogGroup::decode(&g[..]).unwrap();
+            assert_eq!(j["Topic"], g.topic.unwrap_or_default());
+            let items = j["LogItems"].as_array().unwrap();
+            assert_eq!(items.len(), g.logs.len());
+            for (ji, l) in items.iter().zip(&g.logs) {
+                assert_eq!(ji["Time"], l.time);
+                let contents = ji["Contents"].as_array().unwrap();
+                assert_eq!(contents.len(), l.contents.len());
+                assert_eq!(
+                    contents[0]["Key"],
+                    String::from_utf8_lossy(&l.contents[0].key).as_ref()
+                );
+                assert_eq!(
+                    contents[0]["Value"],
+                    String::from_utf8_lossy(&l.contents[0].value).as_ref()
+                );
+            }
+        }
+        let (empty, len) = none.encode_json(CompressType::None).unwrap();
+        assert_eq!(
+            (empty.as_slice(), len),
+            (&br#"{"logGroupList":[]}"#[..], 19)
+        );
     }
 
     #[test]

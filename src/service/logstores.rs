@@ -42,6 +42,18 @@ pub struct LogstoreSpec {
     pub hot_ttl: Option<u32>,
     /// `mode`.
     pub mode: Option<String>,
+    /// `infrequentAccessTTL`.
+    pub infrequent_access_ttl: Option<u32>,
+    /// `encrypt_conf` (a JSON object).
+    pub encrypt_conf: Option<serde_json::Value>,
+    /// `shardingPolicy` (a JSON object).
+    pub sharding_policy: Option<serde_json::Value>,
+    /// `productType`.
+    pub product_type: Option<String>,
+    /// `processorId`.
+    pub processor_id: Option<String>,
+    /// `resourceGroupId`.
+    pub resource_group_id: Option<String>,
 }
 
 fn check_ttl(ttl: u32) -> Result<()> {
@@ -129,6 +141,12 @@ impl Service {
             telemetry_type: spec.telemetry_type.unwrap_or_default(),
             hot_ttl: spec.hot_ttl,
             mode: spec.mode,
+            infrequent_access_ttl: spec.infrequent_access_ttl,
+            encrypt_conf: spec.encrypt_conf,
+            sharding_policy: spec.sharding_policy,
+            product_type: spec.product_type,
+            processor_id: spec.processor_id,
+            resource_group_id: spec.resource_group_id,
         };
         check_settings(&settings)?;
 
@@ -279,6 +297,24 @@ impl Service {
         }
         if spec.mode.is_some() {
             s.mode = spec.mode;
+        }
+        if spec.infrequent_access_ttl.is_some() {
+            s.infrequent_access_ttl = spec.infrequent_access_ttl;
+        }
+        if spec.encrypt_conf.is_some() {
+            s.encrypt_conf = spec.encrypt_conf;
+        }
+        if spec.sharding_policy.is_some() {
+            s.sharding_policy = spec.sharding_policy;
+        }
+        if spec.product_type.is_some() {
+            s.product_type = spec.product_type;
+        }
+        if spec.processor_id.is_some() {
+            s.processor_id = spec.processor_id;
+        }
+        if spec.resource_group_id.is_some() {
+            s.resource_group_id = spec.resource_group_id;
         }
         check_settings(&rec.settings)?;
         rec.last_modify_time = self.now_secs();

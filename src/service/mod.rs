@@ -32,7 +32,9 @@ use crate::meta::{
 
 pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
-pub use logs::{parse_hash_key, CursorFrom, Pull, PullAnswer, PullRead, PullResult, PutTarget};
+pub use logs::{
+    parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead, PullResult, PutTarget,
+};
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec, ProjectSummary};
 

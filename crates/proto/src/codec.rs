@@ -63,7 +63,8 @@ impl CompressType {
     }
 
     /// Chooses the response compression from `Accept-Encoding`: the first of lz4, zstd, deflate
-    /// named; absent means lz4 (every SDK's default); empty or nothing supported means none.
+    /// named (`gzip`, as the OpenAPI SDKs name zlib data, is deflate); absent means lz4 (every
+    /// SDK's default); empty or nothing supported means none.
     pub fn from_accept_encoding(value: Option<&str>) -> Self {
         let Some(v) = value else { return Self::Lz4 };
         for token in v.split(',') {
@@ -76,7 +77,7 @@ impl CompressType {
             match name.as_str() {
                 "lz4" => return Self::Lz4,
                 "zstd" => return Self::Zstd,
-                "deflate" => return Self::Deflate,
+                "deflate" | "gzip" => return Self::Deflate,
                 _ => {}
             }
         }
@@ -399,6 +400,10 @@ mod tests {
         );
         assert_eq!(
             CompressType::from_accept_encoding(Some("gzip, deflate")),
+            CompressType::Deflate
+        );
+        assert_eq!(
+            CompressType::from_accept_encoding(Some("gzip")),
             CompressType::Deflate
         );
         assert_eq!(

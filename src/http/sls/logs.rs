@@ -11,7 +11,7 @@ use crate::excerpt::excerpt;
 use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
 use crate::http::json;
-use crate::service::{blocking, CursorFrom, Error, PutTarget};
+use crate::service::{blocking, CursorFrom, Error, PullFormat, PutTarget};
 
 pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     let project = ctx.project()?;
@@ -138,17 +138,21 @@ pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         return Err(SlsError::param("SPL queries on PullLogs are not supported"));
     }
     let ct = CompressType::from_accept_encoding(ctx.header("accept-encoding"));
+    let format = pull_format(ctx.header("accept"));
     let answer = ctx
         .state
         .svc
-        .pull(&project, ls, shard, cursor, count, end_cursor, ct)
+        .pull(&project, ls, shard, cursor, count, end_cursor, ct, format)
         .await?;
     let res = &answer.result;
     let mut r = Response::new(Body::from(answer.body));
     let h = r.headers_mut();
     h.insert(
         "content-type",
-        HeaderValue::from_static("application/x-protobuf"),
+        HeaderValue::from_static(match format {
+            PullFormat::Protobuf => "application/x-protobuf",
+            PullFormat::Json => "application/json",
+        }),
     );
     h.insert(
         "x-log-cursor",
@@ -156,10 +160,13 @@ pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     );
     h.insert("x-log-count", hv(&res.records.len().to_string()));
     h.insert("x-log-bodyrawsize", hv(&answer.raw_len.to_string()));
-    if answer.raw_len > 0 {
-        if let Some(name) = ct.as_header() {
-            h.insert("x-log-compresstype", HeaderValue::from_static(name));
-        }
+    // What was read before any query (there is none): the same data.
+    h.insert("x-log-rawdatasize", hv(&answer.raw_len.to_string()));
+    h.insert("x-log-rawdatacount", hv(&res.records.len().to_string()));
+    // The encoding asked for, also on an empty answer (its raw size 0 says there is nothing
+    // to decompress); no header when none was asked.
+    if let Some(name) = ct.as_header() {
+        h.insert("x-log-compresstype", HeaderValue::from_static(name));
     }
     if let Some(last) = res.records.last() {
         h.insert("x-log-read-last-cursor", hv(&last.cursor.to_string()));
@@ -175,6 +182,54 @@ pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
     Ok(r)
 }
 
+/// JSON for a client that accepts `application/json` and not protobuf (the OpenAPI SDKs),
+/// protobuf for everyone else (absent, `*/*`, `application/x-protobuf`).
+fn pull_format(accept: Option<&str>) -> PullFormat {
+    let Some(accept) = accept else {
+        return PullFormat::Protobuf;
+    };
+    let types: Vec<String> = accept
+        .split(',')
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let json = types.iter().any(|t| t == "application/json");
+    let protobuf = types.iter().any(|t| t == "application/x-protobuf");
+    if json && !protobuf {
+        PullFormat::Json
+    } else {
+        PullFormat::Protobuf
+    }
+}
+
 fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).expect("header-safe value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_clients_that_accept_json_and_not_protobuf_get_json() {
+        let cases = [
+            (None, PullFormat::Protobuf),
+            (Some("application/x-protobuf"), PullFormat::Protobuf),
+            (Some("*/*"), PullFormat::Protobuf),
+            (Some("application/json"), PullFormat::Json),
+            (Some("Application/JSON; charset=utf-8"), PullFormat::Json),
+            (
+                Some("application/json, application/x-protobuf"),
+                PullFormat::Protobuf,
+            ),
+        ];
+        for (accept, want) in cases {
+            assert_eq!(pull_format(accept), want, "{accept:?}");
+        }
+    }
 }

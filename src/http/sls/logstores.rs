@@ -32,6 +32,12 @@ fn spec(v: &Value) -> Result<LogstoreSpec, SlsError> {
         telemetry_type: f.str("telemetryType").map_err(wrong)?.map(str::to_string),
         hot_ttl: f.u32("hot_ttl").map_err(wrong)?,
         mode: f.str("mode").map_err(wrong)?.map(str::to_string),
+        infrequent_access_ttl: f.u32("infrequentAccessTTL").map_err(wrong)?,
+        encrypt_conf: f.object("encrypt_conf").map_err(wrong)?.cloned(),
+        sharding_policy: f.object("shardingPolicy").map_err(wrong)?.cloned(),
+        product_type: f.str("productType").map_err(wrong)?.map(str::to_string),
+        processor_id: f.str("processorId").map_err(wrong)?.map(str::to_string),
+        resource_group_id: f.str("resourceGroupId").map_err(wrong)?.map(str::to_string),
     })
 }
 

@@ -52,6 +52,20 @@ pub fn logstore(l: &LogstoreRec) -> Value {
     if let Some(h) = s.hot_ttl {
         v["hot_ttl"] = json!(h);
     }
+    if let Some(t) = s.infrequent_access_ttl {
+        v["infrequentAccessTTL"] = json!(t);
+    }
+    if let Some(c) = &s.encrypt_conf {
+        v["encrypt_conf"] = c.clone();
+    }
+    if let Some(p) = &s.sharding_policy {
+        v["shardingPolicy"] = p.clone();
+    }
+    if let Some(p) = &s.processor_id {
+        v["processorId"] = json!(p);
+    }
+    v["productType"] = json!(s.product_type.as_deref().unwrap_or(""));
+    v["resourceGroupId"] = json!(s.resource_group_id.as_deref().unwrap_or(""));
     // Always present: the Rust SDK fails to parse a logstore without it. "standard" is SLS's
     // default mode.
     v["mode"] = json!(s.mode.as_deref().unwrap_or("standard"));
