@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit tests and black-box tests against the real binary),
-# then the official Python SDK and consumer library against the real binary (tests/python).
-# Needs Rust and python3; the Python packages go into .venv. Extra arguments go to pytest.
+# then the official clients against the real binary (tests/python): the classic Python SDK and
+# its consumer library, the OpenAPI SDK, the `aliyunlog` CLI, and the web tracking package in
+# headless Chromium. Needs Rust, python3 and npm; the Python packages go into .venv, the npm
+# packages into tests/web/node_modules, and Chromium is installed from Debian when missing.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,28 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys' 2>/dev/nu
     fi
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt
+
+# The browser test (tests/python/test_web_tracking.py) loads the official web tracking package
+# into Debian's Chromium.
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "error: chromium is not installed (apt-get install chromium)" >&2
+        exit 1
+    fi
+fi
+if ! command -v npm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+        echo "error: npm is not installed (apt-get install npm)" >&2
+        exit 1
+    fi
+fi
+(cd tests/web && npm ci --no-audit --no-fund --silent)
 
 status=0
 CAIRN_BIN="$PWD/target/debug/cairn" "$venv/bin/python" -m pytest tests/python -q \

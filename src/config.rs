@@ -181,6 +181,9 @@ pub struct SlsConfig {
     pub endpoints: Vec<String>,
     /// Largest accepted PutLogs body after decompression, in bytes.
     pub max_raw_body_bytes: usize,
+    /// Unsigned web tracking requests (and their CORS preflights) accepted per minute across
+    /// the server; more are answered `503 ServerBusy`.
+    pub tracking_requests_per_minute: u32,
 }
 
 impl Default for SlsConfig {
@@ -188,6 +191,7 @@ impl Default for SlsConfig {
         Self {
             endpoints: vec!["localhost".into()],
             max_raw_body_bytes: 10 * 1024 * 1024,
+            tracking_requests_per_minute: 60_000,
         }
     }
 }
@@ -287,6 +291,10 @@ impl Config {
             self.sls.max_raw_body_bytes > 0,
             "sls.max_raw_body_bytes must be positive"
         );
+        anyhow::ensure!(
+            self.sls.tracking_requests_per_minute > 0,
+            "sls.tracking_requests_per_minute must be positive"
+        );
         parse_listen(&self.listen)?;
         let h = &self.http;
         anyhow::ensure!(
@@ -324,6 +332,10 @@ mod tests {
         assert_eq!(cfg.auth.enabled, def.auth.enabled);
         assert_eq!(cfg.sls.endpoints, def.sls.endpoints);
         assert_eq!(cfg.sls.max_raw_body_bytes, def.sls.max_raw_body_bytes);
+        assert_eq!(
+            cfg.sls.tracking_requests_per_minute,
+            def.sls.tracking_requests_per_minute
+        );
         assert_eq!(cfg.storage.fsync, def.storage.fsync);
         assert_eq!(cfg.storage.segment_bytes, def.storage.segment_bytes);
         assert_eq!(
@@ -411,6 +423,10 @@ mod tests {
             "storage.fsync_interval_ms",
         );
         refused("[sls]\nmax_raw_body_bytes = 0", "sls.max_raw_body_bytes");
+        refused(
+            "[sls]\ntracking_requests_per_minute = 0",
+            "sls.tracking_requests_per_minute",
+        );
         refused("listen = \"localhost\"", "listen");
         refused("[http]\nmax_connections = 2000000", "http.max_connections");
         for key in [

@@ -117,7 +117,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cfg.sls.endpoints.clone(),
         cfg.sls.max_raw_body_bytes,
     )
-    .with_limits(HttpLimits::new(&cfg.http, fds.connections));
+    .with_limits(HttpLimits::new(&cfg.http, fds.connections))
+    .with_tracking_rate(cfg.sls.tracking_requests_per_minute);
     println!(
         "cairn listening on {addr} (data dir {})",
         cfg.data_dir.display()

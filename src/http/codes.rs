@@ -77,7 +77,7 @@ codes! {
         ConsumerNotMatch => ("ConsumerNotMatch", 400, "A checkpoint from a consumer that does not hold the shard."),
         CheckpointNotExist => ("CheckpointNotExist", 404, "No backup checkpoint has this id."),
         RestoreJobNotExist => ("RestoreJobNotExist", 404, "No restore job has this id."),
-        Unauthorized => ("Unauthorized", 401, "No Authorization header, or one that is neither a v1 nor a v4 signature."),
+        Unauthorized => ("Unauthorized", 401, "No Authorization header, or one that is neither a v1 nor a v4 signature; an unsigned web tracking request to a logstore without enable_tracking."),
         InvalidAccessKeyId => ("InvalidAccessKeyId", 401, "The access key id is missing or unknown."),
         SignatureNotMatch => ("SignatureNotMatch", 401, "The signature (or x-log-content-sha256) does not match the request."),
         InvalidContentMd5 => ("InvalidContentMD5", 400, "Content-MD5 is not the MD5 of the body."),

@@ -55,6 +55,7 @@ impl From<Error> for SlsError {
             Error::LogStoreNotExist(_) => SlsCode::LogStoreNotExist,
             Error::LogStoreAlreadyExist(_) => SlsCode::LogStoreAlreadyExist,
             Error::LogStoreIdNotExist(_) => SlsCode::LogStoreNotExist,
+            Error::TrackingDisabled(_) => SlsCode::Unauthorized,
             Error::ShardNotExist(_) => SlsCode::ShardNotExist,
             Error::InvalidCursor(_) => SlsCode::InvalidCursor,
             Error::ParameterInvalid(_) => SlsCode::ParameterInvalid,

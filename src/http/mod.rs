@@ -30,6 +30,7 @@ use crate::service::Service;
 
 pub use error::SlsError;
 pub use limits::HttpLimits;
+pub use sls::parse_tracking_batch;
 
 /// Everything a request handler needs.
 #[derive(Clone)]
@@ -48,6 +49,8 @@ pub struct AppState {
     pub digest: Arc<cairn_auth::DigestAuthority>,
     /// Connection and request limits.
     pub limits: Arc<HttpLimits>,
+    /// The rate of unsigned web tracking requests.
+    pub tracking: Arc<sls::TrackingLimiter>,
     ids: Arc<RequestIds>,
 }
 
@@ -68,8 +71,17 @@ impl AppState {
             max_raw_body,
             digest: Arc::new(cairn_auth::DigestAuthority::random()),
             limits: Arc::new(HttpLimits::default()),
+            tracking: Arc::new(sls::TrackingLimiter::new(
+                crate::config::SlsConfig::default().tracking_requests_per_minute,
+            )),
             ids: Arc::new(RequestIds::new()),
         }
+    }
+
+    /// The same state with another rate of unsigned web tracking requests, per minute.
+    pub fn with_tracking_rate(mut self, per_minute: u32) -> Self {
+        self.tracking = Arc::new(sls::TrackingLimiter::new(per_minute));
+        self
     }
 
     /// The same state with other limits.

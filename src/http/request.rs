@@ -26,6 +26,11 @@ impl Query {
         )
     }
 
+    /// Every parameter, decoded, in order of appearance.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// First value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
@@ -62,27 +67,24 @@ fn is_ip_literal(h: &str) -> bool {
     h.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// The project a host addresses: `<project>.<endpoint>` or `<project>.<IP>`; none for the bare
-/// endpoint, an IP literal or a single label; otherwise the first DNS label.
-pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
+/// A host that names neither a configured endpoint nor `<project>.<endpoint>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownHost(pub String);
+
+/// The project a host addresses: `<project>.<endpoint>` or `<project>.<IP>`; none for a
+/// configured endpoint or an IP literal. Anything else is an [`UnknownHost`]: Cairn does not
+/// guess which part of an unknown name is the project.
+pub fn project_from_host(host: &str, endpoints: &[String]) -> Result<Option<String>, UnknownHost> {
     if is_ip_literal(host) || endpoints.iter().any(|e| e.eq_ignore_ascii_case(host)) {
-        return None;
+        return Ok(None);
     }
-    for e in endpoints {
-        if let Some(prefix) = host
-            .strip_suffix(e.as_str())
-            .and_then(|p| p.strip_suffix('.'))
-        {
-            if !prefix.is_empty() && !prefix.contains('.') {
-                return Some(prefix.to_string());
-            }
+    if let Some((first, rest)) = host.split_once('.') {
+        let known = is_ip_literal(rest) || endpoints.iter().any(|e| e.eq_ignore_ascii_case(rest));
+        if known && !first.is_empty() {
+            return Ok(Some(first.to_string()));
         }
     }
-    let (first, rest) = host.split_once('.')?;
-    if is_ip_literal(rest) || !first.is_empty() {
-        return Some(first.to_string());
-    }
-    None
+    Err(UnknownHost(host.to_string()))
 }
 
 #[cfg(test)]
@@ -92,26 +94,24 @@ mod tests {
     #[test]
     fn hosts_map_to_projects() {
         let eps = vec!["localhost".to_string(), "log.example.com".to_string()];
-        assert_eq!(project_from_host("localhost", &eps), None);
-        assert_eq!(
-            project_from_host("proj.localhost", &eps).as_deref(),
-            Some("proj")
-        );
-        assert_eq!(
-            project_from_host("proj.log.example.com", &eps).as_deref(),
-            Some("proj")
-        );
-        assert_eq!(project_from_host("log.example.com", &eps), None);
-        assert_eq!(project_from_host("127.0.0.1", &eps), None);
-        assert_eq!(
-            project_from_host("myproj.127.0.0.1", &eps).as_deref(),
-            Some("myproj")
-        );
-        assert_eq!(
-            project_from_host("proj.cn-hangzhou.log.aliyuncs.com", &eps).as_deref(),
-            Some("proj")
-        );
-        assert_eq!(project_from_host("single", &eps), None);
+        let p = |h: &str| project_from_host(h, &eps);
+        assert_eq!(p("localhost"), Ok(None));
+        assert_eq!(p("proj.localhost"), Ok(Some("proj".into())));
+        assert_eq!(p("proj.log.example.com"), Ok(Some("proj".into())));
+        assert_eq!(p("log.example.com"), Ok(None));
+        assert_eq!(p("127.0.0.1"), Ok(None));
+        assert_eq!(p("::1"), Ok(None));
+        assert_eq!(p("myproj.127.0.0.1"), Ok(Some("myproj".into())));
+        // Names Cairn was not told about are not guessed at.
+        for unknown in [
+            "proj.cn-hangzhou.log.aliyuncs.com",
+            "cn-hangzhou.log.aliyuncs.com",
+            "single",
+            "a.proj.localhost",
+            ".localhost",
+        ] {
+            assert_eq!(p(unknown), Err(UnknownHost(unknown.into())), "{unknown}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod logs;
 mod logstores;
 mod projects;
 mod shards;
+mod tracking;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -37,6 +38,7 @@ pub use logs::{
 };
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec, ProjectSummary};
+pub use tracking::{TrackedBatch, MAX_TRACKED_LOGS};
 
 /// Most logstores one project may hold.
 pub const MAX_LOGSTORES_PER_PROJECT: usize = 200;
@@ -62,6 +64,13 @@ pub enum Error {
     /// Duplicate logstore.
     #[error("logstore {} already exists", excerpt(.0))]
     LogStoreAlreadyExist(String),
+    /// A tracking (unsigned) write to a logstore without `enable_tracking`.
+    #[error(
+        "web tracking is not enabled for logstore {}: set enable_tracking with UpdateLogStore, \
+         or sign the request",
+        excerpt(.0)
+    )]
+    TrackingDisabled(String),
     /// No logstore of the project has this uid.
     #[error("no logstore has the id {}", excerpt(.0))]
     LogStoreIdNotExist(String),

@@ -167,6 +167,7 @@ impl AtlasError {
             | Error::ProjectAlreadyExist(_)
             | Error::ConsumerGroupAlreadyExist(_)
             | Error::ConsumerNotMatch(_)
+            | Error::TrackingDisabled(_)
             | Error::QuotaExceed(_)) => {
                 Self::new(AtlasCode::InvalidAttribute, e.to_string(), vec![])
             }

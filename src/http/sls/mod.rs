@@ -8,7 +8,10 @@ mod logs;
 mod logstores;
 mod projects;
 mod shards;
+mod tracking;
 mod wire;
+
+pub use tracking::{parse_tracking_batch, TrackingLimiter};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -22,7 +25,7 @@ use super::body::{check_declared, read_body, BodyError};
 use super::codes::SlsCode;
 use super::error::SlsError;
 use super::json::FieldError;
-use super::request::{percent_decode, project_from_host, request_host, Query};
+use super::request::{percent_decode, project_from_host, request_host, Query, UnknownHost};
 use super::AppState;
 use crate::config::BODY_SLACK;
 use crate::excerpt::excerpt;
@@ -38,6 +41,12 @@ fn field(e: FieldError) -> SlsError {
 /// Handles one SLS request.
 pub async fn handle(state: AppState, req: Request, request_id: String) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    let track = parts
+        .uri
+        .path()
+        .rsplit('/')
+        .next()
+        .is_some_and(tracking::is_tracking);
     let mut resp = match route(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => {
@@ -60,6 +69,9 @@ pub async fn handle(state: AppState, req: Request, request_id: String) -> Respon
     }
     resp.headers_mut()
         .insert("server", HeaderValue::from_static("cairn"));
+    if track {
+        tracking::cors(resp.headers_mut());
+    }
     resp
 }
 
@@ -133,12 +145,53 @@ fn body_error(e: BodyError) -> SlsError {
     }
 }
 
+/// The error for a `Host` that names neither a configured endpoint nor a project of one.
+fn unknown_host(state: &AppState, UnknownHost(host): UnknownHost) -> SlsError {
+    SlsError::param(format!(
+        "host {:?} names neither a configured endpoint nor <project>.<endpoint>; the endpoints \
+         are {} (and any IP address); address a project as <project>.{}, or add this host's \
+         endpoint to sls.endpoints in the configuration",
+        excerpt(&host),
+        state.endpoints.join(", "),
+        state.endpoints.first().map_or("<endpoint>", String::as_str),
+    ))
+}
+
 async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     let limit = state.max_raw_body + BODY_SLACK;
+    let segs: Vec<String> = parts
+        .uri
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let track = matches!(segs.as_slice(), [l, _, last] if l == "logstores" && tracking::is_tracking(last));
+    // Web tracking without a signature (design §16): a CORS preflight never carries one, and a
+    // tracking write may leave it out; both are bounded by the tracking rate.
+    let unsigned_track = track && !parts.headers.contains_key("authorization");
+    if unsigned_track {
+        if !state.tracking.take(std::time::Instant::now()) {
+            return Err(SlsError::new(
+                SlsCode::ServerBusy,
+                "too many unsigned web tracking requests; retry later",
+            ));
+        }
+        if parts.method == Method::OPTIONS {
+            let ctx = Ctx {
+                state: state.clone(),
+                parts,
+                project: None,
+                query: Query::default(),
+                body: Bytes::new(),
+            };
+            return tracking::preflight(&ctx);
+        }
+    }
     // Refused before anything is read: a declared length over the limit, then a request whose
     // head does not authenticate (design §14, §15).
     check_declared(&body, limit).map_err(body_error)?;
-    let check = if state.auth_enabled {
+    let check = if state.auth_enabled && !unsigned_track {
         Some(auth::verify_head(state, &parts)?)
     } else {
         None
@@ -151,15 +204,11 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     if let Some(check) = &check {
         auth::verify_body(state, &parts, check, &body)?;
     }
-    let project = request_host(&parts).and_then(|h| project_from_host(&h, &state.endpoints));
+    let project = match request_host(&parts) {
+        None => None,
+        Some(h) => project_from_host(&h, &state.endpoints).map_err(|e| unknown_host(state, e))?,
+    };
     let query = Query::parse(parts.uri.query());
-    let segs: Vec<String> = parts
-        .uri
-        .path()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
     let method = parts.method.clone();
     let ctx = Ctx {
         state: state.clone(),
@@ -170,6 +219,15 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     };
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {
+        (m, ["logstores", ls, last]) if m == Method::POST && tracking::is_tracking(last) => {
+            tracking::post(ctx, ls).await
+        }
+        (m, ["logstores", ls, last]) if m == Method::GET && tracking::is_tracking(last) => {
+            tracking::get(ctx, ls, last).await
+        }
+        (m, ["logstores", _, last]) if m == Method::OPTIONS && tracking::is_tracking(last) => {
+            tracking::preflight(&ctx)
+        }
         (m, []) if m == Method::GET => {
             if ctx.project.is_some() {
                 projects::get(ctx).await

@@ -1,0 +1,319 @@
+//! Web tracking: `POST /logstores/{ls}/track` (a JSON batch, as PutWebtracking and the browser
+//! SDK send it), `GET /logstores/{ls}/track` and `GET .../track_ua.gif` (one log in the query
+//! string, as image beacons send it), and the CORS preflight browsers send first (design §16).
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use cairn_proto::CompressType;
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::{Ctx, Reply};
+use crate::excerpt::excerpt;
+use crate::http::codes::SlsCode;
+use crate::http::error::SlsError;
+use crate::service::{blocking, TrackedBatch};
+
+/// The paths of tracking requests, by their last segment.
+pub(super) fn is_tracking(last: &str) -> bool {
+    last == "track" || last == IMAGE
+}
+
+/// The image-beacon path: also records the browser's user agent and referer.
+const IMAGE: &str = "track_ua.gif";
+
+/// A transparent 1×1 GIF, the answer to an image beacon.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// Headers a browser may send on a tracking request (answered to a preflight that names none).
+const ALLOWED_HEADERS: &str = "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type";
+
+/// Adds the CORS headers every tracking answer carries, errors included, so that a page can
+/// read it.
+pub(super) fn cors(headers: &mut HeaderMap) {
+    headers.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    headers.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static("x-log-requestid"),
+    );
+}
+
+/// The answer to a CORS preflight (`OPTIONS`), which carries no credentials by design.
+pub(super) fn preflight(ctx: &Ctx) -> Reply {
+    let mut r = Response::new(Body::empty());
+    let h = r.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("POST, GET, OPTIONS"),
+    );
+    // The headers the browser asks for, when they are plain header names; else the usual ones.
+    let asked = ctx
+        .header("access-control-request-headers")
+        .filter(|v| {
+            v.len() <= 1024
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b))
+        })
+        .unwrap_or(ALLOWED_HEADERS);
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_str(asked).expect("checked above"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    *r.status_mut() = StatusCode::OK;
+    Ok(r)
+}
+
+/// Unsigned tracking requests allowed per minute across the server: a token bucket holding
+/// at most a minute's worth.
+pub struct TrackingLimiter {
+    per_minute: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl TrackingLimiter {
+    /// A limiter allowing `per_minute` requests a minute (at least one).
+    pub fn new(per_minute: u32) -> Self {
+        let per_minute = f64::from(per_minute.max(1));
+        Self {
+            per_minute,
+            state: Mutex::new((per_minute, Instant::now())),
+        }
+    }
+
+    /// Takes one request's token at `now`; false when there is none left.
+    pub fn take(&self, now: Instant) -> bool {
+        let mut s = self.state.lock();
+        let (tokens, last) = *s;
+        let refill = now.saturating_duration_since(last).as_secs_f64() * self.per_minute / 60.0;
+        let tokens = (tokens + refill).min(self.per_minute);
+        if tokens >= 1.0 {
+            *s = (tokens - 1.0, now.max(last));
+            true
+        } else {
+            *s = (tokens, now.max(last));
+            false
+        }
+    }
+}
+
+fn body_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn object_pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>, SlsError> {
+    let o = v.as_object().ok_or_else(|| {
+        SlsError::new(
+            SlsCode::PostBodyInvalid,
+            format!("{what} must be a JSON object of fields"),
+        )
+    })?;
+    Ok(o.iter().map(|(k, v)| (k.clone(), body_text(v))).collect())
+}
+
+/// Parses a JSON tracking batch: `__topic__`, `__source__`, `__tags__` and `__logs__`.
+pub fn parse_tracking_batch(body: &[u8]) -> Result<TrackedBatch, SlsError> {
+    let invalid = |m: String| SlsError::new(SlsCode::PostBodyInvalid, m);
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        invalid(format!(
+            "the tracking body is not JSON: {}",
+            excerpt(&e.to_string())
+        ))
+    })?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| invalid("the tracking body must be a JSON object".into()))?;
+    let mut batch = TrackedBatch::default();
+    for (k, v) in o {
+        match k.as_str() {
+            "__topic__" => batch.topic = Some(body_text(v)),
+            "__source__" => batch.source = Some(body_text(v)),
+            "__tags__" => batch.tags = object_pairs(v, "__tags__")?,
+            "__logs__" => {
+                let logs = v
+                    .as_array()
+                    .ok_or_else(|| invalid("__logs__ must be an array of objects".into()))?;
+                batch.logs = logs
+                    .iter()
+                    .map(|l| object_pairs(l, "each log of __logs__"))
+                    .collect::<Result<_, _>>()?;
+            }
+            other => {
+                return Err(invalid(format!(
+                    "unknown key {:?} in the tracking body; use __topic__, __source__, __tags__ and __logs__",
+                    excerpt(other)
+                )))
+            }
+        }
+    }
+    if !o.contains_key("__logs__") {
+        return Err(invalid("the tracking body needs __logs__".into()));
+    }
+    Ok(batch)
+}
+
+/// One log from a query string: every parameter but `APIVersion` is a field, except
+/// `__topic__` and `__source__`, and `__tag__:<key>`, a tag.
+pub(super) fn batch_from_query(ctx: &Ctx) -> TrackedBatch {
+    let mut batch = TrackedBatch::default();
+    let mut fields = Vec::new();
+    for (k, v) in ctx.query.pairs() {
+        match k {
+            "APIVersion" => {}
+            "__topic__" => batch.topic = Some(v.to_string()),
+            "__source__" => batch.source = Some(v.to_string()),
+            _ => match k.strip_prefix("__tag__:") {
+                Some(tag) => batch.tags.push((tag.to_string(), v.to_string())),
+                None => fields.push((k.to_string(), v.to_string())),
+            },
+        }
+    }
+    batch.logs.push(fields);
+    batch
+}
+
+fn check_api_version(ctx: &Ctx) -> Result<(), SlsError> {
+    match ctx
+        .query
+        .get("APIVersion")
+        .or_else(|| ctx.header("x-log-apiversion"))
+    {
+        Some("0.6.0") => Ok(()),
+        Some(v) => Err(SlsError::param(format!(
+            "APIVersion {:?} is not supported; use 0.6.0",
+            excerpt(v)
+        ))),
+        None => Err(SlsError::param(
+            "a tracking request needs APIVersion=0.6.0 (query) or x-log-apiversion: 0.6.0",
+        )),
+    }
+}
+
+/// `POST .../track`: a batch, possibly compressed as `x-log-compresstype` says.
+pub(super) async fn post(ctx: Ctx, ls: &str) -> Reply {
+    check_api_version(&ctx)?;
+    let project = ctx.project()?;
+    let ct = CompressType::from_header(ctx.header("x-log-compresstype")).map_err(|_| {
+        SlsError::new(
+            SlsCode::InvalidCompressType,
+            format!(
+                "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
+                excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
+            ),
+        )
+    })?;
+    let raw_size = ctx
+        .header("x-log-bodyrawsize")
+        .and_then(|s| s.trim().parse::<usize>().ok());
+    let limit = ctx.state.max_raw_body;
+    let body = if ct == CompressType::None {
+        ctx.body.to_vec()
+    } else {
+        cairn_proto::decompress(ct, &ctx.body, raw_size, limit).map_err(|e| {
+            SlsError::new(
+                SlsCode::PostBodyUncompressError,
+                format!("cannot decompress the tracking body: {e}"),
+            )
+        })?
+    };
+    let batch = parse_tracking_batch(&body)?;
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    blocking(move || svc.put_tracked(&project, &ls, batch)).await?;
+    Ok(Response::new(Body::empty()))
+}
+
+/// `GET .../track` and `GET .../track_ua.gif`: one log in the query string.
+pub(super) async fn get(ctx: Ctx, ls: &str, last: &str) -> Reply {
+    check_api_version(&ctx)?;
+    let project = ctx.project()?;
+    let mut batch = batch_from_query(&ctx);
+    let image = last == IMAGE;
+    if image {
+        let log = &mut batch.logs[0];
+        for (field, header) in [("__userAgent__", "user-agent"), ("__referer__", "referer")] {
+            if let Some(v) = ctx.header(header) {
+                log.push((field.to_string(), v.to_string()));
+            }
+        }
+    }
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    blocking(move || svc.put_tracked(&project, &ls, batch)).await?;
+    let mut r = if image {
+        let mut r = Response::new(Body::from(PIXEL));
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("image/gif"));
+        r
+    } else {
+        Response::new(Body::empty())
+    };
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn batches_parse_as_the_browser_sdk_and_put_webtracking_send_them() {
+        let b = parse_tracking_batch(
+            br#"{"__logs__":[{"a":"1","n":2,"o":{"x":true}},{"b":""}],
+                 "__tags__":{"t":"v"},"__topic__":"web","__source__":"s"}"#,
+        )
+        .unwrap();
+        assert_eq!(b.topic.as_deref(), Some("web"));
+        assert_eq!(b.source.as_deref(), Some("s"));
+        assert_eq!(b.tags, vec![("t".to_string(), "v".to_string())]);
+        assert_eq!(
+            b.logs,
+            vec![
+                vec![
+                    ("a".to_string(), "1".to_string()),
+                    ("n".to_string(), "2".to_string()),
+                    ("o".to_string(), r#"{"x":true}"#.to_string()),
+                ],
+                vec![("b".to_string(), String::new())],
+            ]
+        );
+        for bad in [
+            &b"not json"[..],
+            b"[]",
+            b"{}",
+            br#"{"__logs__":{}}"#,
+            br#"{"__logs__":[1]}"#,
+            br#"{"__logs__":[],"__tags__":[]}"#,
+            br#"{"__logs__":[],"extra":1}"#,
+        ] {
+            let e = parse_tracking_batch(bad).unwrap_err();
+            assert_eq!(e.code, SlsCode::PostBodyInvalid, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_limiter_allows_a_minute_of_requests_then_refills() {
+        let l = TrackingLimiter::new(3);
+        let t0 = Instant::now();
+        assert!(l.take(t0) && l.take(t0) && l.take(t0));
+        assert!(!l.take(t0), "a minute's worth is used up");
+        assert!(!l.take(t0 + Duration::from_secs(10)));
+        assert!(l.take(t0 + Duration::from_secs(21)), "one token per 20 s");
+        assert!(!l.take(t0 + Duration::from_secs(21)));
+        assert!(l.take(t0 + Duration::from_secs(3600)));
+        assert!(l.take(t0 + Duration::from_secs(3600)));
+        assert!(l.take(t0 + Duration::from_secs(3600)));
+        assert!(!l.take(t0 + Duration::from_secs(3600)), "never more than a minute's worth");
+    }
+}
