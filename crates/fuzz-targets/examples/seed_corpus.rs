@@ -374,6 +374,41 @@ fn main() {
         c.add(name, body.as_bytes());
     }
     report("atlas_body", &c);
+
+    let mut c = Corpus::new("tracking_body");
+    for (name, body) in [
+        (
+            "browser-sdk",
+            r#"{"__logs__":[{"run":"r","step":"one","n":"1"}],"__tags__":{"page":"track.html"},"__topic__":"browser","__source__":"chromium"}"#,
+        ),
+        (
+            "put-webtracking",
+            r#"{"__topic__":"topic","__source__":"source","__logs__":[{"key1":"value1","key2":"value2"},{"key1":"value1","__time__":"1"}],"__tags__":{"tag1":"value1"}}"#,
+        ),
+        (
+            "non-strings",
+            r#"{"__logs__":[{"n":2,"b":true,"o":{"x":[1]},"z":null}]}"#,
+        ),
+        ("empty-logs", r#"{"__logs__":[]}"#),
+        ("empty-log", r#"{"__logs__":[{}]}"#),
+        ("no-logs", r#"{"__topic__":"t"}"#),
+        ("logs-not-array", r#"{"__logs__":{"a":"b"}}"#),
+        (
+            "tags-not-object",
+            r#"{"__logs__":[{"a":"b"}],"__tags__":["x"]}"#,
+        ),
+        ("unknown-key", r#"{"__logs__":[{"a":"b"}],"extra":1}"#),
+        (
+            "duplicate-keys",
+            r#"{"__logs__":[{"a":"1","a":"2"}],"__topic__":"x","__topic__":"y"}"#,
+        ),
+        ("empty", ""),
+        ("array", "[]"),
+        ("broken", r#"{"__logs__":[{"a":"#),
+    ] {
+        c.add(name, body.as_bytes());
+    }
+    report("tracking_body", &c);
 }
 
 fn report(target: &str, c: &Corpus) {

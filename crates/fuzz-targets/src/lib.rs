@@ -14,6 +14,7 @@
 //! | [`sls_signature`] | an HTTP request head and body | verification never panics and never leaks the secret; the request re-signed v1 and v4 verifies, with a wrong secret does not, and not outside the clock skew |
 //! | [`digest`] | method, request target, Digest `Authorization` | parse → print → parse round trips; the credentials with an independently computed response verify exactly when their fields allow it, once per nonce count |
 //! | [`atlas_body`] | an Atlas request body | the three body parsers answer a typed request or a 400 in the Atlas error shape; accepted requests round trip through JSON |
+//! | [`tracking_body`] | a web tracking body | a typed batch or `400 PostBodyInvalid` with a bounded message; accepted batches round trip through JSON |
 
 pub mod alloc;
 mod atlas;
@@ -23,6 +24,7 @@ mod digest;
 mod log_group;
 mod lz4_join;
 mod sls;
+mod tracking;
 
 pub use atlas::atlas_body;
 pub use body::decompress;
@@ -31,6 +33,7 @@ pub use digest::digest;
 pub use log_group::log_group;
 pub use lz4_join::lz4_join;
 pub use sls::sls_signature;
+pub use tracking::tracking_body;
 
 /// A target: it panics when a property does not hold for its input.
 pub type Target = fn(&[u8]);
@@ -44,6 +47,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sls_signature", sls_signature),
     ("digest", digest),
     ("atlas_body", atlas_body),
+    ("tracking_body", tracking_body),
 ];
 
 /// Splits `data` at the first `\n`: (first line, rest). Lossy UTF-8 for the line.

@@ -76,6 +76,11 @@ fn atlas_body() {
     replay("atlas_body");
 }
 
+#[test]
+fn tracking_body() {
+    replay("tracking_body");
+}
+
 /// Every fuzz binary is a target with a replay test above, and every target has a binary.
 #[test]
 fn every_target_has_a_fuzz_binary() {
