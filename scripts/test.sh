@@ -3,7 +3,7 @@
 # then the official clients against the real binary (tests/python): the classic Python SDK and
 # its consumer library, the OpenAPI SDK, the `aliyunlog` CLI, and the web tracking package in
 # headless Chromium. Needs Rust, python3 and npm; the Python packages go into .venv, the npm
-# packages into tests/web/node_modules, and Chromium is installed from Debian when missing.
+# packages into tests/js/node_modules, and Chromium is installed from Debian when missing.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +51,7 @@ if ! command -v npm >/dev/null; then
         exit 1
     fi
 fi
-(cd tests/web && npm ci --no-audit --no-fund --silent)
+(cd tests/js && npm ci --no-audit --no-fund --silent)
 
 status=0
 CAIRN_BIN="$PWD/target/debug/cairn" "$venv/bin/python" -m pytest tests/python -q \

@@ -1,6 +1,6 @@
 """Web tracking: unsigned writes into logstores created or updated with `enable_tracking`.
 
-From a real browser: Debian's headless Chromium loads tests/web/track.html, which sends logs with
+From a real browser: Debian's headless Chromium loads tests/js/track.html, which sends logs with
 the official `@aliyun-sls/web-track-browser` package (sendBeacon and XMLHttpRequest), an image
 beacon and a fetch to a logstore without tracking; the logs are read back with PullLogs through
 the official SDK. Then the protocol itself: the JSON body of PutWebtracking, compressed bodies,
@@ -26,7 +26,7 @@ import requests
 
 from conftest import ROOT, CairnServer, assert_error, make_client, pull_all, unique
 
-WEB = ROOT / "tests" / "web"
+WEB = ROOT / "tests" / "js"
 DEADLINE = 60
 
 
@@ -83,9 +83,9 @@ def free_port():
 
 @pytest.fixture
 def web_server():
-    """Serves tests/web (the page and the npm package) on its own origin, as a site would."""
+    """Serves tests/js (the page and the npm package) on its own origin, as a site would."""
     if not (WEB / "node_modules" / "@aliyun-sls" / "web-track-browser").is_dir():
-        pytest.fail("tests/web/node_modules is missing: run `npm ci` in tests/web (scripts/test.sh does)")
+        pytest.fail("tests/js/node_modules is missing: run `npm ci` in tests/js (scripts/test.sh does)")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WEB))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
