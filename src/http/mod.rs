@@ -30,7 +30,7 @@ use crate::service::Service;
 
 pub use error::SlsError;
 pub use limits::HttpLimits;
-pub use sls::parse_tracking_batch;
+pub use sls::parse_json_batch;
 
 /// Everything a request handler needs.
 #[derive(Clone)]

@@ -180,6 +180,22 @@ impl PullResult {
     }
 }
 
+/// A request body compressed as `compress` says (`raw_size`: its `x-log-bodyrawsize`),
+/// decompressed to at most `limit` bytes.
+pub fn decompress_body(
+    compress: CompressType,
+    body: &[u8],
+    raw_size: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>> {
+    cairn_proto::decompress(compress, body, raw_size, limit).map_err(|e| match e {
+        cairn_proto::CodecError::TooLarge { .. } => {
+            Error::PostBodyTooLarge(format!("decompressed body is larger than {limit} bytes"))
+        }
+        other => Error::PostBodyUncompress(format!("cannot decompress the body: {other}")),
+    })
+}
+
 /// The LogGroup a record holds, decompressed when it is stored as an LZ4 block.
 fn decoded(r: &Record) -> Result<std::borrow::Cow<'_, [u8]>> {
     match r.encoding {
@@ -244,13 +260,7 @@ impl Service {
         if compress == CompressType::None {
             return self.put_logs(project, logstore, target, body);
         }
-        let group =
-            cairn_proto::decompress(compress, body, raw_size, limit).map_err(|e| match e {
-                cairn_proto::CodecError::TooLarge { .. } => Error::PostBodyTooLarge(format!(
-                    "decompressed body is larger than {limit} bytes"
-                )),
-                other => Error::PostBodyUncompress(format!("cannot decompress the body: {other}")),
-            })?;
+        let group = decompress_body(compress, body, raw_size, limit)?;
         if compress == CompressType::Lz4 {
             self.put_logs_lz4(project, logstore, target, &group, body)
         } else {

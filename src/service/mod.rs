@@ -8,11 +8,11 @@
 mod backups;
 mod consumers;
 mod dirs;
+mod json_logs;
 mod logs;
 mod logstores;
 mod projects;
 mod shards;
-mod tracking;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -33,12 +33,13 @@ use crate::meta::{
 
 pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
+pub use json_logs::{JsonBatch, MAX_JSON_LOGS};
 pub use logs::{
-    parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead, PullResult, PutTarget,
+    decompress_body, parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead,
+    PullResult, PutTarget,
 };
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec, ProjectSummary};
-pub use tracking::{TrackedBatch, MAX_TRACKED_LOGS};
 
 /// Most logstores one project may hold.
 pub const MAX_LOGSTORES_PER_PROJECT: usize = 200;

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from conftest import (KEY_SPACE, cursor_int, cursor_str, expected_group, group_fields, key_hex, log_item,
-                      pull_all, put_request, shard_for_key)
+from conftest import (KEY_SPACE, assert_error, cursor_int, cursor_str, expected_group, group_fields, key_hex,
+                      log_item, pull_all, put_request, shard_for_key)
 
 SHARDS = 4
 ROUTED = 2000
@@ -162,3 +162,37 @@ def test_pull_log_iterator_covers_every_shard(written):
         total += n
     assert total == ROUTED + LOAD_BALANCED
 
+
+
+def test_json_put_logs_as_the_java_sdk_sends_them(client, project, cairn_server):
+    """The Java SDK's JSON mode: `Content-Type: application/json`, one LogGroup as
+    `{"__topic__", "__source__", "__logs__": [{"__time__", "__time_ns_part__", k: v}], "__tags__"}`,
+    compressed or not; each log keeps its `__time__`."""
+    import json
+
+    import lz4.block
+
+    from conftest import raw_request
+
+    client.create_logstore(project, "json-put", ttl=30, shard_count=1)
+    doc = {"__topic__": "java", "__source__": "10.1.1.1", "__tags__": {"__pack_unique_id__": "u-1"},
+           "__logs__": [{"__time__": 1_700_000_000, "__time_ns_part__": 42, "level": "warn", "msg": "é"},
+                        {"__time__": 1_700_000_001, "k": None}]}
+    body = json.dumps(doc).encode()
+    plain = raw_request(cairn_server, "POST", project, "/logstores/json-put/shards/lb", body=body,
+                        headers={"Content-Type": "application/json", "x-log-bodyrawsize": str(len(body))})
+    assert plain.status_code == 200, plain.text
+    packed = lz4.block.compress(body)[4:]
+    r = raw_request(cairn_server, "POST", project, "/logstores/json-put/shards/lb", body=packed,
+                    headers={"Content-Type": "application/json", "x-log-bodyrawsize": str(len(body)),
+                             "x-log-compresstype": "lz4"})
+    assert r.status_code == 200, r.text
+    want = ("java", "10.1.1.1", [("__pack_unique_id__", "u-1")],
+            [(1_700_000_000, 42, [("level", "warn"), ("msg", "é")]), (1_700_000_001, 0, [("k", "")])])
+    assert [group_fields(g) for g in pull_all(client, project, "json-put", 0)] == [want, want]
+    # A body that is not a JSON LogGroup is refused and takes no cursor.
+    for bad in [b"{}", b'{"__logs__": []}', b'{"__logs__": [{"__time__": "soon", "a": "b"}]}', b"[1]"]:
+        r = raw_request(cairn_server, "POST", project, "/logstores/json-put/shards/lb", body=bad,
+                        headers={"Content-Type": "application/json"})
+        assert_error(r, 400, "PostBodyInvalid")
+    assert len(pull_all(client, project, "json-put", 0)) == 2

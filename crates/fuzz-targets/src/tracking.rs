@@ -1,14 +1,14 @@
-//! Web tracking bodies: the JSON batch of `POST /logstores/{ls}/track`, which anyone may send to
-//! a logstore with tracking on.
+//! JSON LogGroup bodies: the batch of `POST /logstores/{ls}/track`, which anyone may send to
+//! a logstore with tracking on, and of PutLogs with `application/json`.
 
-use cairn::http::parse_tracking_batch;
+use cairn::http::parse_json_batch;
 use cairn::http::SlsError;
 use serde_json::{json, Map, Value};
 
 /// Runs `data` through the tracking body parser: a typed batch or `400 PostBodyInvalid`, and an
 /// accepted batch written back as JSON parses to itself.
 pub fn tracking_body(data: &[u8]) {
-    match parse_tracking_batch(data) {
+    match parse_json_batch(data) {
         Ok(b) => {
             let v: Value = serde_json::from_slice(data).expect("accepted bodies are JSON");
             assert!(v.get("__logs__").is_some_and(Value::is_array));
@@ -30,7 +30,7 @@ pub fn tracking_body(data: &[u8]) {
                 again["__source__"] = json!(s);
             }
             let back =
-                parse_tracking_batch(&serde_json::to_vec(&again).unwrap()).expect("its own JSON");
+                parse_json_batch(&serde_json::to_vec(&again).unwrap()).expect("its own JSON");
             // Duplicate keys collapse in a JSON object; what is left is what was parsed.
             assert_eq!(back.topic, b.topic);
             assert_eq!(back.source, b.source);

@@ -6,7 +6,7 @@ use axum::response::Response;
 use cairn_proto::CompressType;
 use serde_json::json;
 
-use super::{Ctx, Reply};
+use super::{json_logs, Ctx, Reply};
 use crate::excerpt::excerpt;
 use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
@@ -16,39 +16,7 @@ use crate::service::{blocking, CursorFrom, Error, PullFormat, PutTarget};
 pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     let project = ctx.project()?;
     let limit = ctx.state.max_raw_body;
-    if ctx
-        .header("content-type")
-        .is_some_and(|c| c.starts_with("application/json"))
-    {
-        return Err(SlsError::new(
-            SlsCode::PostBodyInvalid,
-            "JSON PutLogs bodies are not supported; send a LogGroup protobuf (application/x-protobuf)",
-        ));
-    }
-    let ct = CompressType::from_header(ctx.header("x-log-compresstype")).map_err(|_| {
-        SlsError::new(
-            SlsCode::InvalidCompressType,
-            format!(
-                "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
-                excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
-            ),
-        )
-    })?;
-    let raw_size = match ctx.header("x-log-bodyrawsize") {
-        None => None,
-        Some(s) => Some(s.trim().parse::<usize>().map_err(|_| {
-            SlsError::new(
-                SlsCode::InvalidBodyRawSize,
-                format!("x-log-bodyrawsize {:?} is not a size", excerpt(s)),
-            )
-        })?),
-    };
-    if ct != CompressType::None && raw_size.is_none() {
-        return Err(SlsError::new(
-            SlsCode::MissingBodyRawSize,
-            "a compressed body needs x-log-bodyrawsize",
-        ));
-    }
+    let (ct, raw_size) = json_logs::compression(&ctx)?;
     let declared = if ct == CompressType::None {
         ctx.body.len()
     } else {
@@ -59,6 +27,16 @@ pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
             SlsCode::PostBodyTooLarge,
             format!("body of {declared} bytes is larger than the limit of {limit} bytes"),
         ));
+    }
+    if ctx
+        .header("content-type")
+        .is_some_and(|c| c.trim_start().starts_with("application/json"))
+    {
+        // A JSON LogGroup (the Java SDK's JSON mode; design §5).
+        let batch = json_logs::parse_json_batch(&json_logs::decompressed(&ctx)?)?;
+        let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+        blocking(move || svc.put_json(&project, &ls, target, batch)).await?;
+        return Ok(json::empty());
     }
     let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body);
     blocking(move || svc.put_body(&project, &ls, target, ct, &body, raw_size, limit)).await?;

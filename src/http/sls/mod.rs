@@ -4,6 +4,7 @@
 
 mod auth;
 mod consumers;
+mod json_logs;
 mod logs;
 mod logstores;
 mod projects;
@@ -11,7 +12,8 @@ mod shards;
 mod tracking;
 mod wire;
 
-pub use tracking::{parse_tracking_batch, TrackingLimiter};
+pub use json_logs::parse_json_batch;
+pub use tracking::TrackingLimiter;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -166,7 +168,8 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
         .filter(|s| !s.is_empty())
         .map(percent_decode)
         .collect();
-    let track = matches!(segs.as_slice(), [l, _, last] if l == "logstores" && tracking::is_tracking(last));
+    let track =
+        matches!(segs.as_slice(), [l, _, last] if l == "logstores" && tracking::is_tracking(last));
     // Web tracking without a signature (design §16): a CORS preflight never carries one, and a
     // tracking write may leave it out; both are bounded by the tracking rate.
     let unsigned_track = track && !parts.headers.contains_key("authorization");

@@ -7,15 +7,13 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use cairn_proto::CompressType;
 use parking_lot::Mutex;
-use serde_json::Value;
 
+use super::json_logs::{self, parse_json_batch};
 use super::{Ctx, Reply};
 use crate::excerpt::excerpt;
-use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
-use crate::service::{blocking, TrackedBatch};
+use crate::service::{blocking, JsonBatch};
 
 /// The paths of tracking requests, by their last segment.
 pub(super) fn is_tracking(last: &str) -> bool {
@@ -33,7 +31,8 @@ const PIXEL: &[u8] = &[
 ];
 
 /// Headers a browser may send on a tracking request (answered to a preflight that names none).
-const ALLOWED_HEADERS: &str = "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type";
+const ALLOWED_HEADERS: &str =
+    "x-log-apiversion, x-log-bodyrawsize, x-log-compresstype, content-type";
 
 /// Adds the CORS headers every tracking answer carries, errors included, so that a page can
 /// read it.
@@ -104,68 +103,10 @@ impl TrackingLimiter {
     }
 }
 
-fn body_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn object_pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>, SlsError> {
-    let o = v.as_object().ok_or_else(|| {
-        SlsError::new(
-            SlsCode::PostBodyInvalid,
-            format!("{what} must be a JSON object of fields"),
-        )
-    })?;
-    Ok(o.iter().map(|(k, v)| (k.clone(), body_text(v))).collect())
-}
-
-/// Parses a JSON tracking batch: `__topic__`, `__source__`, `__tags__` and `__logs__`.
-pub fn parse_tracking_batch(body: &[u8]) -> Result<TrackedBatch, SlsError> {
-    let invalid = |m: String| SlsError::new(SlsCode::PostBodyInvalid, m);
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        invalid(format!(
-            "the tracking body is not JSON: {}",
-            excerpt(&e.to_string())
-        ))
-    })?;
-    let o = v
-        .as_object()
-        .ok_or_else(|| invalid("the tracking body must be a JSON object".into()))?;
-    let mut batch = TrackedBatch::default();
-    for (k, v) in o {
-        match k.as_str() {
-            "__topic__" => batch.topic = Some(body_text(v)),
-            "__source__" => batch.source = Some(body_text(v)),
-            "__tags__" => batch.tags = object_pairs(v, "__tags__")?,
-            "__logs__" => {
-                let logs = v
-                    .as_array()
-                    .ok_or_else(|| invalid("__logs__ must be an array of objects".into()))?;
-                batch.logs = logs
-                    .iter()
-                    .map(|l| object_pairs(l, "each log of __logs__"))
-                    .collect::<Result<_, _>>()?;
-            }
-            other => {
-                return Err(invalid(format!(
-                    "unknown key {:?} in the tracking body; use __topic__, __source__, __tags__ and __logs__",
-                    excerpt(other)
-                )))
-            }
-        }
-    }
-    if !o.contains_key("__logs__") {
-        return Err(invalid("the tracking body needs __logs__".into()));
-    }
-    Ok(batch)
-}
-
 /// One log from a query string: every parameter but `APIVersion` is a field, except
 /// `__topic__` and `__source__`, and `__tag__:<key>`, a tag.
-pub(super) fn batch_from_query(ctx: &Ctx) -> TrackedBatch {
-    let mut batch = TrackedBatch::default();
+pub(super) fn batch_from_query(ctx: &Ctx) -> JsonBatch {
+    let mut batch = JsonBatch::default();
     let mut fields = Vec::new();
     for (k, v) in ctx.query.pairs() {
         match k {
@@ -203,30 +144,7 @@ fn check_api_version(ctx: &Ctx) -> Result<(), SlsError> {
 pub(super) async fn post(ctx: Ctx, ls: &str) -> Reply {
     check_api_version(&ctx)?;
     let project = ctx.project()?;
-    let ct = CompressType::from_header(ctx.header("x-log-compresstype")).map_err(|_| {
-        SlsError::new(
-            SlsCode::InvalidCompressType,
-            format!(
-                "x-log-compresstype {:?} is not supported; use lz4, zstd, deflate or none",
-                excerpt(ctx.header("x-log-compresstype").unwrap_or(""))
-            ),
-        )
-    })?;
-    let raw_size = ctx
-        .header("x-log-bodyrawsize")
-        .and_then(|s| s.trim().parse::<usize>().ok());
-    let limit = ctx.state.max_raw_body;
-    let body = if ct == CompressType::None {
-        ctx.body.to_vec()
-    } else {
-        cairn_proto::decompress(ct, &ctx.body, raw_size, limit).map_err(|e| {
-            SlsError::new(
-                SlsCode::PostBodyUncompressError,
-                format!("cannot decompress the tracking body: {e}"),
-            )
-        })?
-    };
-    let batch = parse_tracking_batch(&body)?;
+    let batch = parse_json_batch(&json_logs::decompressed(&ctx)?)?;
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     blocking(move || svc.put_tracked(&project, &ls, batch)).await?;
     Ok(Response::new(Body::empty()))
@@ -268,41 +186,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batches_parse_as_the_browser_sdk_and_put_webtracking_send_them() {
-        let b = parse_tracking_batch(
-            br#"{"__logs__":[{"a":"1","n":2,"o":{"x":true}},{"b":""}],
-                 "__tags__":{"t":"v"},"__topic__":"web","__source__":"s"}"#,
-        )
-        .unwrap();
-        assert_eq!(b.topic.as_deref(), Some("web"));
-        assert_eq!(b.source.as_deref(), Some("s"));
-        assert_eq!(b.tags, vec![("t".to_string(), "v".to_string())]);
-        assert_eq!(
-            b.logs,
-            vec![
-                vec![
-                    ("a".to_string(), "1".to_string()),
-                    ("n".to_string(), "2".to_string()),
-                    ("o".to_string(), r#"{"x":true}"#.to_string()),
-                ],
-                vec![("b".to_string(), String::new())],
-            ]
-        );
-        for bad in [
-            &b"not json"[..],
-            b"[]",
-            b"{}",
-            br#"{"__logs__":{}}"#,
-            br#"{"__logs__":[1]}"#,
-            br#"{"__logs__":[],"__tags__":[]}"#,
-            br#"{"__logs__":[],"extra":1}"#,
-        ] {
-            let e = parse_tracking_batch(bad).unwrap_err();
-            assert_eq!(e.code, SlsCode::PostBodyInvalid, "{bad:?}");
-        }
-    }
-
-    #[test]
     fn the_limiter_allows_a_minute_of_requests_then_refills() {
         let l = TrackingLimiter::new(3);
         let t0 = Instant::now();
@@ -314,6 +197,9 @@ mod tests {
         assert!(l.take(t0 + Duration::from_secs(3600)));
         assert!(l.take(t0 + Duration::from_secs(3600)));
         assert!(l.take(t0 + Duration::from_secs(3600)));
-        assert!(!l.take(t0 + Duration::from_secs(3600)), "never more than a minute's worth");
+        assert!(
+            !l.take(t0 + Duration::from_secs(3600)),
+            "never more than a minute's worth"
+        );
     }
 }
