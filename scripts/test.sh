@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust workspace (unit tests and black-box tests against the real binary),
 # then the official clients against the real binary (tests/python): the classic Python SDK and
-# its consumer library, the OpenAPI SDK, the `aliyunlog` CLI, and the web tracking package in
+# its consumer library, the OpenAPI SDK, the `aliyunlog` CLI, the Node SDKs, and the web tracking package in
 # headless Chromium. Needs Rust, python3 and npm; the Python packages go into .venv, the npm
 # packages into tests/js/node_modules, and Chromium is installed from Debian when missing.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Installs Debian's package $2 when the command $1 is missing (as root), or says what to install.
+need() {
+    command -v "$1" >/dev/null && return
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+    else
+        echo "error: $1 is not installed (apt-get install $2)" >&2
+        exit 1
+    fi
+}
 
 cargo build --workspace --bins
 # Run every Rust test even when one fails, then the Python suite; fail at the end if either did.
@@ -32,25 +44,9 @@ fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
 # The browser test (tests/python/test_web_tracking.py) loads the official web tracking package
-# into Debian's Chromium.
-if ! command -v chromium >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-        echo "error: chromium is not installed (apt-get install chromium)" >&2
-        exit 1
-    fi
-fi
-if ! command -v npm >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-    else
-        echo "error: npm is not installed (apt-get install npm)" >&2
-        exit 1
-    fi
-fi
+# into Debian's Chromium; the Node SDKs and that package come from npm.
+need chromium chromium
+need npm npm
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 
 status=0

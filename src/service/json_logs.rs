@@ -160,6 +160,14 @@ mod tests {
         }
     }
 
+    /// How many LogGroups shard 0 of proj/ls1 holds.
+    fn stored(svc: &Service) -> usize {
+        svc.pull_logs("proj", "ls1", 0, 0, 10, None)
+            .unwrap()
+            .records
+            .len()
+    }
+
     fn enable(svc: &Service, on: bool) {
         svc.update_logstore(
             "proj",
@@ -182,13 +190,7 @@ mod tests {
             svc.put_tracked("proj", "ls1", one()),
             Err(Error::TrackingDisabled(_))
         ));
-        assert_eq!(
-            svc.pull_logs("proj", "ls1", 0, 0, 10, None)
-                .unwrap()
-                .records
-                .len(),
-            0
-        );
+        assert_eq!(stored(&svc), 0);
         enable(&svc, true);
         svc.put_tracked("proj", "ls1", one()).unwrap();
         enable(&svc, false);
@@ -196,13 +198,7 @@ mod tests {
             svc.put_tracked("proj", "ls1", one()),
             Err(Error::TrackingDisabled(_))
         ));
-        assert_eq!(
-            svc.pull_logs("proj", "ls1", 0, 0, 10, None)
-                .unwrap()
-                .records
-                .len(),
-            1
-        );
+        assert_eq!(stored(&svc), 1);
         assert!(matches!(
             svc.put_tracked("proj", "nope", one()),
             Err(Error::LogStoreNotExist(_))
@@ -287,13 +283,7 @@ mod tests {
                 Err(Error::PostBodyInvalid(_))
             ));
         }
-        assert_eq!(
-            svc.pull_logs("proj", "ls1", 0, 0, 10, None)
-                .unwrap()
-                .records
-                .len(),
-            1
-        );
+        assert_eq!(stored(&svc), 1);
     }
 
     #[test]
@@ -311,12 +301,6 @@ mod tests {
                 Err(Error::PostBodyInvalid(_))
             ));
         }
-        assert_eq!(
-            svc.pull_logs("proj", "ls1", 0, 0, 10, None)
-                .unwrap()
-                .records
-                .len(),
-            0
-        );
+        assert_eq!(stored(&svc), 0);
     }
 }

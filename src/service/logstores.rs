@@ -66,6 +66,20 @@ fn check_ttl(ttl: u32) -> Result<()> {
     }
 }
 
+/// `slot` becomes `v` when there is one.
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// `slot` becomes `v` when it is given.
+fn keep<T>(slot: &mut Option<T>, v: Option<T>) {
+    if v.is_some() {
+        *slot = v;
+    }
+}
+
 fn check_settings(s: &LogstoreSettings) -> Result<()> {
     check_ttl(s.ttl)?;
     if !(1..=MAX_MAX_SPLIT_SHARD).contains(&s.max_split_shard) {
@@ -259,7 +273,6 @@ impl Service {
             names.into_iter().skip(offset).take(size).cloned().collect(),
         ))
     }
-
     /// UpdateLogStore: applies the given fields. `shardCount` is accepted and ignored (shards
     /// change through split and merge).
     pub fn update_logstore(&self, project: &str, name: &str, spec: LogstoreSpec) -> Result<()> {
@@ -274,48 +287,21 @@ impl Service {
         let old = self.logstore(project, name)?;
         let mut rec = old.rec.clone();
         let s = &mut rec.settings;
-        if let Some(v) = spec.ttl {
-            s.ttl = v;
-        }
-        if let Some(v) = spec.enable_tracking {
-            s.enable_tracking = v;
-        }
-        if let Some(v) = spec.auto_split {
-            s.auto_split = v;
-        }
-        if let Some(v) = spec.max_split_shard {
-            s.max_split_shard = v;
-        }
-        if let Some(v) = spec.append_meta {
-            s.append_meta = v;
-        }
-        if let Some(v) = spec.telemetry_type {
-            s.telemetry_type = v;
-        }
-        if spec.hot_ttl.is_some() {
-            s.hot_ttl = spec.hot_ttl;
-        }
-        if spec.mode.is_some() {
-            s.mode = spec.mode;
-        }
-        if spec.infrequent_access_ttl.is_some() {
-            s.infrequent_access_ttl = spec.infrequent_access_ttl;
-        }
-        if spec.encrypt_conf.is_some() {
-            s.encrypt_conf = spec.encrypt_conf;
-        }
-        if spec.sharding_policy.is_some() {
-            s.sharding_policy = spec.sharding_policy;
-        }
-        if spec.product_type.is_some() {
-            s.product_type = spec.product_type;
-        }
-        if spec.processor_id.is_some() {
-            s.processor_id = spec.processor_id;
-        }
-        if spec.resource_group_id.is_some() {
-            s.resource_group_id = spec.resource_group_id;
-        }
+        // Each field the body names replaces the stored one; the others stay.
+        set(&mut s.ttl, spec.ttl);
+        set(&mut s.enable_tracking, spec.enable_tracking);
+        set(&mut s.auto_split, spec.auto_split);
+        set(&mut s.max_split_shard, spec.max_split_shard);
+        set(&mut s.append_meta, spec.append_meta);
+        set(&mut s.telemetry_type, spec.telemetry_type);
+        keep(&mut s.hot_ttl, spec.hot_ttl);
+        keep(&mut s.mode, spec.mode);
+        keep(&mut s.infrequent_access_ttl, spec.infrequent_access_ttl);
+        keep(&mut s.encrypt_conf, spec.encrypt_conf);
+        keep(&mut s.sharding_policy, spec.sharding_policy);
+        keep(&mut s.product_type, spec.product_type);
+        keep(&mut s.processor_id, spec.processor_id);
+        keep(&mut s.resource_group_id, spec.resource_group_id);
         check_settings(&rec.settings)?;
         rec.last_modify_time = self.now_secs();
         self.replace_logstore(&old, rec, old.logs.clone(), Vec::new())

@@ -14,7 +14,7 @@
 //! | [`sls_signature`] | an HTTP request head and body | verification never panics and never leaks the secret; the request re-signed v1 and v4 verifies, with a wrong secret does not, and not outside the clock skew |
 //! | [`digest`] | method, request target, Digest `Authorization` | parse → print → parse round trips; the credentials with an independently computed response verify exactly when their fields allow it, once per nonce count |
 //! | [`atlas_body`] | an Atlas request body | the three body parsers answer a typed request or a 400 in the Atlas error shape; accepted requests round trip through JSON |
-//! | [`tracking_body`] | a web tracking body | a typed batch or `400 PostBodyInvalid` with a bounded message; accepted batches round trip through JSON |
+//! | [`tracking_body`] | a JSON LogGroup body (web tracking, JSON PutLogs) | a typed batch or `400 PostBodyInvalid` with a bounded message; accepted batches round trip through JSON |
 
 pub mod alloc;
 mod atlas;
