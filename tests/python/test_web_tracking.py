@@ -217,6 +217,14 @@ def test_refused_tracking_writes_store_nothing(cairn_server, client, project):
     assert_error(track_post(cairn_server, project, "open", b"\x00garbage",
                             {"x-log-compresstype": "lz4", "x-log-bodyrawsize": "100"}), 400,
                  "PostBodyUncompressError")
+    # Unsigned bodies are at most 1 MiB, as sent and once decompressed.
+    big = json.dumps({"__logs__": [{"k": "x" * (1 << 20)}]}).encode()
+    assert_error(track_post(cairn_server, project, "open", big), 413, "PostBodyTooLarge")
+    packed = zlib.compress(big)
+    assert len(packed) < 1 << 20
+    assert_error(track_post(cairn_server, project, "open", packed,
+                            {"x-log-compresstype": "deflate", "x-log-bodyrawsize": str(len(big))}),
+                 413, "PostBodyTooLarge")
     # Other routes are not opened by the tracking path's exemption.
     r = requests.post(track_url(cairn_server, "/logstores/open/shards/lb"), data=b"x", proxies={"http": None},
                       headers={"Host": f"{project}.localhost"}, timeout=30)

@@ -40,18 +40,13 @@ pub(super) fn compression(ctx: &Ctx) -> Result<(CompressType, Option<usize>), Sl
     Ok((ct, raw_size))
 }
 
-/// The body, decompressed as its headers say, at most `sls.max_raw_body_bytes`.
+/// The body, decompressed as its headers say, at most the request's raw limit.
 pub(super) fn decompressed(ctx: &Ctx) -> Result<Vec<u8>, SlsError> {
     let (ct, raw_size) = compression(ctx)?;
     if ct == CompressType::None {
         return Ok(ctx.body.to_vec());
     }
-    Ok(decompress_body(
-        ct,
-        &ctx.body,
-        raw_size,
-        ctx.state.max_raw_body,
-    )?)
+    Ok(decompress_body(ct, &ctx.body, raw_size, ctx.raw_limit)?)
 }
 
 /// A field's value: strings as they are, `null` as empty, anything else as its JSON text.

@@ -15,7 +15,7 @@ use crate::service::{blocking, CursorFrom, Error, PullFormat, PutTarget};
 
 pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
     let project = ctx.project()?;
-    let limit = ctx.state.max_raw_body;
+    let limit = ctx.raw_limit;
     let (ct, raw_size) = json_logs::compression(&ctx)?;
     let declared = if ct == CompressType::None {
         ctx.body.len()

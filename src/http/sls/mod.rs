@@ -84,6 +84,8 @@ pub(super) struct Ctx {
     project: Option<String>,
     query: Query,
     body: Bytes,
+    /// The most a body may decompress to: `sls.max_raw_body_bytes`, less for unsigned tracking.
+    raw_limit: usize,
 }
 
 impl Ctx {
@@ -160,7 +162,6 @@ fn unknown_host(state: &AppState, UnknownHost(host): UnknownHost) -> SlsError {
 }
 
 async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
-    let limit = state.max_raw_body + BODY_SLACK;
     let segs: Vec<String> = parts
         .uri
         .path()
@@ -187,10 +188,28 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 project: None,
                 query: Query::default(),
                 body: Bytes::new(),
+                raw_limit: 0,
             };
             return tracking::preflight(&ctx);
         }
     }
+    // Unsigned tracking bodies are small, and few are parsed at once: what a stranger can make
+    // the server hold stays bounded (design §16).
+    let (limit, raw_limit) = if unsigned_track {
+        (tracking::MAX_BODY, tracking::MAX_BODY)
+    } else {
+        (state.max_raw_body + BODY_SLACK, state.max_raw_body)
+    };
+    let _in_flight = if unsigned_track {
+        Some(
+            state
+                .tracking
+                .enter(state.limits.body_stall_timeout)
+                .await?,
+        )
+    } else {
+        None
+    };
     // Refused before anything is read: a declared length over the limit, then a request whose
     // head does not authenticate (design §14, §15).
     check_declared(&body, limit).map_err(body_error)?;
@@ -219,6 +238,7 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
         project,
         query,
         body,
+        raw_limit,
     };
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {

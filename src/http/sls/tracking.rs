@@ -2,16 +2,19 @@
 //! SDK send it), `GET /logstores/{ls}/track` and `GET .../track_ua.gif` (one log in the query
 //! string, as image beacons send it), and the CORS preflight browsers send first (design §16).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use parking_lot::Mutex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::json_logs::{self, parse_json_batch};
 use super::{Ctx, Reply};
 use crate::excerpt::excerpt;
+use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
 use crate::service::{blocking, JsonBatch};
 
@@ -70,11 +73,18 @@ pub(super) fn preflight(ctx: &Ctx) -> Reply {
     Ok(r)
 }
 
-/// Unsigned tracking requests allowed per minute across the server: a token bucket holding
-/// at most a minute's worth.
+/// The largest unsigned tracking body, as sent and once decompressed.
+pub(super) const MAX_BODY: usize = 1 << 20;
+
+/// Unsigned tracking requests read and parsed at once; more wait for their turn.
+const IN_FLIGHT: usize = 8;
+
+/// Bounds unsigned tracking requests: how many a minute across the server (a token bucket
+/// holding at most a minute's worth), and how many are read and parsed at once.
 pub struct TrackingLimiter {
     per_minute: f64,
     state: Mutex<(f64, Instant)>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl TrackingLimiter {
@@ -84,6 +94,19 @@ impl TrackingLimiter {
         Self {
             per_minute,
             state: Mutex::new((per_minute, Instant::now())),
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+        }
+    }
+
+    /// A turn to read and parse one request, waited for at most `patience`; held until the
+    /// request is answered.
+    pub(super) async fn enter(&self, patience: Duration) -> Result<OwnedSemaphorePermit, SlsError> {
+        match tokio::time::timeout(patience, self.in_flight.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(SlsError::new(
+                SlsCode::ServerBusy,
+                "too many unsigned web tracking requests at once; retry later",
+            )),
         }
     }
 
@@ -184,6 +207,23 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_few_unsigned_requests_are_parsed_at_once() {
+        let l = TrackingLimiter::new(1000);
+        let patience = Duration::from_secs(30);
+        let mut held = Vec::new();
+        for _ in 0..IN_FLIGHT {
+            held.push(l.enter(patience).await.unwrap());
+        }
+        let e = l.enter(patience).await.unwrap_err();
+        assert_eq!(e.code, SlsCode::ServerBusy);
+        held.pop();
+        assert!(
+            l.enter(patience).await.is_ok(),
+            "a turn comes back when one ends"
+        );
+    }
 
     #[test]
     fn the_limiter_allows_a_minute_of_requests_then_refills() {
