@@ -57,6 +57,8 @@ codes! {
         ProjectAlreadyExist => ("ProjectAlreadyExist", 400, "CreateProject of a project that exists."),
         ProjectInfoInvalid => ("ProjectInfoInvalid", 400, "A project's settings are invalid."),
         LogStoreNotExist => ("LogStoreNotExist", 404, "The logstore does not exist."),
+        IndexConfigNotExist => ("IndexConfigNotExist", 400, "The logstore has no index configuration (GetIndex, UpdateIndex, DeleteIndex)."),
+        IndexAlreadyExist => ("IndexAlreadyExist", 400, "CreateIndex on a logstore that has an index."),
         LogStoreAlreadyExist => ("LogStoreAlreadyExist", 400, "CreateLogStore of a logstore that exists."),
         LogStoreInfoInvalid => ("LogStoreInfoInvalid", 400, "A logstore's settings are invalid (ttl, shardCount, maxSplitShard, …)."),
         ShardNotExist => ("ShardNotExist", 400, "The shard does not exist."),

@@ -56,6 +56,8 @@ impl From<Error> for SlsError {
             Error::LogStoreAlreadyExist(_) => SlsCode::LogStoreAlreadyExist,
             Error::LogStoreIdNotExist(_) => SlsCode::LogStoreNotExist,
             Error::TrackingDisabled(_) => SlsCode::Unauthorized,
+            Error::IndexAlreadyExist(_) => SlsCode::IndexAlreadyExist,
+            Error::IndexConfigNotExist(_) => SlsCode::IndexConfigNotExist,
             Error::ShardNotExist(_) => SlsCode::ShardNotExist,
             Error::InvalidCursor(_) => SlsCode::InvalidCursor,
             Error::ParameterInvalid(_) => SlsCode::ParameterInvalid,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::index::{IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
 use super::*;
 
 /// Opens the store under test: the same store (same file, same database) each time it is called,
@@ -46,6 +47,35 @@ fn logstore(project: &str, name: &str, uid: &str) -> LogstoreRec {
             product_type: Some("p".into()),
             processor_id: Some("proc".into()),
             resource_group_id: Some("rg".into()),
+            index: Some(IndexConfig {
+                line: Some(LineIndex {
+                    text: TextRules {
+                        token: vec![",".into(), " ".into()],
+                        case_sensitive: Some(false),
+                        chn: None,
+                    },
+                    include_keys: None,
+                    exclude_keys: Some(vec!["secret".into()]),
+                    extra: Default::default(),
+                }),
+                keys: [(
+                    "status".to_string(),
+                    KeyIndex {
+                        kind: KeyType::Long,
+                        text: None,
+                        alias: None,
+                        doc_value: Some(true),
+                        json_keys: Default::default(),
+                        index_all: None,
+                        max_depth: None,
+                        extra: Default::default(),
+                    },
+                )]
+                .into(),
+                max_text_len: Some(2048),
+                last_modify_time: 5,
+                ..Default::default()
+            }),
         },
         create_time: 3,
         last_modify_time: 4,

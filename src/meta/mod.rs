@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod index;
+
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +190,9 @@ pub struct LogstoreSettings {
     /// `resourceGroupId`, when given.
     #[serde(default)]
     pub resource_group_id: Option<String>,
+    /// The index configuration (CreateIndex), when there is one (design §17).
+    #[serde(default)]
+    pub index: Option<index::IndexConfig>,
 }
 
 /// A logstore as stored.
@@ -1043,6 +1048,7 @@ mod tests {
                 product_type: None,
                 processor_id: None,
                 resource_group_id: None,
+                index: None,
             },
             create_time: 1,
             last_modify_time: 1,

@@ -161,6 +161,7 @@ impl Service {
             product_type: spec.product_type,
             processor_id: spec.processor_id,
             resource_group_id: spec.resource_group_id,
+            index: None,
         };
         check_settings(&settings)?;
 

@@ -8,6 +8,7 @@
 mod backups;
 mod consumers;
 mod dirs;
+mod index;
 mod json_logs;
 mod logs;
 mod logstores;
@@ -33,6 +34,7 @@ use crate::meta::{
 
 pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
+pub use index::validate as validate_index;
 pub use json_logs::{JsonBatch, MAX_JSON_LOGS};
 pub use logs::{
     decompress_body, parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead,
@@ -65,6 +67,12 @@ pub enum Error {
     /// Duplicate logstore.
     #[error("logstore {} already exists", excerpt(.0))]
     LogStoreAlreadyExist(String),
+    /// CreateIndex on a logstore that has an index.
+    #[error("the logstore {} already has an index", excerpt(.0))]
+    IndexAlreadyExist(String),
+    /// No index configuration (GetIndex, UpdateIndex, DeleteIndex).
+    #[error("logstore without index config: {}", excerpt(.0))]
+    IndexConfigNotExist(String),
     /// A tracking (unsigned) write to a logstore without `enable_tracking`.
     #[error(
         "web tracking is not enabled for logstore {}: set enable_tracking with UpdateLogStore, \

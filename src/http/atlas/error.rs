@@ -168,6 +168,8 @@ impl AtlasError {
             | Error::ConsumerGroupAlreadyExist(_)
             | Error::ConsumerNotMatch(_)
             | Error::TrackingDisabled(_)
+            | Error::IndexAlreadyExist(_)
+            | Error::IndexConfigNotExist(_)
             | Error::QuotaExceed(_)) => {
                 Self::new(AtlasCode::InvalidAttribute, e.to_string(), vec![])
             }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod consumers;
+mod index;
 mod json_logs;
 mod logs;
 mod logstores;
@@ -270,6 +271,12 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
             logs::put(ctx, ls, PutTarget::LoadBalance).await
         }
         (m, ["logstores", ls, "shards"]) if m == Method::GET => shards::list(ctx, ls).await,
+        (m, ["logstores", ls, "index"]) if m == Method::GET && ctx.query.get("type").is_none() => {
+            index::get(ctx, ls).await
+        }
+        (m, ["logstores", ls, "index"]) if m == Method::POST => index::create(ctx, ls).await,
+        (m, ["logstores", ls, "index"]) if m == Method::PUT => index::update(ctx, ls).await,
+        (m, ["logstores", ls, "index"]) if m == Method::DELETE => index::delete(ctx, ls).await,
         (m, ["logstores", ls, "shards", "lb"]) if m == Method::POST => {
             logs::put(ctx, ls, PutTarget::LoadBalance).await
         }
