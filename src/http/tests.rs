@@ -1066,3 +1066,39 @@ async fn empty_put_logs_bodies_and_groups_without_logs_are_refused() {
     }
     assert_eq!(h.end_cursor(0).await, before, "no cursor was taken");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_kept_in_the_metadata_store_are_at_most_a_mib() {
+    let h = Harness::new();
+    h.setup(1).await;
+    let big = json!({"logstoreName": "big", "ttl": 1, "shardCount": 1,
+        "encrypt_conf": {"pad": "x".repeat(1 << 20)}});
+    let r = h
+        .call("POST", "proj.localhost", "/logstores", Some(big))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (413, "PostBodyTooLarge")
+    );
+    let index = json!({"line": {"token": [","]}, "pad": "x".repeat(1 << 20)});
+    let r = h
+        .call(
+            "POST",
+            "proj.localhost",
+            "/logstores/ls1/index",
+            Some(index),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (413, "PostBodyTooLarge")
+    );
+    let r = h
+        .call("GET", "proj.localhost", "/logstores/big", None)
+        .await;
+    assert_eq!(r.status, 404, "nothing was created");
+    let r = h
+        .call("GET", "proj.localhost", "/logstores/ls1/index", None)
+        .await;
+    assert_eq!(r.error_code(), "IndexConfigNotExist");
+}

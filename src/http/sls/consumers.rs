@@ -27,7 +27,7 @@ fn settings(v: &Value) -> Result<(Option<u32>, Option<bool>), SlsError> {
 
 pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let v = ctx.json_body()?;
+    let v = ctx.stored_json_body()?;
     let name = Fields(&v)
         .str("consumerGroup")
         .map_err(field)?
@@ -45,7 +45,7 @@ pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
 
 pub(super) async fn update(ctx: Ctx, ls: &str, cg: &str) -> Reply {
     let project = ctx.project()?;
-    let (timeout, order) = settings(&ctx.json_body()?)?;
+    let (timeout, order) = settings(&ctx.stored_json_body()?)?;
     let (svc, ls, cg) = (ctx.state.svc.clone(), ls.to_string(), cg.to_string());
     blocking(move || svc.update_consumer_group(&project, &ls, &cg, timeout, order)).await?;
     Ok(json::empty())

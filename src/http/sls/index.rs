@@ -282,7 +282,7 @@ pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
 
 pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let cfg = parse_index(&ctx.json_body()?)?;
+    let cfg = parse_index(&ctx.stored_json_body()?)?;
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     blocking(move || svc.create_index(&project, &ls, cfg)).await?;
     Ok(json::empty())
@@ -297,7 +297,7 @@ pub(super) async fn get(ctx: Ctx, ls: &str) -> Reply {
 
 pub(super) async fn update(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let cfg = parse_index(&ctx.json_body()?)?;
+    let cfg = parse_index(&ctx.stored_json_body()?)?;
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
     blocking(move || svc.update_index(&project, &ls, cfg)).await?;
     Ok(json::empty())

@@ -43,7 +43,7 @@ fn spec(v: &Value) -> Result<LogstoreSpec, SlsError> {
 
 pub(super) async fn create(ctx: Ctx) -> Reply {
     let project = ctx.project()?;
-    let spec = spec(&ctx.json_body()?)?;
+    let spec = spec(&ctx.stored_json_body()?)?;
     let svc = ctx.state.svc.clone();
     blocking(move || svc.create_logstore(&project, spec)).await?;
     Ok(json::empty())
@@ -69,7 +69,7 @@ pub(super) async fn list(ctx: Ctx) -> Reply {
 
 pub(super) async fn update(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let mut body = ctx.json_body()?;
+    let mut body = ctx.stored_json_body()?;
     // The path names the logstore; the Rust SDK leaves it out of the body.
     if let Some(o) = body.as_object_mut() {
         o.entry("logstoreName").or_insert_with(|| json!(ls));

@@ -36,6 +36,10 @@ use crate::service::{parse_hash_key, PutTarget};
 
 type Reply = Result<Response<Body>, SlsError>;
 
+/// The largest JSON body kept in the metadata store (projects, logstores, consumer groups,
+/// indexes).
+const MAX_JSON_BODY: usize = 1 << 20;
+
 /// A body field of the wrong type: `400 ParameterInvalid`.
 fn field(e: FieldError) -> SlsError {
     SlsError::param(e.to_string())
@@ -102,6 +106,22 @@ impl Ctx {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The body as a JSON document that will be kept in the metadata store (a project,
+    /// logstore, consumer group or index): at most [`MAX_JSON_BODY`] bytes.
+    fn stored_json_body(&self) -> Result<Value, SlsError> {
+        if self.body.len() > MAX_JSON_BODY {
+            return Err(SlsError::new(
+                SlsCode::PostBodyTooLarge,
+                format!(
+                    "this JSON request body is at most {MAX_JSON_BODY} bytes, not {}",
+                    self.body.len()
+                ),
+            ));
+        }
+        self.json_body()
+    }
+
+    /// The body as a JSON document.
     fn json_body(&self) -> Result<Value, SlsError> {
         if self.body.is_empty() {
             return Err(SlsError::new(

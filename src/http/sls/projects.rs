@@ -10,7 +10,7 @@ use crate::http::sls::wire;
 use crate::service::{blocking, ProjectSpec};
 
 pub(super) async fn create(ctx: Ctx) -> Reply {
-    let v = ctx.json_body()?;
+    let v = ctx.stored_json_body()?;
     let f = Fields(&v);
     let body_name = f.str("projectName").map_err(field)?.map(str::to_string);
     let name = match (&ctx.project, body_name) {
@@ -56,7 +56,7 @@ pub(super) async fn list(ctx: Ctx) -> Reply {
 
 pub(super) async fn update(ctx: Ctx) -> Reply {
     let project = ctx.project()?;
-    let v = ctx.json_body()?;
+    let v = ctx.stored_json_body()?;
     let description = Fields(&v)
         .str("description")
         .map_err(field)?
