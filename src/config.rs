@@ -258,14 +258,20 @@ impl StorageConfig {
     }
 }
 
+/// A host name as requests are matched against it: lower case, without a final dot.
+fn normal_host(h: &str) -> String {
+    h.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
 impl Config {
     /// Reads a configuration file.
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        let cfg: Config = toml::from_str(&text)
+        let mut cfg: Config = toml::from_str(&text)
             .with_context(|| format!("parsing config file {}", path.display()))?;
         cfg.validate()?;
+        cfg.sls.endpoints = cfg.sls.endpoints.iter().map(|e| normal_host(e)).collect();
         Ok(cfg)
     }
 
@@ -295,6 +301,20 @@ impl Config {
             self.sls.tracking_requests_per_minute > 0,
             "sls.tracking_requests_per_minute must be positive"
         );
+        anyhow::ensure!(
+            !self.sls.endpoints.is_empty(),
+            "sls.endpoints needs at least one host name"
+        );
+        for e in &self.sls.endpoints {
+            let host = normal_host(e);
+            anyhow::ensure!(
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+                "sls.endpoints: {e:?} is not a host name (no scheme, port or path: \"log.example.com\")"
+            );
+        }
         parse_listen(&self.listen)?;
         let h = &self.http;
         anyhow::ensure!(
@@ -427,6 +447,15 @@ mod tests {
             "[sls]\ntracking_requests_per_minute = 0",
             "sls.tracking_requests_per_minute",
         );
+        for bad in [
+            "[]",
+            "[\"localhost:7070\"]",
+            "[\"http://x\"]",
+            "[\"\"]",
+            "[\"a/b\"]",
+        ] {
+            refused(&format!("[sls]\nendpoints = {bad}"), "sls.endpoints");
+        }
         refused("listen = \"localhost\"", "listen");
         refused("[http]\nmax_connections = 2000000", "http.max_connections");
         for key in [
@@ -456,5 +485,20 @@ mod tests {
         ] {
             toml::from_str::<Config>(text).unwrap().validate().unwrap();
         }
+    }
+
+    #[test]
+    fn endpoints_are_matched_in_lower_case_without_a_final_dot() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cairn.toml");
+        std::fs::write(
+            &p,
+            "[sls]\nendpoints = [\"Log.Example.COM.\", \"localhost\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Config::from_file(&p).unwrap().sls.endpoints,
+            vec!["log.example.com", "localhost"]
+        );
     }
 }

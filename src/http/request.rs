@@ -49,7 +49,8 @@ pub fn request_host(parts: &Parts) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|a| a.as_str().to_string()))?;
-    Some(strip_port(&raw).to_ascii_lowercase())
+    // A fully qualified name may end in a dot; it names the same host.
+    Some(strip_port(&raw).trim_end_matches('.').to_ascii_lowercase())
 }
 
 fn strip_port(host: &str) -> &str {
@@ -112,6 +113,24 @@ mod tests {
         ] {
             assert_eq!(p(unknown), Err(UnknownHost(unknown.into())), "{unknown}");
         }
+    }
+
+    #[test]
+    fn the_request_host_is_lower_case_without_port_or_final_dot() {
+        let parts = |host: &str| {
+            axum::http::Request::builder()
+                .uri("/")
+                .header("host", host)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        assert_eq!(
+            request_host(&parts("Proj.LocalHost.:7070")).as_deref(),
+            Some("proj.localhost")
+        );
+        assert_eq!(request_host(&parts("[::1]:80")).as_deref(), Some("::1"));
     }
 
     #[test]

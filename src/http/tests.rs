@@ -1102,3 +1102,27 @@ async fn bodies_kept_in_the_metadata_store_are_at_most_a_mib() {
         .await;
     assert_eq!(r.error_code(), "IndexConfigNotExist");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_kept_as_metadata_nests_at_most_32_levels() {
+    let h = Harness::new();
+    h.setup(1).await;
+    let nested = |levels: usize| {
+        let mut v = json!(1);
+        for _ in 1..levels {
+            v = json!([v]);
+        }
+        json!({"logstoreName": "deep", "ttl": 1, "shardCount": 1, "encrypt_conf": {"x": v}})
+    };
+    let r = h
+        .call("POST", "proj.localhost", "/logstores", Some(nested(40)))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_code().as_str()),
+        (400, "PostBodyInvalid")
+    );
+    let r = h
+        .call("POST", "proj.localhost", "/logstores", Some(nested(30)))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}

@@ -62,9 +62,16 @@ fn check_key(name: &str, k: &KeyIndex) -> Result<()> {
         }
         (KeyType::Long | KeyType::Double, _) => {}
     }
-    if k.kind != KeyType::Json && (!k.json_keys.is_empty() || k.index_all.is_some()) {
+    if k.kind != KeyType::Json
+        && (!k.json_keys.is_empty() || k.index_all.is_some() || k.max_depth.is_some())
+    {
         return Err(invalid(format!(
-            "{place}: json_keys and index_all belong to json fields"
+            "{place}: json_keys, index_all and max_depth belong to json fields"
+        )));
+    }
+    if k.max_depth.is_some_and(|d| d < -1) {
+        return Err(invalid(format!(
+            "{place}: max_depth is -1 (no limit) or a depth"
         )));
     }
     for (sub, j) in &k.json_keys {
@@ -359,6 +366,16 @@ mod tests {
         let mut l = key(KeyType::Long);
         l.index_all = Some(true);
         c.keys.insert("l".into(), l);
+        bad.push(c);
+        let mut c = config();
+        let mut l = key(KeyType::Long);
+        l.max_depth = Some(2);
+        c.keys.insert("l".into(), l);
+        bad.push(c);
+        let mut c = config();
+        let mut j = key(KeyType::Json);
+        j.max_depth = Some(-2);
+        c.keys.insert("j".into(), j);
         bad.push(c);
         for (i, cfg) in bad.into_iter().enumerate() {
             assert!(

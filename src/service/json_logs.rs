@@ -8,6 +8,8 @@ use super::{Error, PutTarget, Result, Service};
 
 /// Largest number of logs one JSON LogGroup may carry.
 pub const MAX_JSON_LOGS: usize = 4096;
+/// Largest number of fields and tags, together, one JSON LogGroup may carry.
+pub const MAX_JSON_FIELDS: usize = 262_144;
 
 /// A LogGroup as JSON carries it: logs sharing topic, source and tags.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -58,7 +60,15 @@ impl JsonBatch {
                 match (key.as_str(), times) {
                     ("__time__", Times::Received) => {}
                     ("__time__", Times::Sent) => log.time = number(&key, &value)?,
-                    ("__time_ns_part__", Times::Sent) => log.time_ns = Some(number(&key, &value)?),
+                    ("__time_ns_part__", Times::Sent) => {
+                        let ns = number(&key, &value)?;
+                        if ns >= 1_000_000_000 {
+                            return Err(Error::PostBodyInvalid(format!(
+                                "__time_ns_part__ {ns} is not below one second"
+                            )));
+                        }
+                        log.time_ns = Some(ns);
+                    }
                     _ => log.contents.push(cairn_proto::LogContent {
                         key: key.into_bytes(),
                         value: value.into_bytes(),
@@ -276,8 +286,13 @@ mod tests {
         assert_eq!(g.logs[0].contents.len(), 1);
         let received = (got.records[0].receive_millis / 1000) as u32;
         assert_eq!((g.logs[1].time, g.logs[1].time_ns), (received, None));
-        for bad in ["-1", "x", "4294967296"] {
-            let b = batch(vec![vec![("__time__", bad), ("a", "1")]]);
+        for (key, bad) in [
+            ("__time__", "-1"),
+            ("__time__", "x"),
+            ("__time__", "4294967296"),
+            ("__time_ns_part__", "1000000000"),
+        ] {
+            let b = batch(vec![vec![(key, bad), ("a", "1")]]);
             assert!(matches!(
                 svc.put_json("proj", "ls1", PutTarget::LoadBalance, b),
                 Err(Error::PostBodyInvalid(_))

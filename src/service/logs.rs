@@ -73,43 +73,22 @@ impl PullResult {
     }
 
     /// The records as the JSON LogGroupList of design §5.2 — `{"logGroupList": [...]}`, also
-    /// when there are none — compressed with `ct`, and its uncompressed length.
+    /// when there are none — compressed with `ct`, and its uncompressed length. Written one
+    /// group at a time, straight from the decoded LogGroup.
     pub fn encode_json(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let pairs = |kv: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<serde_json::Value> {
-            kv.iter()
-                .map(|(k, v)| serde_json::json!({"Key": text(k), "Value": text(v)}))
-                .collect()
-        };
-        let mut groups = Vec::with_capacity(self.records.len());
-        for r in &self.records {
+        let mut raw = b"{\"logGroupList\":[".to_vec();
+        for (i, r) in self.records.iter().enumerate() {
             let bytes = decoded(r)?;
             let g = <cairn_proto::LogGroup as prost::Message>::decode(&bytes[..]).map_err(|e| {
                 Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
             })?;
-            let items: Vec<serde_json::Value> = g
-                .logs
-                .into_iter()
-                .map(|l| {
-                    let mut item = serde_json::json!({
-                        "Time": l.time,
-                        "Contents": pairs(l.contents.into_iter().map(|c| (c.key, c.value)).collect()),
-                    });
-                    if let Some(ns) = l.time_ns {
-                        item["TimeNs"] = ns.into();
-                    }
-                    item
-                })
-                .collect();
-            groups.push(serde_json::json!({
-                "Topic": g.topic.unwrap_or_default(),
-                "Source": g.source.unwrap_or_default(),
-                "LogTags": pairs(g.log_tags.into_iter().map(|t| (t.key, t.value)).collect()),
-                "LogItems": items,
-            }));
+            if i > 0 {
+                raw.push(b',');
+            }
+            serde_json::to_writer(&mut raw, &json_answer::Group(&g))
+                .expect("writing JSON into memory does not fail");
         }
-        let raw = serde_json::to_vec(&serde_json::json!({ "logGroupList": groups }))
-            .expect("JSON values always serialize");
+        raw.extend_from_slice(b"]}");
         let raw_len = raw.len();
         let body = match ct {
             CompressType::None => raw,
@@ -177,6 +156,94 @@ impl PullResult {
         flush(&mut out, &mut run, &mut scratch);
         debug_assert_eq!(out.raw_len(), raw_len);
         Ok((out.finish(), raw_len))
+    }
+}
+
+/// The JSON form of a LogGroup in PullLogs answers (design §5.2), serialized from the decoded
+/// group without copying it.
+mod json_answer {
+    use serde::ser::{SerializeMap, SerializeSeq};
+    use serde::{Serialize, Serializer};
+
+    fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(b)
+    }
+
+    /// `{"Key", "Value"}`.
+    struct Pair<'a>(&'a [u8], &'a [u8]);
+
+    impl Serialize for Pair<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("Key", &text(self.0))?;
+            m.serialize_entry("Value", &text(self.1))?;
+            m.end()
+        }
+    }
+
+    struct Contents<'a>(&'a [cairn_proto::LogContent]);
+    struct Tags<'a>(&'a [cairn_proto::LogTag]);
+
+    impl Serialize for Contents<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for c in self.0 {
+                seq.serialize_element(&Pair(&c.key, &c.value))?;
+            }
+            seq.end()
+        }
+    }
+
+    impl Serialize for Tags<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for t in self.0 {
+                seq.serialize_element(&Pair(&t.key, &t.value))?;
+            }
+            seq.end()
+        }
+    }
+
+    /// `{"Time", "TimeNs"?, "Contents"}`.
+    struct Item<'a>(&'a cairn_proto::Log);
+
+    impl Serialize for Item<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("Time", &self.0.time)?;
+            if let Some(ns) = self.0.time_ns {
+                m.serialize_entry("TimeNs", &ns)?;
+            }
+            m.serialize_entry("Contents", &Contents(&self.0.contents))?;
+            m.end()
+        }
+    }
+
+    struct Items<'a>(&'a [cairn_proto::Log]);
+
+    impl Serialize for Items<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for l in self.0 {
+                seq.serialize_element(&Item(l))?;
+            }
+            seq.end()
+        }
+    }
+
+    /// `{"Topic", "Source", "LogTags", "LogItems"}`.
+    pub(super) struct Group<'a>(pub &'a cairn_proto::LogGroup);
+
+    impl Serialize for Group<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let g = self.0;
+            let mut m = s.serialize_map(Some(4))?;
+            m.serialize_entry("Topic", g.topic.as_deref().unwrap_or(""))?;
+            m.serialize_entry("Source", g.source.as_deref().unwrap_or(""))?;
+            m.serialize_entry("LogTags", &Tags(&g.log_tags))?;
+            m.serialize_entry("LogItems", &Items(&g.logs))?;
+            m.end()
+        }
     }
 }
 

@@ -35,7 +35,7 @@ use crate::meta::{
 pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
 pub use index::validate as validate_index;
-pub use json_logs::{JsonBatch, MAX_JSON_LOGS};
+pub use json_logs::{JsonBatch, MAX_JSON_FIELDS, MAX_JSON_LOGS};
 pub use logs::{
     decompress_body, parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead,
     PullResult, PutTarget,
@@ -75,8 +75,7 @@ pub enum Error {
     IndexConfigNotExist(String),
     /// A tracking (unsigned) write to a logstore without `enable_tracking`.
     #[error(
-        "web tracking is not enabled for logstore {}: set enable_tracking with UpdateLogStore, \
-         or sign the request",
+        "web tracking is not enabled for logstore {}: set enable_tracking with UpdateLogStore",
         excerpt(.0)
     )]
     TrackingDisabled(String),

@@ -381,6 +381,38 @@ fn a_committed_delete_whose_directories_remain_is_finished_at_start() {
     );
 }
 
+#[test]
+fn deeply_nested_kept_settings_read_back_after_a_restart() {
+    // The HTTP edge takes JSON settings nested up to 32 levels; the stored record nests them
+    // deeper still, and must load again.
+    let clock = Arc::new(ManualClock::new(T0));
+    let (dir, svc) = fresh(&clock);
+    setup(&svc, 1);
+    let mut deep = serde_json::json!("x");
+    for _ in 0..32 {
+        deep = serde_json::json!({ "a": [deep] });
+    }
+    svc.update_logstore(
+        "proj",
+        "ls1",
+        LogstoreSpec {
+            name: "ls1".into(),
+            encrypt_conf: Some(deep.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    drop(svc);
+    let svc = reopen(dir.path(), clock.clone());
+    assert_eq!(
+        svc.get_logstore("proj", "ls1")
+            .unwrap()
+            .settings
+            .encrypt_conf,
+        Some(deep)
+    );
+}
+
 /// A metadata store whose transactions fail once `allowed` more have committed.
 struct Flaky {
     inner: RedbMetaStore,

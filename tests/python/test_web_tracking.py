@@ -208,9 +208,16 @@ def test_refused_tracking_writes_store_nothing(cairn_server, client, project):
     r = track_post(cairn_server, project, "closed", good)
     assert_error(r, 401, "Unauthorized")
     assert r.headers["Access-Control-Allow-Origin"] == "*"
-    assert "enable_tracking" in r.json()["errorMessage"]
-    assert_error(track_post(cairn_server, unique("nope"), "open", good), 404, "ProjectNotExist")
-    assert_error(track_post(cairn_server, project, "missing", good), 404, "LogStoreNotExist")
+    refusal = r.json()["errorMessage"]
+    assert "enable_tracking" in refusal
+    # A stranger learns nothing of which names exist: a missing project, logstore or host gets
+    # the same answer as a logstore without tracking.
+    for r in [track_post(cairn_server, unique("nope"), "open", good),
+              track_post(cairn_server, project, "missing", good),
+              requests.post(track_url(cairn_server, "/logstores/open/track?APIVersion=0.6.0"), data=good,
+                            headers={"Host": "unknown.example.com"}, proxies={"http": None}, timeout=30)]:
+        assert_error(r, 401, "Unauthorized")
+        assert r.json()["errorMessage"] == refusal
     for bad in [b"", b"not json", b"[]", b'{"__logs__": []}', b'{"__logs__": [{}]}', b'{"__logs__": "x"}']:
         assert_error(track_post(cairn_server, project, "open", bad), 400, "PostBodyInvalid")
     assert_error(track_post(cairn_server, project, "open", good, query=""), 400, "ParameterInvalid")

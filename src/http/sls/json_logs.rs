@@ -1,14 +1,17 @@
 //! LogGroups sent as JSON — `{"__topic__", "__source__", "__tags__": {k: v}, "__logs__":
 //! [{k: v}, …]}` — by web tracking and by PutLogs with `Content-Type: application/json`.
 
+use std::cell::Cell;
+
 use cairn_proto::CompressType;
-use serde_json::Value;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::Ctx;
 use crate::excerpt::excerpt;
 use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
-use crate::service::{decompress_body, JsonBatch};
+use crate::service::{decompress_body, JsonBatch, MAX_JSON_FIELDS, MAX_JSON_LOGS};
 
 /// The compression a body declares: `x-log-compresstype` and `x-log-bodyrawsize` (required
 /// with compression).
@@ -40,73 +43,154 @@ pub(super) fn compression(ctx: &Ctx) -> Result<(CompressType, Option<usize>), Sl
     Ok((ct, raw_size))
 }
 
-/// The body, decompressed as its headers say, at most the request's raw limit.
-pub(super) fn decompressed(ctx: &Ctx) -> Result<Vec<u8>, SlsError> {
-    let (ct, raw_size) = compression(ctx)?;
+/// `body` decompressed with `ct` (`raw_size`: its `x-log-bodyrawsize`) to at most `limit`.
+pub(super) fn decompress(
+    ct: CompressType,
+    body: &[u8],
+    raw_size: Option<usize>,
+    limit: usize,
+) -> Result<Vec<u8>, SlsError> {
     if ct == CompressType::None {
-        return Ok(ctx.body.to_vec());
+        return Ok(body.to_vec());
     }
-    Ok(decompress_body(ct, &ctx.body, raw_size, ctx.raw_limit)?)
+    Ok(decompress_body(ct, body, raw_size, limit)?)
 }
 
-/// A field's value: strings as they are, `null` as empty, anything else as its JSON text.
-fn body_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+/// A field's value: a string as it is, `null` as empty, anything else as its JSON text as sent.
+fn text<E: de::Error>(raw: &RawValue) -> Result<String, E> {
+    let s = raw.get();
+    match s.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(s).map_err(E::custom),
+        _ if s == "null" => Ok(String::new()),
+        _ => Ok(s.to_string()),
     }
 }
 
-fn object_pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>, SlsError> {
-    let o = v.as_object().ok_or_else(|| {
-        SlsError::new(
-            SlsCode::PostBodyInvalid,
-            format!("{what} must be a JSON object of fields"),
-        )
-    })?;
-    Ok(o.iter().map(|(k, v)| (k.clone(), body_text(v))).collect())
+/// Counts the fields and tags of one body against [`MAX_JSON_FIELDS`].
+struct Budget(Cell<usize>);
+
+impl Budget {
+    fn take<E: de::Error>(&self) -> Result<(), E> {
+        let n = self.0.get() + 1;
+        if n > MAX_JSON_FIELDS {
+            return Err(E::custom(format!(
+                "the JSON body holds more than {MAX_JSON_FIELDS} fields and tags"
+            )));
+        }
+        self.0.set(n);
+        Ok(())
+    }
+}
+
+/// An object of fields (a log, or `__tags__`), each value as [`text`] makes it.
+struct Fields<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for Fields<'_> {
+    type Value = Vec<(String, String)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Vec<(String, String)>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object of fields")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            self.0.take()?;
+            let v: &RawValue = map.next_value()?;
+            out.push((k, text(v)?));
+        }
+        Ok(out)
+    }
+}
+
+/// `__logs__`: an array of at most [`MAX_JSON_LOGS`] objects of fields.
+struct Logs<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for Logs<'_> {
+    type Value = Vec<Vec<(String, String)>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Logs<'_> {
+    type Value = Vec<Vec<(String, String)>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("__logs__ as an array of objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(log) = seq.next_element_seed(Fields(self.0))? {
+            if out.len() == MAX_JSON_LOGS {
+                return Err(de::Error::custom(format!(
+                    "__logs__ holds more than {MAX_JSON_LOGS} logs"
+                )));
+            }
+            out.push(log);
+        }
+        Ok(out)
+    }
+}
+
+/// The whole body.
+struct Batch<'b>(&'b Budget);
+
+impl<'de> Visitor<'de> for Batch<'_> {
+    type Value = JsonBatch;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object with __logs__")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonBatch, A::Error> {
+        let mut batch = JsonBatch::default();
+        let mut logs = false;
+        while let Some(k) = map.next_key::<String>()? {
+            match k.as_str() {
+                "__topic__" => batch.topic = Some(text(map.next_value::<&RawValue>()?)?),
+                "__source__" => batch.source = Some(text(map.next_value::<&RawValue>()?)?),
+                "__tags__" => batch.tags = map.next_value_seed(Fields(self.0))?,
+                "__logs__" => {
+                    batch.logs = map.next_value_seed(Logs(self.0))?;
+                    logs = true;
+                }
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown key {:?}; use __topic__, __source__, __tags__ and __logs__",
+                        excerpt(other)
+                    )))
+                }
+            }
+        }
+        if !logs {
+            return Err(de::Error::custom("the JSON body needs __logs__"));
+        }
+        Ok(batch)
+    }
 }
 
 /// Parses a JSON LogGroup: `__topic__`, `__source__`, `__tags__` and `__logs__` (required);
-/// any other key is refused.
+/// any other key is refused. It is read straight into its fields, at most
+/// [`MAX_JSON_LOGS`] logs and [`MAX_JSON_FIELDS`] fields and tags, so what the parse holds
+/// is about what the body says, whatever it holds.
 pub fn parse_json_batch(body: &[u8]) -> Result<JsonBatch, SlsError> {
-    let invalid = |m: String| SlsError::new(SlsCode::PostBodyInvalid, m);
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        invalid(format!(
-            "the JSON body is not JSON: {}",
-            excerpt(&e.to_string())
-        ))
-    })?;
-    let o = v
-        .as_object()
-        .ok_or_else(|| invalid("the JSON body must be a JSON object".into()))?;
-    let mut batch = JsonBatch::default();
-    for (k, v) in o {
-        match k.as_str() {
-            "__topic__" => batch.topic = Some(body_text(v)),
-            "__source__" => batch.source = Some(body_text(v)),
-            "__tags__" => batch.tags = object_pairs(v, "__tags__")?,
-            "__logs__" => {
-                let logs = v
-                    .as_array()
-                    .ok_or_else(|| invalid("__logs__ must be an array of objects".into()))?;
-                batch.logs = logs
-                    .iter()
-                    .map(|l| object_pairs(l, "each log of __logs__"))
-                    .collect::<Result<_, _>>()?;
-            }
-            other => {
-                return Err(invalid(format!(
-                    "unknown key {:?} in the JSON body; use __topic__, __source__, __tags__ and __logs__",
-                    excerpt(other)
-                )))
-            }
-        }
-    }
-    if !o.contains_key("__logs__") {
-        return Err(invalid("the JSON body needs __logs__".into()));
-    }
+    let budget = Budget(Cell::new(0));
+    let mut d = serde_json::Deserializer::from_slice(body);
+    let batch = d
+        .deserialize_map(Batch(&budget))
+        .and_then(|b| d.end().map(|()| b))
+        .map_err(|e| {
+            SlsError::new(
+                SlsCode::PostBodyInvalid,
+                format!(
+                    "the JSON body is not a LogGroup: {}",
+                    excerpt(&e.to_string())
+                ),
+            )
+        })?;
     Ok(batch)
 }
 
@@ -147,5 +231,29 @@ mod tests {
             let e = parse_json_batch(bad).unwrap_err();
             assert_eq!(e.code, SlsCode::PostBodyInvalid, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn what_a_body_can_make_the_parse_hold_is_bounded() {
+        let logs = |n: usize| format!(r#"{{"__logs__":[{}]}}"#, vec![r#"{"a":0}"#; n].join(","));
+        assert_eq!(
+            parse_json_batch(logs(MAX_JSON_LOGS).as_bytes())
+                .unwrap()
+                .logs
+                .len(),
+            MAX_JSON_LOGS
+        );
+        let e = parse_json_batch(logs(MAX_JSON_LOGS + 1).as_bytes()).unwrap_err();
+        assert!(e.message.contains("more than 4096 logs"), "{}", e.message);
+        let fields: Vec<String> = (0..=MAX_JSON_FIELDS)
+            .map(|i| format!(r#""f{i}":0"#))
+            .collect();
+        let wide = format!(r#"{{"__logs__":[{{{}}}]}}"#, fields.join(","));
+        let e = parse_json_batch(wide.as_bytes()).unwrap_err();
+        assert!(e.message.contains("fields and tags"), "{}", e.message);
+        // A value is kept as the text it was sent as; a document is one object, nothing after.
+        let b = parse_json_batch(br#"{"__logs__":[{"o": {"x" : [1, 2]}}]}"#).unwrap();
+        assert_eq!(b.logs[0][0].1, r#"{"x" : [1, 2]}"#);
+        assert!(parse_json_batch(br#"{"__logs__":[]} {}"#).is_err());
     }
 }

@@ -28,14 +28,23 @@ pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
             format!("body of {declared} bytes is larger than the limit of {limit} bytes"),
         ));
     }
-    if ctx
-        .header("content-type")
-        .is_some_and(|c| c.trim_start().starts_with("application/json"))
-    {
-        // A JSON LogGroup (the Java SDK's JSON mode; design §5).
-        let batch = json_logs::parse_json_batch(&json_logs::decompressed(&ctx)?)?;
-        let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
-        blocking(move || svc.put_json(&project, &ls, target, batch)).await?;
+    if ctx.header("content-type").is_some_and(|c| {
+        c.trim_start()
+            .get(..16)
+            .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
+    }) {
+        // A JSON LogGroup (the Java SDK's JSON mode; design §5.1a), decompressed and parsed on a
+        // blocking thread.
+        let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body.clone());
+        blocking(move || {
+            Ok((|| -> Result<(), SlsError> {
+                let raw = json_logs::decompress(ct, &body, raw_size, limit)?;
+                let batch = json_logs::parse_json_batch(&raw)?;
+                svc.put_json(&project, &ls, target, batch)?;
+                Ok(())
+            })())
+        })
+        .await??;
         return Ok(json::empty());
     }
     let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body);

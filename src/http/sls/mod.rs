@@ -36,6 +36,25 @@ use crate::service::{parse_hash_key, PutTarget};
 
 type Reply = Result<Response<Body>, SlsError>;
 
+/// The deepest JSON body kept in the metadata store: a stored record nests it a few levels
+/// deeper, and must still read back within the JSON reader's own limit (128 levels).
+const MAX_JSON_DEPTH: usize = 32;
+
+/// How deeply `v` nests arrays and objects (a scalar is 0).
+fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        deepest = deepest.max(d);
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The largest JSON body kept in the metadata store (projects, logstores, consumer groups,
 /// indexes).
 const MAX_JSON_BODY: usize = 1 << 20;
@@ -48,12 +67,7 @@ fn field(e: FieldError) -> SlsError {
 /// Handles one SLS request.
 pub async fn handle(state: AppState, req: Request, request_id: String) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let track = parts
-        .uri
-        .path()
-        .rsplit('/')
-        .next()
-        .is_some_and(tracking::is_tracking);
+    let track = tracking::is_tracking_path(&path_segments(&parts));
     let mut resp = match route(&state, parts, body).await {
         Ok(r) => r,
         Err(e) => {
@@ -118,7 +132,14 @@ impl Ctx {
                 ),
             ));
         }
-        self.json_body()
+        let v = self.json_body()?;
+        if depth(&v) > MAX_JSON_DEPTH {
+            return Err(SlsError::new(
+                SlsCode::PostBodyInvalid,
+                format!("this JSON request body is nested deeper than {MAX_JSON_DEPTH} levels"),
+            ));
+        }
+        Ok(v)
     }
 
     /// The body as a JSON document.
@@ -170,6 +191,30 @@ fn body_error(e: BodyError) -> SlsError {
     }
 }
 
+/// What an unsigned request learns when it may not write where it asked: the same answer
+/// whether the project, the logstore or tracking is missing, so that strangers cannot list
+/// names (design §16).
+fn unsigned_refusal() -> SlsError {
+    SlsError::new(
+        SlsCode::Unauthorized,
+        "no such logstore takes unsigned web tracking writes; a logstore takes them once created \
+         or updated with enable_tracking",
+    )
+}
+
+/// An unsigned tracking request's refusal, with nothing that tells which names exist.
+fn hide_names(e: SlsError, unsigned: bool) -> SlsError {
+    let naming = matches!(
+        e.code,
+        SlsCode::ProjectNotExist | SlsCode::LogStoreNotExist | SlsCode::Unauthorized
+    );
+    if unsigned && naming {
+        unsigned_refusal()
+    } else {
+        e
+    }
+}
+
 /// The error for a `Host` that names neither a configured endpoint nor a project of one.
 fn unknown_host(state: &AppState, UnknownHost(host): UnknownHost) -> SlsError {
     SlsError::param(format!(
@@ -182,16 +227,20 @@ fn unknown_host(state: &AppState, UnknownHost(host): UnknownHost) -> SlsError {
     ))
 }
 
-async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
-    let segs: Vec<String> = parts
+/// The decoded, non-empty segments of the request path.
+fn path_segments(parts: &Parts) -> Vec<String> {
+    parts
         .uri
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
         .map(percent_decode)
-        .collect();
-    let track =
-        matches!(segs.as_slice(), [l, _, last] if l == "logstores" && tracking::is_tracking(last));
+        .collect()
+}
+
+async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
+    let segs = path_segments(&parts);
+    let track = tracking::is_tracking_path(&segs);
     // Web tracking without a signature (design §16): a CORS preflight never carries one, and a
     // tracking write may leave it out; both are bounded by the tracking rate.
     let unsigned_track = track && !parts.headers.contains_key("authorization");
@@ -239,17 +288,32 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     } else {
         None
     };
-    // Holds the body's share of the body budget until the request is answered.
-    let read = read_body(body, limit, &state.limits)
+    // Holds the body's share of the body budget until the request is answered. An unsigned
+    // tracking body has a few seconds to arrive (it holds one of few turns).
+    let read = if unsigned_track {
+        tokio::time::timeout(
+            tracking::BODY_DEADLINE,
+            read_body(body, limit, &state.limits),
+        )
         .await
-        .map_err(body_error)?;
+        .unwrap_or(Err(BodyError::Timeout))
+    } else {
+        read_body(body, limit, &state.limits).await
+    }
+    .map_err(body_error)?;
     let body = read.bytes.clone();
     if let Some(check) = &check {
         auth::verify_body(state, &parts, check, &body)?;
     }
     let project = match request_host(&parts) {
         None => None,
-        Some(h) => project_from_host(&h, &state.endpoints).map_err(|e| unknown_host(state, e))?,
+        Some(h) => project_from_host(&h, &state.endpoints).map_err(|e| {
+            if unsigned_track {
+                unsigned_refusal()
+            } else {
+                unknown_host(state, e)
+            }
+        })?,
     };
     let query = Query::parse(parts.uri.query());
     let method = parts.method.clone();
@@ -264,10 +328,14 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (&method, segs.as_slice()) {
         (m, ["logstores", ls, last]) if m == Method::POST && tracking::is_tracking(last) => {
-            tracking::post(ctx, ls).await
+            tracking::post(ctx, ls)
+                .await
+                .map_err(|e| hide_names(e, unsigned_track))
         }
         (m, ["logstores", ls, last]) if m == Method::GET && tracking::is_tracking(last) => {
-            tracking::get(ctx, ls, last).await
+            tracking::get(ctx, ls, last)
+                .await
+                .map_err(|e| hide_names(e, unsigned_track))
         }
         (m, ["logstores", _, last]) if m == Method::OPTIONS && tracking::is_tracking(last) => {
             tracking::preflight(&ctx)

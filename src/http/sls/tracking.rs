@@ -23,6 +23,12 @@ pub(super) fn is_tracking(last: &str) -> bool {
     last == "track" || last == IMAGE
 }
 
+/// Whether the path's decoded segments name a tracking route: `/logstores/{ls}/track` or
+/// `.../track_ua.gif`.
+pub(super) fn is_tracking_path(segs: &[String]) -> bool {
+    matches!(segs, [l, _, last] if l == "logstores" && is_tracking(last))
+}
+
 /// The image-beacon path: also records the browser's user agent and referer.
 const IMAGE: &str = "track_ua.gif";
 
@@ -76,8 +82,11 @@ pub(super) fn preflight(ctx: &Ctx) -> Reply {
 /// The largest unsigned tracking body, as sent and once decompressed.
 pub(super) const MAX_BODY: usize = 1 << 20;
 
-/// Unsigned tracking requests read and parsed at once; more wait for their turn.
-const IN_FLIGHT: usize = 8;
+/// Unsigned tracking requests read, parsed and written at once; more wait for their turn.
+const IN_FLIGHT: usize = 16;
+
+/// The longest an unsigned tracking body may take to arrive, once it has its turn.
+pub(super) const BODY_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Bounds unsigned tracking requests: how many a minute across the server (a token bucket
 /// holding at most a minute's worth), and how many are read and parsed at once.
@@ -163,13 +172,26 @@ fn check_api_version(ctx: &Ctx) -> Result<(), SlsError> {
     }
 }
 
-/// `POST .../track`: a batch, possibly compressed as `x-log-compresstype` says.
+/// `POST .../track`: a batch, possibly compressed as `x-log-compresstype` says. Decompressed,
+/// parsed and written on a blocking thread.
 pub(super) async fn post(ctx: Ctx, ls: &str) -> Reply {
     check_api_version(&ctx)?;
     let project = ctx.project()?;
-    let batch = parse_json_batch(&json_logs::decompressed(&ctx)?)?;
-    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
-    blocking(move || svc.put_tracked(&project, &ls, batch)).await?;
+    let (ct, raw_size) = json_logs::compression(&ctx)?;
+    let (svc, ls, body, limit) = (
+        ctx.state.svc.clone(),
+        ls.to_string(),
+        ctx.body.clone(),
+        ctx.raw_limit,
+    );
+    blocking(move || {
+        Ok((|| -> Result<(), SlsError> {
+            let raw = json_logs::decompress(ct, &body, raw_size, limit)?;
+            let batch = parse_json_batch(&raw)?;
+            Ok(svc.put_tracked(&project, &ls, batch)?)
+        })())
+    })
+    .await??;
     Ok(Response::new(Body::empty()))
 }
 
