@@ -383,10 +383,6 @@ impl Fs for PooledFs {
 mod tests {
     use super::*;
 
-    fn fds_of_this_process() -> usize {
-        std::fs::read_dir("/proc/self/fd").unwrap().count()
-    }
-
     #[test]
     fn descriptors_stay_within_capacity_and_files_reopen() {
         let dir = tempfile::tempdir().unwrap();
@@ -422,7 +418,6 @@ mod tests {
         dirty.write_all_at(b"not yet synced", 0).unwrap();
         let index = fs.create_derived(&dir.path().join("x.idx")).unwrap();
         index.write_all_at(b"derived", 0).unwrap();
-        let before = fds_of_this_process();
         let others: Vec<FileRef> = (0..30)
             .map(|i| fs.create_new(&dir.path().join(format!("o{i}"))).unwrap())
             .collect();
@@ -434,7 +429,9 @@ mod tests {
             !fs.is_open(&dir.path().join("x.idx")),
             "an index may close with unsynced entries"
         );
-        assert!(fds_of_this_process() <= before + 8);
+        // The pool's own count: the process's descriptors also move with the tests that run
+        // beside this one.
+        assert!(fs.open_files() <= 8, "{} open", fs.open_files());
         dirty.sync_data().unwrap();
         drop(others);
         let _more: Vec<FileRef> = (0..30)
