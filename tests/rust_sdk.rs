@@ -991,11 +991,10 @@ async fn missing_resources_and_bad_input_surface_as_sls_errors() {
         .await;
     assert_eq!(sls_error(r), (404, "ConsumerGroupNotExist".into()));
 
-    // SDK calls Cairn has no API for (indexes, GetLogs queries) still end in an SLS error the
-    // SDK parses, not a garbled success.
+    // A logstore without an index says so; SDK calls Cairn has no API for (GetLogs queries)
+    // still end in an SLS error the SDK parses, not a garbled success.
     let r = c.get_index("sdk-err", "logs").send().await;
-    let (status, _) = sls_error(r);
-    assert_eq!(status, 404);
+    assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
     let r = c
         .get_logs("sdk-err", "logs")
         .from(0)
@@ -1050,4 +1049,68 @@ async fn credentials_are_checked_with_signature_v1() {
     let sts_wrong = client_with(&server, AK, "not-the-secret", Some("sts-token"));
     let r = sts_wrong.get_project("sdk-auth").send().await;
     assert_eq!(sls_error(r), (401, "SignatureNotMatch".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_configuration_round_trips() {
+    use aliyun_log_rust_sdk::{
+        FieldIndex, FullTextIndex, Index, IndexKeyDouble, IndexKeyLong, IndexKeyText,
+    };
+    let server = Server::start(&[]);
+    let c = client(&server);
+    create_project(&c, "sdk-index").await;
+    create_logstore(&c, "sdk-index", "logs", 1).await;
+    let index = || {
+        Index::builder()
+            .max_text_len(2048)
+            .line(FullTextIndex {
+                case_sensitive: false,
+                chn: false,
+                token: vec![",".into(), " ".into()],
+            })
+            .keys(std::collections::HashMap::from([
+                (
+                    "path".to_string(),
+                    FieldIndex::Text(IndexKeyText {
+                        case_sensitive: true,
+                        alias: Some("p".into()),
+                        chn: false,
+                        token: vec!["/".into()],
+                        doc_value: true,
+                    }),
+                ),
+                (
+                    "status".to_string(),
+                    FieldIndex::Long(IndexKeyLong {
+                        alias: None,
+                        doc_value: true,
+                    }),
+                ),
+                (
+                    "latency".to_string(),
+                    FieldIndex::Double(IndexKeyDouble {
+                        alias: None,
+                        doc_value: false,
+                    }),
+                ),
+            ]))
+            .build()
+    };
+    let r = c.get_index("sdk-index", "logs").send().await;
+    assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
+    c.create_index("sdk-index", "logs", index())
+        .send()
+        .await
+        .unwrap();
+    let r = c.create_index("sdk-index", "logs", index()).send().await;
+    assert_eq!(sls_error(r), (400, "IndexAlreadyExist".into()));
+    let got = c.get_index("sdk-index", "logs").send().await.unwrap();
+    let got = got.get_body();
+    assert_eq!(
+        serde_json::to_value(got).unwrap(),
+        serde_json::to_value(index()).unwrap()
+    );
+    c.delete_index("sdk-index", "logs").send().await.unwrap();
+    let r = c.get_index("sdk-index", "logs").send().await;
+    assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
 }

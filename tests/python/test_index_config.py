@@ -60,8 +60,8 @@ def test_the_classic_sdk_index_lifecycle(client, project, logstore, cairn_server
         key_config_list={
             "status": IndexKeyConfig(index_type="long", doc_value=True),
             "path": IndexKeyConfig(token_list=["/"], case_sensitive=True, index_type="text", doc_value=True,
-                                   alias="p"),
-            "req": IndexKeyConfig(token_list=[","], index_type="json", json_key_config=json_key),
+                                   alias="p", chinese=False),
+            "req": IndexKeyConfig(token_list=[","], index_type="json", json_key_config=json_key, chinese=False),
         },
     )
     client.create_index(project, logstore, config)

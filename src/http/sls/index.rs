@@ -212,10 +212,15 @@ fn put<T: serde::Serialize>(v: &mut Map<String, Value>, name: &str, value: Optio
     }
 }
 
+/// Tokens and the text flags, which are always answered (clients such as the Rust SDK need
+/// them), `false` when not given.
 fn text_json(t: &TextRules, v: &mut Map<String, Value>) {
     v.insert("token".into(), json!(t.token));
-    put(v, "caseSensitive", t.case_sensitive);
-    put(v, "chn", t.chn);
+    v.insert(
+        "caseSensitive".into(),
+        json!(t.case_sensitive.unwrap_or(false)),
+    );
+    v.insert("chn".into(), json!(t.chn.unwrap_or(false)));
 }
 
 /// The index JSON GetIndex answers; `ttl` is the logstore's.
@@ -237,7 +242,7 @@ pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
             text_json(t, &mut kv);
         }
         put(&mut kv, "alias", k.alias.as_ref());
-        put(&mut kv, "doc_value", k.doc_value);
+        kv.insert("doc_value".into(), json!(k.doc_value.unwrap_or(false)));
         if k.kind == KeyType::Json {
             let mut jk = Map::new();
             for (sub, j) in &k.json_keys {
@@ -247,13 +252,13 @@ pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
                     text_json(t, &mut jv);
                 }
                 put(&mut jv, "alias", j.alias.as_ref());
-                put(&mut jv, "doc_value", j.doc_value);
+                jv.insert("doc_value".into(), json!(j.doc_value.unwrap_or(false)));
                 jv.extend(j.extra.clone());
                 jk.insert(sub.clone(), Value::Object(jv));
             }
             kv.insert("json_keys".into(), Value::Object(jk));
-            put(&mut kv, "index_all", k.index_all);
-            put(&mut kv, "max_depth", k.max_depth);
+            kv.insert("index_all".into(), json!(k.index_all.unwrap_or(true)));
+            kv.insert("max_depth".into(), json!(k.max_depth.unwrap_or(-1)));
         }
         kv.extend(k.extra.clone());
         keys.insert(name.clone(), Value::Object(kv));
@@ -340,6 +345,32 @@ mod tests {
         // Members Cairn does not know come back as they were sent.
         assert_eq!(back, doc);
         assert_eq!(parse_index(&back).unwrap(), cfg);
+    }
+
+    #[test]
+    fn flags_not_given_are_answered_with_their_defaults() {
+        let cfg = parse_index(&json!({
+            "line": {"token": [","]},
+            "keys": {"t": {"type": "text", "token": [" "]}, "n": {"type": "long"},
+                     "j": {"type": "json", "token": [","]}}
+        }))
+        .unwrap();
+        let v = index_json(&cfg, 7);
+        assert_eq!(
+            v["line"],
+            json!({"token": [","], "caseSensitive": false, "chn": false})
+        );
+        assert_eq!(
+            v["keys"]["t"],
+            json!({"type": "text", "token": [" "], "caseSensitive": false, "chn": false,
+                   "doc_value": false})
+        );
+        assert_eq!(v["keys"]["n"], json!({"type": "long", "doc_value": false}));
+        assert_eq!(
+            v["keys"]["j"],
+            json!({"type": "json", "token": [","], "caseSensitive": false, "chn": false,
+                   "doc_value": false, "json_keys": {}, "index_all": true, "max_depth": -1})
+        );
     }
 
     #[test]
