@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::index::{IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
+use super::index::{FieldIndex, IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
 use super::*;
 
 /// Opens the store under test: the same store (same file, same database) each time it is called,
@@ -61,14 +61,16 @@ fn logstore(project: &str, name: &str, uid: &str) -> LogstoreRec {
                 keys: [(
                     "status".to_string(),
                     KeyIndex {
-                        kind: KeyType::Long,
-                        text: None,
-                        alias: None,
-                        doc_value: Some(true),
+                        field: FieldIndex {
+                            kind: KeyType::Long,
+                            text: None,
+                            alias: None,
+                            doc_value: Some(true),
+                            extra: Default::default(),
+                        },
                         json_keys: Default::default(),
                         index_all: None,
                         max_depth: None,
-                        extra: Default::default(),
                     },
                 )]
                 .into(),

@@ -92,49 +92,37 @@ impl KeyType {
     }
 }
 
-/// A field index.
+/// How one field, or one sub-key of a json field, is indexed.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct KeyIndex {
-    /// Its type.
+pub struct FieldIndex {
+    /// Its type (a json sub-key is text, long or double).
     pub kind: KeyType,
-    /// Tokens, case and segmentation (text and json fields).
+    /// Tokens, case and segmentation (text and json).
     #[serde(default)]
     pub text: Option<TextRules>,
-    /// Another name for the field in queries (`alias`).
+    /// Another name for it in queries (`alias`).
     #[serde(default)]
     pub alias: Option<String>,
     /// Whether its values are kept for analysis (`doc_value`; not given: no).
     #[serde(default)]
     pub doc_value: Option<bool>,
+    /// Members Cairn does not know, kept as sent and answered back.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// A field index: the field's own rules, and for json fields those of its sub-keys.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KeyIndex {
+    /// The field's rules.
+    pub field: FieldIndex,
     /// json fields: indexes of sub-keys, by their path (`json_keys`).
     #[serde(default)]
-    pub json_keys: BTreeMap<String, JsonKeyIndex>,
+    pub json_keys: BTreeMap<String, FieldIndex>,
     /// json fields: whether every text sub-key is indexed (`index_all`).
     #[serde(default)]
     pub index_all: Option<bool>,
     /// json fields: how deep sub-keys are indexed (`max_depth`).
     #[serde(default)]
     pub max_depth: Option<i64>,
-    /// Members Cairn does not know, kept as sent and answered back.
-    #[serde(default)]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
-
-/// A sub-key index of a json field.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct JsonKeyIndex {
-    /// Its type (text, long or double).
-    pub kind: KeyType,
-    /// Tokens, case and segmentation (text sub-keys).
-    #[serde(default)]
-    pub text: Option<TextRules>,
-    /// Another name for it in queries.
-    #[serde(default)]
-    pub alias: Option<String>,
-    /// Whether its values are kept for analysis (not given: no).
-    #[serde(default)]
-    pub doc_value: Option<bool>,
-    /// Members Cairn does not know, kept as sent and answered back.
-    #[serde(default)]
-    pub extra: BTreeMap<String, serde_json::Value>,
 }

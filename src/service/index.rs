@@ -48,21 +48,21 @@ fn check_name(what: &str, name: &str) -> Result<()> {
 
 fn check_key(name: &str, k: &KeyIndex) -> Result<()> {
     check_name("field name", name)?;
-    if let Some(a) = &k.alias {
+    if let Some(a) = &k.field.alias {
         check_name("alias", a)?;
     }
     let place = format!("keys.{}", excerpt(name));
-    match (k.kind, &k.text) {
+    match (k.field.kind, &k.field.text) {
         (KeyType::Text | KeyType::Json, Some(t)) => check_text(&place, t)?,
         (KeyType::Text | KeyType::Json, None) => {
             return Err(invalid(format!(
                 "{place}: a {} field needs token",
-                k.kind.as_str()
+                k.field.kind.as_str()
             )))
         }
         (KeyType::Long | KeyType::Double, _) => {}
     }
-    if k.kind != KeyType::Json
+    if k.field.kind != KeyType::Json
         && (!k.json_keys.is_empty() || k.index_all.is_some() || k.max_depth.is_some())
     {
         return Err(invalid(format!(
@@ -116,7 +116,7 @@ pub fn validate(cfg: &IndexConfig) -> Result<()> {
     let mut aliases: Vec<&str> = cfg
         .keys
         .values()
-        .filter_map(|k| k.alias.as_deref())
+        .filter_map(|k| k.field.alias.as_deref())
         .collect();
     aliases.sort_unstable();
     if let Some(w) = aliases.windows(2).find(|w| w[0] == w[1]) {
@@ -196,7 +196,7 @@ impl Service {
 mod tests {
     use super::super::testing::{proj_ls1, reopen, service_with_manual_clock};
     use super::*;
-    use crate::meta::index::{JsonKeyIndex, LineIndex};
+    use crate::meta::index::{FieldIndex, LineIndex};
 
     fn text(tokens: &[&str]) -> TextRules {
         TextRules {
@@ -206,16 +206,22 @@ mod tests {
         }
     }
 
-    fn key(kind: KeyType) -> KeyIndex {
-        KeyIndex {
+    fn field(kind: KeyType) -> FieldIndex {
+        FieldIndex {
             kind,
             text: matches!(kind, KeyType::Text | KeyType::Json).then(|| text(&[",", " "])),
             alias: None,
             doc_value: Some(true),
+            extra: Default::default(),
+        }
+    }
+
+    fn key(kind: KeyType) -> KeyIndex {
+        KeyIndex {
+            field: field(kind),
             json_keys: Default::default(),
             index_all: None,
             max_depth: None,
-            extra: Default::default(),
         }
     }
 
@@ -320,13 +326,9 @@ mod tests {
         c.line.as_mut().unwrap().include_keys = Some(vec!["a".into()]);
         bad.push(c);
         let mut c = config();
-        c.keys.insert(
-            "t".into(),
-            KeyIndex {
-                text: None,
-                ..key(KeyType::Text)
-            },
-        );
+        let mut t = key(KeyType::Text);
+        t.field.text = None;
+        c.keys.insert("t".into(), t);
         bad.push(c);
         let mut c = config();
         c.keys.insert("".into(), key(KeyType::Long));
@@ -339,27 +341,14 @@ mod tests {
         bad.push(c);
         let mut c = config();
         for k in ["a", "b"] {
-            c.keys.insert(
-                k.into(),
-                KeyIndex {
-                    alias: Some("same".into()),
-                    ..key(KeyType::Long)
-                },
-            );
+            let mut same = key(KeyType::Long);
+            same.field.alias = Some("same".into());
+            c.keys.insert(k.into(), same);
         }
         bad.push(c);
         let mut c = config();
         let mut j = key(KeyType::Json);
-        j.json_keys.insert(
-            "inner".into(),
-            JsonKeyIndex {
-                kind: KeyType::Json,
-                text: None,
-                alias: None,
-                doc_value: None,
-                extra: Default::default(),
-            },
-        );
+        j.json_keys.insert("inner".into(), field(KeyType::Json));
         c.keys.insert("j".into(), j);
         bad.push(c);
         let mut c = config();

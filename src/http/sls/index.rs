@@ -9,7 +9,7 @@ use super::{Ctx, Reply};
 use crate::excerpt::excerpt;
 use crate::http::error::SlsError;
 use crate::http::json;
-use crate::meta::index::{IndexConfig, JsonKeyIndex, KeyIndex, KeyType, LineIndex, TextRules};
+use crate::meta::index::{FieldIndex, IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
 use crate::service::blocking;
 
 /// A member of the index JSON of the wrong type.
@@ -102,30 +102,28 @@ fn key_type(o: &Map<String, Value>, place: &str) -> Result<KeyType, SlsError> {
     }
 }
 
+/// The rules of a field or json sub-key at `place`.
+fn field_index(o: &Map<String, Value>, place: &str) -> Result<FieldIndex, SlsError> {
+    Ok(FieldIndex {
+        kind: key_type(o, place)?,
+        text: text_rules(o, place)?,
+        alias: opt_str(o, "alias", place)?,
+        doc_value: opt_bool(o, "doc_value", place)?,
+        extra: extra(o, &[&TEXT[..], &KEY[..]].concat()),
+    })
+}
+
 fn key_index(v: &Value, place: &str) -> Result<KeyIndex, SlsError> {
     let o = object(v, place)?;
     let mut json_keys = BTreeMap::new();
     if let Some(j) = o.get("json_keys").filter(|v| !v.is_null()) {
         for (sub, jv) in object(j, &format!("{place}.json_keys"))? {
             let p = format!("{place}.json_keys.{}", excerpt(sub));
-            let jo = object(jv, &p)?;
-            json_keys.insert(
-                sub.clone(),
-                JsonKeyIndex {
-                    kind: key_type(jo, &p)?,
-                    text: text_rules(jo, &p)?,
-                    alias: opt_str(jo, "alias", &p)?,
-                    doc_value: opt_bool(jo, "doc_value", &p)?,
-                    extra: extra(jo, &[&TEXT[..], &KEY[..]].concat()),
-                },
-            );
+            json_keys.insert(sub.clone(), field_index(object(jv, &p)?, &p)?);
         }
     }
     Ok(KeyIndex {
-        kind: key_type(o, place)?,
-        text: text_rules(o, place)?,
-        alias: opt_str(o, "alias", place)?,
-        doc_value: opt_bool(o, "doc_value", place)?,
+        field: field_index(o, place)?,
         json_keys,
         index_all: opt_bool(o, "index_all", place)?,
         max_depth: match o.get("max_depth") {
@@ -135,7 +133,6 @@ fn key_index(v: &Value, place: &str) -> Result<KeyIndex, SlsError> {
                     .ok_or_else(|| wrong(&format!("{place}.max_depth"), "an integer"))?,
             ),
         },
-        extra: extra(o, &[&TEXT[..], &KEY[..]].concat()),
     })
 }
 
@@ -223,6 +220,19 @@ fn text_json(t: &TextRules, v: &mut Map<String, Value>) {
     v.insert("chn".into(), json!(t.chn.unwrap_or(false)));
 }
 
+/// The JSON of a field's or sub-key's rules.
+fn field_json(f: &FieldIndex) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("type".into(), json!(f.kind.as_str()));
+    if let Some(t) = &f.text {
+        text_json(t, &mut v);
+    }
+    put(&mut v, "alias", f.alias.as_ref());
+    v.insert("doc_value".into(), json!(f.doc_value.unwrap_or(false)));
+    v.extend(f.extra.clone());
+    v
+}
+
 /// The index JSON GetIndex answers; `ttl` is the logstore's.
 pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
     let mut v = Map::new();
@@ -236,31 +246,17 @@ pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
     }
     let mut keys = Map::new();
     for (name, k) in &cfg.keys {
-        let mut kv = Map::new();
-        kv.insert("type".into(), json!(k.kind.as_str()));
-        if let Some(t) = &k.text {
-            text_json(t, &mut kv);
-        }
-        put(&mut kv, "alias", k.alias.as_ref());
-        kv.insert("doc_value".into(), json!(k.doc_value.unwrap_or(false)));
-        if k.kind == KeyType::Json {
-            let mut jk = Map::new();
-            for (sub, j) in &k.json_keys {
-                let mut jv = Map::new();
-                jv.insert("type".into(), json!(j.kind.as_str()));
-                if let Some(t) = &j.text {
-                    text_json(t, &mut jv);
-                }
-                put(&mut jv, "alias", j.alias.as_ref());
-                jv.insert("doc_value".into(), json!(j.doc_value.unwrap_or(false)));
-                jv.extend(j.extra.clone());
-                jk.insert(sub.clone(), Value::Object(jv));
-            }
+        let mut kv = field_json(&k.field);
+        if k.field.kind == KeyType::Json {
+            let jk: Map<String, Value> = k
+                .json_keys
+                .iter()
+                .map(|(sub, j)| (sub.clone(), Value::Object(field_json(j))))
+                .collect();
             kv.insert("json_keys".into(), Value::Object(jk));
             kv.insert("index_all".into(), json!(k.index_all.unwrap_or(true)));
             kv.insert("max_depth".into(), json!(k.max_depth.unwrap_or(-1)));
         }
-        kv.extend(k.extra.clone());
         keys.insert(name.clone(), Value::Object(kv));
     }
     v.insert("keys".into(), Value::Object(keys));
