@@ -180,14 +180,15 @@ impl Service {
     ) -> Result<()> {
         let _ddl = self.ddl.lock();
         let old = self.logstore(project, logstore)?;
+        let now = self.now_secs();
         let mut next = change(old.rec.settings.index.as_ref())?;
         if let Some(cfg) = &mut next {
             validate(cfg)?;
-            cfg.last_modify_time = self.now_secs();
+            cfg.last_modify_time = now;
         }
         let mut rec = old.rec.clone();
         rec.settings.index = next;
-        rec.last_modify_time = self.now_secs();
+        rec.last_modify_time = now;
         self.replace_logstore(&old, rec, old.logs.clone(), Vec::new())
     }
 }

@@ -111,8 +111,9 @@ fn number(key: &str, value: &str) -> Result<u32> {
 }
 
 impl Service {
-    fn now_secs_u32(&self) -> u32 {
-        u32::try_from(self.clock.wall_millis() / 1000).unwrap_or(u32::MAX)
+    /// The receive time as a log's time (unix seconds in 32 bits).
+    fn log_time_now(&self) -> u32 {
+        u32::try_from(self.now_secs()).unwrap_or(u32::MAX)
     }
 
     /// Writes a tracking batch into `project/logstore` as one LogGroup, every log stamped with
@@ -123,7 +124,7 @@ impl Service {
         if !ls.rec.settings.enable_tracking {
             return Err(Error::TrackingDisabled(logstore.to_string()));
         }
-        let group = batch.log_group(Times::Received, self.now_secs_u32())?;
+        let group = batch.log_group(Times::Received, self.log_time_now())?;
         self.put_logs(
             project,
             logstore,
@@ -143,7 +144,7 @@ impl Service {
         target: PutTarget,
         batch: JsonBatch,
     ) -> Result<(u32, u64)> {
-        let group = batch.log_group(Times::Sent, self.now_secs_u32())?;
+        let group = batch.log_group(Times::Sent, self.log_time_now())?;
         self.put_logs(project, logstore, target, &group.encode_to_vec())
     }
 }

@@ -77,11 +77,12 @@ impl PullResult {
     /// group at a time, straight from the decoded LogGroup.
     pub fn encode_json(&self, ct: CompressType) -> Result<(Vec<u8>, usize)> {
         let mut raw = b"{\"logGroupList\":[".to_vec();
+        let mut bytes = Vec::new();
         for (i, r) in self.records.iter().enumerate() {
-            let bytes = decoded(r)?;
-            let g = <cairn_proto::LogGroup as prost::Message>::decode(&bytes[..]).map_err(|e| {
-                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-            })?;
+            bytes.clear();
+            decode_into(r, &mut bytes)?;
+            let g = <cairn_proto::LogGroup as prost::Message>::decode(&bytes[..])
+                .map_err(|e| stored_error(r, &e))?;
             if i > 0 {
                 raw.push(b',');
             }
@@ -109,14 +110,11 @@ impl PullResult {
         if self.records.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        let bad = |r: &Record, e: &dyn std::fmt::Display| {
-            Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-        };
         if ct != CompressType::Lz4 {
             let mut raw = Vec::with_capacity(raw_len);
             for r in &self.records {
                 cairn_proto::frame_header(&mut raw, r.raw_len());
-                raw.extend_from_slice(&decoded(r)?);
+                decode_into(r, &mut raw)?;
             }
             let body = match ct {
                 CompressType::None => raw,
@@ -149,7 +147,7 @@ impl PullResult {
                     cairn_proto::frame_header(&mut scratch, raw_len as usize);
                     out.literals(&scratch);
                     out.stored(&r.payload, raw_len as usize)
-                        .map_err(|e| bad(r, &e))?;
+                        .map_err(|e| stored_error(r, &e))?;
                 }
             }
         }
@@ -162,7 +160,7 @@ impl PullResult {
 /// The JSON form of a LogGroup in PullLogs answers (design §5.2), serialized from the decoded
 /// group without copying it.
 mod json_answer {
-    use serde::ser::{SerializeMap, SerializeSeq};
+    use serde::ser::SerializeMap;
     use serde::{Serialize, Serializer};
 
     fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -181,26 +179,17 @@ mod json_answer {
         }
     }
 
-    struct Contents<'a>(&'a [cairn_proto::LogContent]);
-    struct Tags<'a>(&'a [cairn_proto::LogTag]);
+    /// Serializes as the sequence its function makes.
+    struct SeqOf<F>(F);
 
-    impl Serialize for Contents<'_> {
+    impl<F, I> Serialize for SeqOf<F>
+    where
+        F: Fn() -> I,
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(Some(self.0.len()))?;
-            for c in self.0 {
-                seq.serialize_element(&Pair(&c.key, &c.value))?;
-            }
-            seq.end()
-        }
-    }
-
-    impl Serialize for Tags<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(Some(self.0.len()))?;
-            for t in self.0 {
-                seq.serialize_element(&Pair(&t.key, &t.value))?;
-            }
-            seq.end()
+            s.collect_seq((self.0)())
         }
     }
 
@@ -209,25 +198,15 @@ mod json_answer {
 
     impl Serialize for Item<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let l = self.0;
             let mut m = s.serialize_map(None)?;
-            m.serialize_entry("Time", &self.0.time)?;
-            if let Some(ns) = self.0.time_ns {
+            m.serialize_entry("Time", &l.time)?;
+            if let Some(ns) = l.time_ns {
                 m.serialize_entry("TimeNs", &ns)?;
             }
-            m.serialize_entry("Contents", &Contents(&self.0.contents))?;
+            let contents = || l.contents.iter().map(|c| Pair(&c.key, &c.value));
+            m.serialize_entry("Contents", &SeqOf(contents))?;
             m.end()
-        }
-    }
-
-    struct Items<'a>(&'a [cairn_proto::Log]);
-
-    impl Serialize for Items<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut seq = s.serialize_seq(Some(self.0.len()))?;
-            for l in self.0 {
-                seq.serialize_element(&Item(l))?;
-            }
-            seq.end()
         }
     }
 
@@ -240,8 +219,9 @@ mod json_answer {
             let mut m = s.serialize_map(Some(4))?;
             m.serialize_entry("Topic", g.topic.as_deref().unwrap_or(""))?;
             m.serialize_entry("Source", g.source.as_deref().unwrap_or(""))?;
-            m.serialize_entry("LogTags", &Tags(&g.log_tags))?;
-            m.serialize_entry("LogItems", &Items(&g.logs))?;
+            let tags = || g.log_tags.iter().map(|t| Pair(&t.key, &t.value));
+            m.serialize_entry("LogTags", &SeqOf(tags))?;
+            m.serialize_entry("LogItems", &SeqOf(|| g.logs.iter().map(Item)))?;
             m.end()
         }
     }
@@ -263,21 +243,26 @@ pub fn decompress_body(
     })
 }
 
-/// The LogGroup a record holds, decompressed when it is stored as an LZ4 block.
-fn decoded(r: &Record) -> Result<std::borrow::Cow<'_, [u8]>> {
+/// A record whose stored bytes do not decode.
+fn stored_error(r: &Record, e: &dyn std::fmt::Display) -> Error {
+    Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+}
+
+/// Appends the LogGroup a record holds to `out`, decompressing it in place when it is stored
+/// as an LZ4 block.
+fn decode_into(r: &Record, out: &mut Vec<u8>) -> Result<()> {
     match r.encoding {
-        Encoding::Plain => Ok(std::borrow::Cow::Borrowed(&r.payload[..])),
+        Encoding::Plain => out.extend_from_slice(&r.payload),
         Encoding::Lz4 { raw_len } => {
-            let bad = |e: &dyn std::fmt::Display| {
-                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-            };
-            let (block, _) =
-                lz4::split_stored(&r.payload).ok_or_else(|| bad(&"no room for its trailer"))?;
-            let mut out = vec![0; raw_len as usize];
-            cairn_proto::lz4_decompress_exact(block, &mut out).map_err(|e| bad(&e))?;
-            Ok(std::borrow::Cow::Owned(out))
+            let (block, _) = lz4::split_stored(&r.payload)
+                .ok_or_else(|| stored_error(r, &"no room for its trailer"))?;
+            let at = out.len();
+            out.resize(at + raw_len as usize, 0);
+            cairn_proto::lz4_decompress_exact(block, &mut out[at..])
+                .map_err(|e| stored_error(r, &e))?;
         }
     }
+    Ok(())
 }
 
 /// Parses a 128-bit hash key written as hex (32 digits; shorter keys are right-padded with `0`,

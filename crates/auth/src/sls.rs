@@ -977,7 +977,11 @@ impl Signer {
         match &self.version {
             Version::V1 => {
                 let date = http_date(now_unix);
-                set_header(headers, "x-log-signaturemethod", "hmac-sha1".into());
+                set_header(
+                    headers,
+                    "x-log-signaturemethod",
+                    V1Method::HmacSha1.as_str().into(),
+                );
                 set_header(headers, "Date", date.clone());
                 headers.retain(|(k, _)| !k.eq_ignore_ascii_case("x-log-date"));
                 if body.is_empty() {
@@ -990,7 +994,11 @@ impl Signer {
                 set_header(headers, "x-log-date", date);
             }
             Version::V1Sha256 => {
-                set_header(headers, "x-log-signaturemethod", "hmac-sha256".into());
+                set_header(
+                    headers,
+                    "x-log-signaturemethod",
+                    V1Method::HmacSha256.as_str().into(),
+                );
                 set_header(headers, "Date", http_date(now_unix));
                 let md5 = if body.is_empty() {
                     String::new()

@@ -10,7 +10,7 @@ use crate::excerpt::excerpt;
 use crate::http::error::SlsError;
 use crate::http::json;
 use crate::meta::index::{FieldIndex, IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
-use crate::service::blocking;
+use crate::service::{blocking, Service};
 
 /// A member of the index JSON of the wrong type.
 fn wrong(place: &str, expected: &str) -> SlsError {
@@ -281,12 +281,20 @@ pub fn index_json(cfg: &IndexConfig, ttl: u32) -> Value {
     Value::Object(v)
 }
 
-pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
+/// What CreateIndex and UpdateIndex do with the configuration they carry.
+type Write = fn(&Service, &str, &str, IndexConfig) -> crate::service::Result<()>;
+
+/// CreateIndex and UpdateIndex: parse the configuration, hand it to `write`.
+async fn write(ctx: Ctx, ls: &str, write: Write) -> Reply {
     let project = ctx.project()?;
     let cfg = parse_index(&ctx.stored_json_body()?)?;
     let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
-    blocking(move || svc.create_index(&project, &ls, cfg)).await?;
+    blocking(move || write(&svc, &project, &ls, cfg)).await?;
     Ok(json::empty())
+}
+
+pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
+    write(ctx, ls, Service::create_index).await
 }
 
 pub(super) async fn get(ctx: Ctx, ls: &str) -> Reply {
@@ -297,11 +305,7 @@ pub(super) async fn get(ctx: Ctx, ls: &str) -> Reply {
 }
 
 pub(super) async fn update(ctx: Ctx, ls: &str) -> Reply {
-    let project = ctx.project()?;
-    let cfg = parse_index(&ctx.stored_json_body()?)?;
-    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
-    blocking(move || svc.update_index(&project, &ls, cfg)).await?;
-    Ok(json::empty())
+    write(ctx, ls, Service::update_index).await
 }
 
 pub(super) async fn delete(ctx: Ctx, ls: &str) -> Reply {

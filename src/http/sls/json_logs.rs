@@ -1,6 +1,7 @@
 //! LogGroups sent as JSON — `{"__topic__", "__source__", "__tags__": {k: v}, "__logs__":
 //! [{k: v}, …]}` — by web tracking and by PutLogs with `Content-Type: application/json`.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 
 use cairn_proto::CompressType;
@@ -11,7 +12,7 @@ use super::Ctx;
 use crate::excerpt::excerpt;
 use crate::http::codes::SlsCode;
 use crate::http::error::SlsError;
-use crate::service::{decompress_body, JsonBatch, MAX_JSON_FIELDS, MAX_JSON_LOGS};
+use crate::service::{blocking, decompress_body, JsonBatch, MAX_JSON_FIELDS, MAX_JSON_LOGS};
 
 /// The compression a body declares: `x-log-compresstype` and `x-log-bodyrawsize` (required
 /// with compression).
@@ -44,16 +45,32 @@ pub(super) fn compression(ctx: &Ctx) -> Result<(CompressType, Option<usize>), Sl
 }
 
 /// `body` decompressed with `ct` (`raw_size`: its `x-log-bodyrawsize`) to at most `limit`.
-pub(super) fn decompress(
+fn decompress(
     ct: CompressType,
     body: &[u8],
     raw_size: Option<usize>,
     limit: usize,
-) -> Result<Vec<u8>, SlsError> {
+) -> Result<Cow<'_, [u8]>, SlsError> {
     if ct == CompressType::None {
-        return Ok(body.to_vec());
+        return Ok(Cow::Borrowed(body));
     }
-    Ok(decompress_body(ct, body, raw_size, limit)?)
+    Ok(Cow::Owned(decompress_body(ct, body, raw_size, limit)?))
+}
+
+/// Decompresses the request's body as `ct` and `raw_size` say, parses it as a JSON LogGroup
+/// and hands it to `write`, all on a blocking thread (design §5.1a, §16).
+pub(super) async fn write_batch(
+    ctx: &Ctx,
+    ct: CompressType,
+    raw_size: Option<usize>,
+    write: impl FnOnce(JsonBatch) -> crate::service::Result<()> + Send + 'static,
+) -> Result<(), SlsError> {
+    let (body, limit) = (ctx.body.clone(), ctx.raw_limit);
+    let parse_and_write = move || -> Result<(), SlsError> {
+        let batch = parse_json_batch(&decompress(ct, &body, raw_size, limit)?)?;
+        Ok(write(batch)?)
+    };
+    blocking(move || Ok(parse_and_write())).await?
 }
 
 /// A field's value: a string as it is, `null` as empty, anything else as its JSON text as sent.

@@ -33,18 +33,12 @@ pub(super) async fn put(ctx: Ctx, ls: &str, target: PutTarget) -> Reply {
             .get(..16)
             .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
     }) {
-        // A JSON LogGroup (the Java SDK's JSON mode; design §5.1a), decompressed and parsed on a
-        // blocking thread.
-        let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body.clone());
-        blocking(move || {
-            Ok((|| -> Result<(), SlsError> {
-                let raw = json_logs::decompress(ct, &body, raw_size, limit)?;
-                let batch = json_logs::parse_json_batch(&raw)?;
-                svc.put_json(&project, &ls, target, batch)?;
-                Ok(())
-            })())
+        // A JSON LogGroup (the Java SDK's JSON mode; design §5.1a).
+        let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+        json_logs::write_batch(&ctx, ct, raw_size, move |batch| {
+            svc.put_json(&project, &ls, target, batch).map(|_| ())
         })
-        .await??;
+        .await?;
         return Ok(json::empty());
     }
     let (svc, ls, body) = (ctx.state.svc.clone(), ls.to_string(), ctx.body);

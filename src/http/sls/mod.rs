@@ -67,8 +67,9 @@ fn field(e: FieldError) -> SlsError {
 /// Handles one SLS request.
 pub async fn handle(state: AppState, req: Request, request_id: String) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let track = tracking::is_tracking_path(&path_segments(&parts));
-    let mut resp = match route(&state, parts, body).await {
+    let segs = path_segments(&parts);
+    let track = tracking::is_tracking_path(&segs);
+    let mut resp = match route(&state, parts, body, segs, track).await {
         Ok(r) => r,
         Err(e) => {
             // 503 ServerBusy is load, not a fault: not logged as an error (a flood would
@@ -238,9 +239,14 @@ fn path_segments(parts: &Parts) -> Vec<String> {
         .collect()
 }
 
-async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
-    let segs = path_segments(&parts);
-    let track = tracking::is_tracking_path(&segs);
+/// Routes a request whose decoded path segments are `segs` (`track`: a tracking path).
+async fn route(
+    state: &AppState,
+    parts: Parts,
+    body: Body,
+    segs: Vec<String>,
+    track: bool,
+) -> Reply {
     // Web tracking without a signature (design §16): a CORS preflight never carries one, and a
     // tracking write may leave it out; both are bounded by the tracking rate.
     let unsigned_track = track && !parts.headers.contains_key("authorization");
@@ -252,15 +258,7 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
             ));
         }
         if parts.method == Method::OPTIONS {
-            let ctx = Ctx {
-                state: state.clone(),
-                parts,
-                project: None,
-                query: Query::default(),
-                body: Bytes::new(),
-                raw_limit: 0,
-            };
-            return tracking::preflight(&ctx);
+            return tracking::preflight(&parts.headers);
         }
     }
     // Unsigned tracking bodies are small, and few are parsed at once: what a stranger can make
@@ -338,7 +336,7 @@ async fn route(state: &AppState, parts: Parts, body: Body) -> Reply {
                 .map_err(|e| hide_names(e, unsigned_track))
         }
         (m, ["logstores", _, last]) if m == Method::OPTIONS && tracking::is_tracking(last) => {
-            tracking::preflight(&ctx)
+            tracking::preflight(&ctx.parts.headers)
         }
         (m, []) if m == Method::GET => {
             if ctx.project.is_some() {

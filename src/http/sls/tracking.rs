@@ -11,7 +11,7 @@ use axum::response::Response;
 use parking_lot::Mutex;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::json_logs::{self, parse_json_batch};
+use super::json_logs;
 use super::{Ctx, Reply};
 use crate::excerpt::excerpt;
 use crate::http::codes::SlsCode;
@@ -54,7 +54,7 @@ pub(super) fn cors(headers: &mut HeaderMap) {
 }
 
 /// The answer to a CORS preflight (`OPTIONS`), which carries no credentials by design.
-pub(super) fn preflight(ctx: &Ctx) -> Reply {
+pub(super) fn preflight(request: &HeaderMap) -> Reply {
     let mut r = Response::new(Body::empty());
     let h = r.headers_mut();
     h.insert(
@@ -62,8 +62,9 @@ pub(super) fn preflight(ctx: &Ctx) -> Reply {
         HeaderValue::from_static("POST, GET, OPTIONS"),
     );
     // The headers the browser asks for, when they are plain header names; else the usual ones.
-    let asked = ctx
-        .header("access-control-request-headers")
+    let asked = request
+        .get("access-control-request-headers")
+        .and_then(|v| v.to_str().ok())
         .filter(|v| {
             v.len() <= 1024
                 && v.bytes()
@@ -172,26 +173,16 @@ fn check_api_version(ctx: &Ctx) -> Result<(), SlsError> {
     }
 }
 
-/// `POST .../track`: a batch, possibly compressed as `x-log-compresstype` says. Decompressed,
-/// parsed and written on a blocking thread.
+/// `POST .../track`: a batch, possibly compressed as `x-log-compresstype` says.
 pub(super) async fn post(ctx: Ctx, ls: &str) -> Reply {
     check_api_version(&ctx)?;
     let project = ctx.project()?;
     let (ct, raw_size) = json_logs::compression(&ctx)?;
-    let (svc, ls, body, limit) = (
-        ctx.state.svc.clone(),
-        ls.to_string(),
-        ctx.body.clone(),
-        ctx.raw_limit,
-    );
-    blocking(move || {
-        Ok((|| -> Result<(), SlsError> {
-            let raw = json_logs::decompress(ct, &body, raw_size, limit)?;
-            let batch = parse_json_batch(&raw)?;
-            Ok(svc.put_tracked(&project, &ls, batch)?)
-        })())
+    let (svc, ls) = (ctx.state.svc.clone(), ls.to_string());
+    json_logs::write_batch(&ctx, ct, raw_size, move |batch| {
+        svc.put_tracked(&project, &ls, batch)
     })
-    .await??;
+    .await?;
     Ok(Response::new(Body::empty()))
 }
 
