@@ -71,6 +71,13 @@ async fn state(server: &Server) -> Value {
     for name in list["logstores"].as_array().unwrap() {
         let name = name.as_str().unwrap();
         let (_, ls) = get(&http, &format!("/logstores/{name}"), "").await;
+        // The configuration, or the error code (its request id differs on every call).
+        let (status, index) = get(&http, &format!("/logstores/{name}/index"), "").await;
+        let index = if status == 200 {
+            index
+        } else {
+            index["errorCode"].clone()
+        };
         let (_, shards) = get(&http, &format!("/logstores/{name}/shards"), "").await;
         let mut data = Vec::new();
         for s in shards.as_array().unwrap() {
@@ -96,7 +103,8 @@ async fn state(server: &Server) -> Value {
         let (_, jobs) = atlas(server, "GET", &format!("{path}/restoreJobs"), None);
         stores.insert(
             name.to_string(),
-            json!({"logstore": ls, "shards": shards, "data": data, "groups": groups,
+            json!({"logstore": ls, "index": [status, index], "shards": shards, "data": data,
+                "groups": groups,
                 "checkpoints": checkpoints, "backups": backups, "schedule": schedule, "jobs": jobs}),
         );
     }
@@ -179,6 +187,35 @@ async fn every_kind_of_state_survives_sigkill() {
         .unwrap();
     assert_eq!(r.status, 200, "{:?}", r.body);
     survives(&mut server, "delete a readonly shard").await;
+
+    let http = SlsHttp::new(&server);
+    let index = json!({"line": {"token": [",", " "]},
+        "keys": {"level": {"type": "text", "token": [" "], "doc_value": true}},
+        "max_text_len": 2048});
+    assert_eq!(post(&http, "/logstores/logs/index", "", index).await.0, 200);
+    let settings = json!({"logstoreName": "logs", "ttl": 9, "enable_tracking": true,
+        "infrequentAccessTTL": 3, "encrypt_conf": {"enable": true, "encrypt_type": "default"}});
+    let r = http
+        .send(
+            "PUT",
+            Some("life"),
+            "/logstores/logs",
+            "",
+            serde_json::to_vec(&settings).unwrap(),
+            &[("Content-Type", "application/json".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let tracked = json!({"__topic__": "web", "__logs__": [{"k": "v"}, {"k": "w"}]});
+    let (status, body) = post(&http, "/logstores/logs/track", "APIVersion=0.6.0", tracked).await;
+    assert_eq!(status, 200, "{body}");
+    let after = survives(&mut server, "an index, logstore settings and tracked logs").await;
+    assert_eq!(after["logstores"]["logs"]["index"][0], 200);
+    assert_eq!(
+        after["logstores"]["logs"]["logstore"]["infrequentAccessTTL"],
+        3
+    );
 
     let http = SlsHttp::new(&server);
     let (status, _) = post(
