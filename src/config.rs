@@ -29,6 +29,38 @@ pub struct Config {
     pub backup: BackupConfig,
     /// HTTP connection and request limits.
     pub http: HttpConfig,
+    /// Query budgets.
+    pub query: QueryConfig,
+}
+
+/// `[query]` (design §18.5).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// Milliseconds one query may run.
+    pub time_budget_ms: u64,
+    /// Bytes one query may hold: the logs it matched and its analytic statement's state.
+    pub memory_budget_bytes: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        let d = crate::service::QueryLimits::default();
+        Self {
+            time_budget_ms: d.time.as_millis() as u64,
+            memory_budget_bytes: d.memory_bytes,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The budgets as the service takes them.
+    pub fn limits(&self) -> crate::service::QueryLimits {
+        crate::service::QueryLimits {
+            time: Duration::from_millis(self.time_budget_ms.max(1)),
+            memory_bytes: self.memory_budget_bytes.max(1 << 20),
+        }
+    }
 }
 
 /// `[backup]`
@@ -61,6 +93,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             backup: BackupConfig::default(),
             http: HttpConfig::default(),
+            query: QueryConfig::default(),
         }
     }
 }

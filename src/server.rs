@@ -61,7 +61,8 @@ pub fn open(cfg: &Config, storage_fds: u64) -> anyhow::Result<Opened> {
         clock,
         Arc::new(PooledFs::new(files)),
     )?
-    .with_default_checkpoint_interval(cfg.backup.checkpoint_interval_min);
+    .with_default_checkpoint_interval(cfg.backup.checkpoint_interval_min)
+    .with_query_limits(cfg.query.limits());
     Ok(Opened {
         svc: Arc::new(svc),
         keys: KeyRing::new(vec![root]),

@@ -1114,3 +1114,107 @@ async fn index_configuration_round_trips() {
     let r = c.get_index("sdk-index", "logs").send().await;
     assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_logs_searches_and_analyses() {
+    use aliyun_log_rust_sdk::{FieldIndex, FullTextIndex, Index, IndexKeyLong};
+    let server = Server::start(&[]);
+    let c = client(&server);
+    create_project(&c, "sdk-query").await;
+    create_logstore(&c, "sdk-query", "logs", 2).await;
+    let r = c
+        .get_logs("sdk-query", "logs")
+        .from(1_700_000_000)
+        .to(1_700_000_100)
+        .query("*")
+        .send()
+        .await;
+    assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
+    let index = Index::builder()
+        .line(FullTextIndex {
+            case_sensitive: false,
+            chn: false,
+            token: vec![" ".into(), ",".into()],
+        })
+        .keys(std::collections::HashMap::from([(
+            "n".to_string(),
+            FieldIndex::Long(IndexKeyLong {
+                alias: None,
+                doc_value: true,
+            }),
+        )]))
+        .build();
+    c.create_index("sdk-query", "logs", index)
+        .send()
+        .await
+        .unwrap();
+    // 40 logs, n = 0..39, one second apart; even ones say "even".
+    for chunk in 0..4u32 {
+        let mut g = LogGroup::new();
+        g.set_topic("t");
+        for i in chunk * 10..chunk * 10 + 10 {
+            let mut log = Log::from_unixtime(1_700_000_000 + i);
+            log.add_content_kv("n", i.to_string()).add_content_kv(
+                "msg",
+                if i % 2 == 0 {
+                    "even number"
+                } else {
+                    "odd number"
+                },
+            );
+            g.add_log(log);
+        }
+        c.put_logs("sdk-query", "logs")
+            .log_group(g)
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = c
+        .get_logs("sdk-query", "logs")
+        .from(1_700_000_000)
+        .to(1_700_000_040)
+        .query("even and n >= 30")
+        .line(100)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.get_body().is_complete());
+    let mut ns: Vec<u32> = r
+        .get_body()
+        .logs()
+        .iter()
+        .map(|l| l["n"].parse().unwrap())
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(ns, vec![30, 32, 34, 36, 38]);
+    // `from` is included and `to` is not; reverse answers the newest first.
+    let r = c
+        .get_logs("sdk-query", "logs")
+        .from(1_700_000_005)
+        .to(1_700_000_008)
+        .query("*")
+        .reverse(true)
+        .send()
+        .await
+        .unwrap();
+    let times: Vec<&str> = r
+        .get_body()
+        .logs()
+        .iter()
+        .map(|l| l["__time__"].as_str())
+        .collect();
+    assert_eq!(times, ["1700000007", "1700000006", "1700000005"]);
+    let r = c
+        .get_logs("sdk-query", "logs")
+        .from(1_700_000_000)
+        .to(1_700_000_040)
+        .query("* | select count(*) as c, sum(n) as s where n < 10")
+        .send()
+        .await
+        .unwrap();
+    let body = r.get_body();
+    assert_eq!(body.meta().has_sql(), &Some(true));
+    assert_eq!(body.logs()[0]["c"], "10");
+    assert_eq!(body.logs()[0]["s"], "45");
+}

@@ -67,6 +67,7 @@ codes! {
         NoSuchApi => ("ParameterInvalid", 404, "No API has this method and path."),
         TargetNotEmpty => ("ParameterInvalid", 400, "A restore into a logstore that holds data."),
         ExceedQuota => ("ExceedQuota", 400, "A limit on the number of logstores, shards or consumer groups."),
+        QueryBudget => ("ExceedQuota", 400, "A query past its time or memory budget (`[query]` in the configuration)."),
         PostBodyInvalid => ("PostBodyInvalid", 400, "A body that is not what the API takes: not a LogGroup, no logs, not JSON."),
         PostBodyTooLarge => ("PostBodyTooLarge", 413, "A body, or its decompressed LogGroup, over the limit."),
         PostBodyUncompressError => ("PostBodyUncompressError", 400, "A body that does not decompress as its x-log-compresstype says."),

@@ -74,6 +74,7 @@ impl From<Error> for SlsError {
             Error::RestoreJobNotExist(_) => SlsCode::RestoreJobNotExist,
             Error::TargetNotEmpty(_) => SlsCode::TargetNotEmpty,
             Error::QuotaExceed(_) => SlsCode::ExceedQuota,
+            Error::QueryBudget(_) => SlsCode::QueryBudget,
             Error::DiskFull(_) => SlsCode::DiskFull,
             Error::ServerBusy(_) => SlsCode::ServerBusy,
             Error::Internal(_) => SlsCode::InternalServerError,

@@ -250,7 +250,7 @@ fn stored_error(r: &Record, e: &dyn std::fmt::Display) -> Error {
 
 /// Appends the LogGroup a record holds to `out`, decompressing it in place when it is stored
 /// as an LZ4 block.
-fn decode_into(r: &Record, out: &mut Vec<u8>) -> Result<()> {
+pub(super) fn decode_into(r: &Record, out: &mut Vec<u8>) -> Result<()> {
     match r.encoding {
         Encoding::Plain => out.extend_from_slice(&r.payload),
         Encoding::Lz4 { raw_len } => {

@@ -13,6 +13,7 @@ mod json_logs;
 mod logs;
 mod logstores;
 mod projects;
+mod query;
 mod shards;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -42,6 +43,7 @@ pub use logs::{
 };
 pub use logstores::LogstoreSpec;
 pub use projects::{ProjectList, ProjectSpec, ProjectSummary};
+pub use query::{Bucket, ContextAnswer, LogQuery, LogsAnswer, Progress, QueryLimits, Row};
 
 /// Most logstores one project may hold.
 pub const MAX_LOGSTORES_PER_PROJECT: usize = 200;
@@ -130,6 +132,9 @@ pub enum Error {
     /// A limit on the number of things was reached.
     #[error("{0}")]
     QuotaExceed(String),
+    /// A query past its time or memory budget.
+    #[error("{0}")]
+    QueryBudget(String),
     /// The disk is full (or a quota exhausted): nothing was changed; retry once there is space.
     #[error("the disk is full: {0}")]
     DiskFull(String),
@@ -233,6 +238,8 @@ pub struct Service {
     backups: backups::Backups,
     /// Checkpoint interval of logstores without their own schedule (0: off).
     default_checkpoint_interval_min: u32,
+    /// The budgets of every query.
+    query_limits: QueryLimits,
 }
 
 impl Service {
@@ -348,6 +355,7 @@ impl Service {
             consumers,
             backups,
             default_checkpoint_interval_min: 0,
+            query_limits: QueryLimits::default(),
             ddl: Mutex::new(()),
             clock,
             store,
@@ -395,6 +403,12 @@ impl Service {
     /// Sets the checkpoint interval of logstores that have no schedule of their own.
     pub fn with_default_checkpoint_interval(mut self, minutes: u32) -> Self {
         self.default_checkpoint_interval_min = minutes;
+        self
+    }
+
+    /// Sets the budgets of every query (`[query]`).
+    pub fn with_query_limits(mut self, limits: QueryLimits) -> Self {
+        self.query_limits = limits;
         self
     }
 

@@ -170,7 +170,8 @@ impl AtlasError {
             | Error::TrackingDisabled(_)
             | Error::IndexAlreadyExist(_)
             | Error::IndexConfigNotExist(_)
-            | Error::QuotaExceed(_)) => {
+            | Error::QuotaExceed(_)
+            | Error::QueryBudget(_)) => {
                 Self::new(AtlasCode::InvalidAttribute, e.to_string(), vec![])
             }
             e @ Error::DiskFull(_) => {

@@ -9,6 +9,7 @@ mod json_logs;
 mod logs;
 mod logstores;
 mod projects;
+mod query;
 mod shards;
 mod tracking;
 mod wire;
@@ -350,7 +351,24 @@ async fn route(
         (m, []) if m == Method::DELETE => projects::delete(ctx).await,
         (m, ["logstores"]) if m == Method::GET => logstores::list(ctx).await,
         (m, ["logstores"]) if m == Method::POST => logstores::create(ctx).await,
-        (m, ["logstores", ls]) if m == Method::GET => logstores::get(ctx, ls).await,
+        (m, ["logstores", ls]) if m == Method::GET => match ctx.query.get("type") {
+            None | Some("") => logstores::get(ctx, ls).await,
+            Some("log") | Some("logs") => query::get_logs(ctx, ls).await,
+            Some("histogram") => query::get_histograms(ctx, ls).await,
+            Some("context_log") => query::get_context_logs(ctx, ls).await,
+            Some("topic") => query::list_topics(ctx, ls).await,
+            Some(other) => Err(SlsError::param(format!(
+                "type {:?} is not supported; use log, histogram, context_log or topic",
+                excerpt(other)
+            ))),
+        },
+        (m, ["logstores", ls, "logs"]) if m == Method::POST => query::get_logs_v2(ctx, ls).await,
+        (m, ["logs"]) if m == Method::GET => query::get_project_logs(ctx).await,
+        (m, ["logstores", ls, "index"])
+            if m == Method::GET && ctx.query.get("type") == Some("histogram") =>
+        {
+            query::get_histograms(ctx, ls).await
+        }
         (m, ["logstores", ls]) if m == Method::PUT => logstores::update(ctx, ls).await,
         (m, ["logstores", ls]) if m == Method::DELETE => logstores::delete(ctx, ls).await,
         (m, ["logstores", ls]) if m == Method::POST => {

@@ -1,0 +1,508 @@
+//! The analytic statement (design §18.3): SLS's SQL after `|`, run by Apache DataFusion over
+//! the implicit table `log` of the logs the search statement matched.
+//!
+//! Before planning, the statement is rewritten: a `SELECT` without `FROM` reads `log`, and so does
+//! `FROM log` or `FROM <logstore>`; unquoted column names are matched to the table's columns
+//! without regard to case and quoted (so `__tag__:…` and json sub-key columns work); Presto
+//! function names DataFusion knows under another name are renamed; an unknown function is refused
+//! by name; a statement without `LIMIT` answers at most 100 rows.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
+    ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement, Value, VisitMut,
+    VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::doc::Doc;
+use crate::functions;
+use crate::schema::{FieldType, Schema, Target};
+use crate::QueryError;
+
+/// Rows an analytic statement answers when it has no `LIMIT`.
+pub const DEFAULT_ROWS: u64 = 100;
+/// The largest `LIMIT` and offset accepted.
+pub const MAX_ROWS: u64 = 1_000_000;
+
+/// The budgets of one analytic statement.
+#[derive(Clone, Copy, Debug)]
+pub struct SqlLimits {
+    /// Memory for the table and DataFusion's operators, in bytes.
+    pub memory_bytes: usize,
+    /// Wall time for planning and running it.
+    pub time: Duration,
+}
+
+/// What an analytic statement answers: column names and types, and rows of rendered values
+/// (none for SQL NULL).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SqlAnswer {
+    /// Column names, in order.
+    pub keys: Vec<String>,
+    /// Column types, as SLS names them (`bigint`, `double`, `varchar`, `timestamp`, …).
+    pub types: Vec<String>,
+    /// Rows.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// A column of the implicit table.
+#[derive(Clone, Debug)]
+struct Column {
+    name: String,
+    kind: FieldType,
+    target: Target,
+}
+
+/// The columns of the table over `docs`: `__time__`, `__topic__`, `__source__`, each tag seen,
+/// each indexed field (and its alias) and json sub-key.
+fn columns(schema: &Schema, docs: &[Doc]) -> Vec<Column> {
+    let mut cols = vec![
+        Column {
+            name: "__time__".into(),
+            kind: FieldType::Long,
+            target: Target::Time,
+        },
+        Column {
+            name: "__topic__".into(),
+            kind: FieldType::Text,
+            target: Target::Topic,
+        },
+        Column {
+            name: "__source__".into(),
+            kind: FieldType::Text,
+            target: Target::Source,
+        },
+    ];
+    let mut seen: HashSet<String> = cols.iter().map(|c| c.name.clone()).collect();
+    let mut push = |cols: &mut Vec<Column>, name: String, kind: FieldType, target: Target| {
+        if seen.insert(name.clone()) {
+            cols.push(Column { name, kind, target });
+        }
+    };
+    let mut tags: Vec<&str> = docs
+        .iter()
+        .flat_map(|d| d.tags.iter().map(|(k, _)| k.as_str()))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    for t in tags {
+        push(
+            &mut cols,
+            format!("__tag__:{t}"),
+            FieldType::Text,
+            Target::Tag(t.to_string()),
+        );
+    }
+    for (name, f) in &schema.fields {
+        let kind = if f.kind == FieldType::Json {
+            FieldType::Text
+        } else {
+            f.kind
+        };
+        push(&mut cols, name.clone(), kind, Target::Content(name.clone()));
+        if let Some(alias) = &f.alias {
+            push(
+                &mut cols,
+                alias.clone(),
+                kind,
+                Target::Content(name.clone()),
+            );
+        }
+    }
+    for (field, keys) in &schema.json {
+        for (path, sub) in &keys.keys {
+            let target = Target::Json(field.clone(), path.split('.').map(String::from).collect());
+            push(
+                &mut cols,
+                format!("{field}.{path}"),
+                sub.kind,
+                target.clone(),
+            );
+            if let Some(alias) = &sub.alias {
+                push(&mut cols, alias.clone(), sub.kind, target);
+            }
+        }
+    }
+    cols
+}
+
+fn arrow_type(kind: FieldType) -> DataType {
+    match kind {
+        FieldType::Long => DataType::Int64,
+        FieldType::Double => DataType::Float64,
+        FieldType::Text | FieldType::Json => DataType::Utf8,
+    }
+}
+
+/// The table over `docs`, charging `budget` for its bytes.
+fn table(
+    cols: &[Column],
+    docs: &[Doc],
+    max_text_len: usize,
+    budget: usize,
+) -> Result<RecordBatch, QueryError> {
+    let mut used = 0usize;
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
+    for c in cols {
+        let values = docs.iter().map(|d| d.value(&c.target));
+        let array: ArrayRef = match c.kind {
+            FieldType::Long => {
+                let mut b = Int64Builder::with_capacity(docs.len());
+                for v in values {
+                    b.append_option(v.and_then(|v| v.trim().parse::<i64>().ok()));
+                }
+                Arc::new(b.finish())
+            }
+            FieldType::Double => {
+                let mut b = Float64Builder::with_capacity(docs.len());
+                for v in values {
+                    b.append_option(v.and_then(|v| v.trim().parse::<f64>().ok()));
+                }
+                Arc::new(b.finish())
+            }
+            FieldType::Text | FieldType::Json => {
+                let mut b = StringBuilder::new();
+                for v in values {
+                    match v {
+                        Some(v) => {
+                            let mut end = v.len().min(max_text_len);
+                            while !v.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            used += end;
+                            b.append_value(&v[..end]);
+                        }
+                        None => b.append_null(),
+                    }
+                    if used > budget {
+                        return Err(QueryError::MemoryExceeded(budget));
+                    }
+                }
+                Arc::new(b.finish())
+            }
+        };
+        used += docs.len() * 9;
+        if used > budget {
+            return Err(QueryError::MemoryExceeded(budget));
+        }
+        arrays.push(array);
+    }
+    let schema = ArrowSchema::new(
+        cols.iter()
+            .map(|c| Field::new(&c.name, arrow_type(c.kind), true))
+            .collect::<Vec<_>>(),
+    );
+    RecordBatch::try_new(Arc::new(schema), arrays).map_err(|e| QueryError::Internal(e.to_string()))
+}
+
+/// Rewrites a parsed statement as the module documentation says.
+struct Rewrite<'a> {
+    columns: HashMap<String, String>,
+    tables: &'a [String],
+    from_log: Vec<datafusion::sql::sqlparser::ast::TableWithJoins>,
+    ctx: &'a SessionContext,
+    error: Option<QueryError>,
+}
+
+impl Rewrite<'_> {
+    fn column(&self, name: &str) -> Option<&String> {
+        self.columns.get(&name.to_lowercase())
+    }
+
+    fn fail(&mut self, e: QueryError) -> ControlFlow<()> {
+        self.error = Some(e);
+        ControlFlow::Break(())
+    }
+}
+
+fn set_from(body: &mut SetExpr, from: &[datafusion::sql::sqlparser::ast::TableWithJoins]) {
+    match body {
+        SetExpr::Select(s) if s.from.is_empty() => s.from = from.to_vec(),
+        SetExpr::SetOperation { left, right, .. } => {
+            set_from(left, from);
+            set_from(right, from);
+        }
+        _ => {}
+    }
+}
+
+fn quoted(name: &str) -> Ident {
+    Ident::with_quote('"', name)
+}
+
+impl VisitorMut for Rewrite<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        set_from(&mut query.body, &self.from_log);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
+        if let [ObjectNamePart::Identifier(id)] = relation.0.as_slice() {
+            if self
+                .tables
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&id.value))
+            {
+                *relation = ObjectName(vec![ObjectNamePart::Identifier(Ident::new("log"))]);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+        match expr {
+            SqlExpr::Identifier(id) => {
+                if let Some(name) = self.column(&id.value).cloned() {
+                    if id.quote_style.is_none() || id.value == name {
+                        *id = quoted(&name);
+                    }
+                }
+            }
+            SqlExpr::CompoundIdentifier(parts) => {
+                // `field.sub` is a json sub-key column unless its first part is a table.
+                let joined = parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                if let Some(name) = self.column(&joined).cloned() {
+                    *expr = SqlExpr::Identifier(quoted(&name));
+                }
+            }
+            SqlExpr::Function(f) => {
+                let Some(ObjectNamePart::Identifier(id)) = f.name.0.last_mut() else {
+                    return ControlFlow::Continue(());
+                };
+                let lower = id.value.to_lowercase();
+                if lower == "approx_percentile" {
+                    // Presto's approx_percentile(x, p) is approx_percentile_cont(p) WITHIN
+                    // GROUP (ORDER BY x).
+                    *id = Ident::new("approx_percentile_cont");
+                    if let FunctionArguments::List(list) = &mut f.args {
+                        if list.args.len() == 2 {
+                            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) =
+                                list.args.remove(0)
+                            {
+                                f.within_group = vec![OrderByExpr {
+                                    expr: x,
+                                    options: OrderByOptions {
+                                        asc: None,
+                                        nulls_first: None,
+                                    },
+                                    with_fill: None,
+                                }];
+                            }
+                        }
+                    }
+                    return ControlFlow::Continue(());
+                }
+                if let Some((_, to)) = functions::RENAMED.iter().find(|(from, _)| *from == lower) {
+                    *id = Ident::new(*to);
+                    return ControlFlow::Continue(());
+                }
+                let state = self.ctx.state();
+                let known = state.scalar_functions().contains_key(&lower)
+                    || state.aggregate_functions().contains_key(&lower)
+                    || state.window_functions().contains_key(&lower);
+                if !known {
+                    return self.fail(QueryError::Invalid(format!(
+                        "function {} is not supported",
+                        id.value
+                    )));
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+fn row_bound(e: &SqlExpr, what: &str) -> Result<u64, QueryError> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            Value::Number(n, _) => {
+                n.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= MAX_ROWS)
+                    .ok_or_else(|| {
+                        QueryError::Invalid(format!(
+                            "{what} {n} is out of range: at most {MAX_ROWS}"
+                        ))
+                    })
+            }
+            other => Err(QueryError::Invalid(format!(
+                "{what} must be a number, not {other}"
+            ))),
+        },
+        other => Err(QueryError::Invalid(format!(
+            "{what} must be a number, not {other}"
+        ))),
+    }
+}
+
+/// Runs `sql` over `docs`. `tables` are the names `FROM` may use for the implicit table
+/// (besides `log`).
+pub fn run(
+    sql: &str,
+    schema: &Schema,
+    docs: &[Doc],
+    tables: &[String],
+    limits: SqlLimits,
+) -> Result<SqlAnswer, QueryError> {
+    let mut statements = Parser::parse_sql(&GenericDialect {}, sql)
+        .map_err(|e| QueryError::Invalid(format!("SQL syntax error: {e}")))?;
+    if statements.len() != 1 {
+        return Err(QueryError::Invalid(
+            "the analytic statement must be one SELECT".into(),
+        ));
+    }
+    let mut statement = statements.remove(0);
+    let Statement::Query(query) = &mut statement else {
+        return Err(QueryError::Invalid(
+            "the analytic statement must be a SELECT".into(),
+        ));
+    };
+    if let Some(limit) = &query.limit {
+        row_bound(limit, "LIMIT")?;
+    } else {
+        query.limit = Some(SqlExpr::value(Value::Number(
+            DEFAULT_ROWS.to_string(),
+            false,
+        )));
+    }
+    if let Some(offset) = &query.offset {
+        row_bound(&offset.value, "offset")?;
+    }
+
+    let cols = columns(schema, docs);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(GreedyMemoryPool::new(limits.memory_bytes)))
+        .build_arc()
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    let config = SessionConfig::new()
+        .with_target_partitions(2)
+        .with_information_schema(false);
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    functions::register(&ctx);
+
+    let mut all_tables = vec!["log".to_string()];
+    all_tables.extend(tables.iter().cloned());
+    let from_log = match Parser::parse_sql(&GenericDialect {}, "SELECT 1 FROM log")
+        .ok()
+        .and_then(|mut s| s.pop())
+    {
+        Some(Statement::Query(q)) => match *q.body {
+            SetExpr::Select(s) => s.from,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let mut rewrite = Rewrite {
+        columns: cols
+            .iter()
+            .map(|c| (c.name.to_lowercase(), c.name.clone()))
+            .collect(),
+        tables: &all_tables,
+        from_log,
+        ctx: &ctx,
+        error: None,
+    };
+    let _ = statement.visit(&mut rewrite);
+    if let Some(e) = rewrite.error {
+        return Err(e);
+    }
+
+    let batch = table(&cols, docs, schema.max_text_len, limits.memory_bytes)?;
+    let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    ctx.register_table("log", Arc::new(mem))
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    let batches = rt.block_on(async {
+        let work = async {
+            let plan = ctx
+                .state()
+                .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+                .await?;
+            ctx.execute_logical_plan(plan).await?.collect().await
+        };
+        match tokio::time::timeout(limits.time, work).await {
+            Ok(r) => r.map_err(QueryError::from_datafusion),
+            Err(_) => Err(QueryError::TimedOut(limits.time)),
+        }
+    })?;
+    render(&batches)
+}
+
+fn sls_type(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "bigint",
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "bigint",
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => "double",
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "decimal",
+        DataType::Boolean => "boolean",
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => "timestamp",
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => "array",
+        DataType::Map(..) | DataType::Struct(_) => "map",
+        _ => "varchar",
+    }
+}
+
+fn render(batches: &[RecordBatch]) -> Result<SqlAnswer, QueryError> {
+    let Some(first) = batches.first() else {
+        return Ok(SqlAnswer {
+            keys: Vec::new(),
+            types: Vec::new(),
+            rows: Vec::new(),
+        });
+    };
+    let schema = first.schema();
+    let keys = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let types = schema
+        .fields()
+        .iter()
+        .map(|f| sls_type(f.data_type()).to_string())
+        .collect();
+    let options = FormatOptions::default()
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
+        .with_null("null");
+    let mut rows = Vec::new();
+    for b in batches {
+        let formatters = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        for r in 0..b.num_rows() {
+            rows.push(
+                b.columns()
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(c, f)| (!c.is_null(r)).then(|| f.value(r).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    Ok(SqlAnswer { keys, types, rows })
+}
