@@ -523,3 +523,74 @@ def test_the_cli_gets_logs(store, cairn_server):
               f"--from_time={T0}", f"--to_time={T0 + SPAN}")
     rows = [r for line in out.splitlines() if line.strip() for r in json.loads(line)]
     assert sorted(canonical(r) for r in rows) == expected_logs(lambda l: l["method"] == "DELETE")
+
+
+def test_get_logs_v1_answers_an_array_with_its_state_in_headers(store, cairn_server):
+    """GetLogs as `GET /logstores/{ls}?type=log`: what older SDKs send, with `True` booleans."""
+    from conftest import raw_request
+    client, project = store
+    params = {"type": "log", "from": str(T0), "to": str(T0 + SPAN), "query": "status:301", "line": "100",
+              "offset": "0", "reverse": "False", "powerSql": "False"}
+    r = raw_request(cairn_server, "GET", project, "/logstores/access", params=params)
+    assert r.status_code == 200, r.text
+    rows = r.json()
+    assert isinstance(rows, list)
+    assert all(isinstance(v, str) for row in rows for v in row.values())
+    assert sorted(canonical(row) for row in rows) == expected_logs(lambda l: l["status"] == "301")
+    assert r.headers["x-log-progress"] == "Complete"
+    assert r.headers["x-log-count"] == str(len(rows))
+    assert r.headers["x-log-has-sql"] == "false"
+    assert int(r.headers["x-log-processed-rows"]) == N
+    json.loads(r.headers["x-log-query-info"])
+    params["query"] = "* | select count(*) as c"
+    r = raw_request(cairn_server, "GET", project, "/logstores/access", params=params)
+    assert r.json() == [{"c": str(N)}]
+    assert r.headers["x-log-has-sql"] == "true"
+    assert r.headers["x-log-agg-query"] == "select count(*) as c"
+
+
+def test_get_logs_v2_bodies_are_compressed_as_asked(store, cairn_server):
+    import lz4.block
+    from conftest import raw_request
+    client, project = store
+    body = json.dumps({"from": T0, "to": T0 + SPAN, "query": "status:301", "line": 100, "reverse": True}).encode()
+    plain = raw_request(cairn_server, "POST", project, "/logstores/access/logs", body=body,
+                        headers={"Content-Type": "application/json", "Accept-Encoding": ""})
+    assert plain.status_code == 200, plain.text
+    assert "x-log-compresstype" not in plain.headers and "x-log-bodyrawsize" not in plain.headers
+    want = plain.json()
+    assert want["meta"]["count"] == len(want["data"]) == sum(1 for l in LOGS if l["status"] == "301")
+    times = [int(d["__time__"]) for d in want["data"]]
+    assert times == sorted(times, reverse=True)
+    # The Java SDK labels its JSON body as protobuf and leaves x-log-bodyrawsize at 0.
+    lz = raw_request(cairn_server, "POST", project, "/logstores/access/logs", body=body,
+                     headers={"Content-Type": "application/x-protobuf", "Accept-Encoding": "lz4"})
+    assert lz.headers["x-log-compresstype"] == "lz4"
+    raw = lz4.block.decompress(lz.content, uncompressed_size=int(lz.headers["x-log-bodyrawsize"]))
+    got = json.loads(raw)
+    for doc in (got, want):
+        doc["meta"].pop("elapsedMillisecond")
+    assert got == want
+
+
+def test_an_index_created_after_the_data_finds_it_and_a_deleted_one_refuses(client, project):
+    client.create_logstore(project, "later", ttl=30, shard_count=1)
+    items = [log_item(T0 + i, [("word", f"w{i % 3}")], 0) for i in range(30)]
+    client.put_logs(put_request(project, "later", "", "", items))
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "later", T0, T0 + 60, query="w1")
+    assert_sdk_error(e, 400, "IndexConfigNotExist")
+    client.create_index(project, "later", IndexConfig(line_config=IndexLineConfig(token_list=[" "])))
+    res = client.get_log(project, "later", T0, T0 + 60, query="w1")
+    assert sorted(l.get_time() for l in res.get_logs()) == [T0 + i for i in range(30) if i % 3 == 1]
+    # A field index added by UpdateIndex applies to the old logs too.
+    client.update_index(project, "later", IndexConfig(
+        line_config=IndexLineConfig(token_list=[" "]),
+        key_config_list={"word": IndexKeyConfig(token_list=[" "], doc_value=True)}))
+    res = client.get_log(project, "later", T0, T0 + 60, query="* | select word, count(*) as c group by word order by word")
+    assert [[l.get_contents()["word"], l.get_contents()["c"]] for l in res.get_logs()] == \
+        [["w0", "10"], ["w1", "10"], ["w2", "10"]]
+    client.delete_index(project, "later")
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "later", T0, T0 + 60, query="w1")
+    assert_sdk_error(e, 400, "IndexConfigNotExist")
