@@ -20,7 +20,10 @@ need() {
     fi
 }
 
-cargo build --workspace --bins
+# Builds every test and the binaries they run (target/debug/cairn among them) first, so a build
+# error stops here. `cargo build` would resolve dependency features without the dev-dependencies'
+# and build the query engine twice.
+cargo test --workspace --no-run
 # Run every Rust test even when one fails, then the Python suite; fail at the end if either did.
 rust_status=0
 cargo test --workspace --no-fail-fast || rust_status=$?

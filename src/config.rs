@@ -41,6 +41,8 @@ pub struct QueryConfig {
     pub time_budget_ms: u64,
     /// Bytes one query may hold: the logs it matched and its analytic statement's state.
     pub memory_budget_bytes: usize,
+    /// Queries running at once; more wait for a turn.
+    pub max_running: usize,
 }
 
 impl Default for QueryConfig {
@@ -49,6 +51,7 @@ impl Default for QueryConfig {
         Self {
             time_budget_ms: d.time.as_millis() as u64,
             memory_budget_bytes: d.memory_bytes,
+            max_running: d.max_running,
         }
     }
 }
@@ -59,6 +62,7 @@ impl QueryConfig {
         crate::service::QueryLimits {
             time: Duration::from_millis(self.time_budget_ms.max(1)),
             memory_bytes: self.memory_budget_bytes.max(1 << 20),
+            max_running: self.max_running.max(1),
         }
     }
 }

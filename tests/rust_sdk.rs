@@ -991,8 +991,7 @@ async fn missing_resources_and_bad_input_surface_as_sls_errors() {
         .await;
     assert_eq!(sls_error(r), (404, "ConsumerGroupNotExist".into()));
 
-    // A logstore without an index says so; SDK calls Cairn has no API for (GetLogs queries)
-    // still end in an SLS error the SDK parses, not a garbled success.
+    // A logstore without an index says so, to GetIndex and to a query alike.
     let r = c.get_index("sdk-err", "logs").send().await;
     assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
     let r = c
@@ -1002,8 +1001,7 @@ async fn missing_resources_and_bad_input_surface_as_sls_errors() {
         .query("*")
         .send()
         .await;
-    let (status, _) = sls_error(r);
-    assert_eq!(status, 404);
+    assert_eq!(sls_error(r), (400, "IndexConfigNotExist".into()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

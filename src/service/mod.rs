@@ -240,6 +240,8 @@ pub struct Service {
     default_checkpoint_interval_min: u32,
     /// The budgets of every query.
     query_limits: QueryLimits,
+    /// The turns of running queries.
+    query_turns: query::QueryTurns,
 }
 
 impl Service {
@@ -356,6 +358,7 @@ impl Service {
             backups,
             default_checkpoint_interval_min: 0,
             query_limits: QueryLimits::default(),
+            query_turns: Default::default(),
             ddl: Mutex::new(()),
             clock,
             store,

@@ -12,6 +12,7 @@ use cairn_proto::logs::LogGroup;
 use cairn_query::schema::{Field, FieldType, JsonKeys, LineIndex, Schema, DEFAULT_MAX_TEXT_LEN};
 use cairn_query::sql::{SqlAnswer, SqlLimits};
 use cairn_query::{analyze::Analyzer, Doc, LogAddress, QueryError};
+use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
 use super::logs::decode_into;
@@ -35,6 +36,8 @@ pub struct QueryLimits {
     pub time: Duration,
     /// Memory of one query: the logs it holds and its analytic statement.
     pub memory_bytes: usize,
+    /// Queries running at once; more wait for a turn (at most their time budget).
+    pub max_running: usize,
 }
 
 impl Default for QueryLimits {
@@ -42,7 +45,58 @@ impl Default for QueryLimits {
         QueryLimits {
             time: Duration::from_secs(30),
             memory_bytes: 512 << 20,
+            max_running: 4,
         }
+    }
+}
+
+/// The turns of running queries: at most `max_running` at once, so that queries hold at most
+/// `max_running × memory_bytes` together.
+#[derive(Debug, Default)]
+pub(super) struct QueryTurns {
+    state: Mutex<TurnState>,
+    freed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    running: usize,
+    waiting: usize,
+}
+
+/// A running query's turn, given back when dropped.
+struct Turn<'a>(&'a QueryTurns);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().running -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl QueryTurns {
+    /// A turn, waiting at most `wait` for one.
+    fn take(&self, max: usize, wait: Duration) -> Result<Turn<'_>> {
+        let max = max.max(1);
+        let deadline = Instant::now() + wait;
+        let mut state = self.state.lock();
+        while state.running >= max {
+            state.waiting += 1;
+            let timed_out = self.freed.wait_until(&mut state, deadline).timed_out();
+            state.waiting -= 1;
+            if timed_out && state.running >= max {
+                return Err(Error::ServerBusy(format!(
+                    "{max} queries are running; retry later ([query] max_running)"
+                )));
+            }
+        }
+        state.running += 1;
+        Ok(Turn(self))
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.state.lock().waiting
     }
 }
 
@@ -306,6 +360,7 @@ impl Service {
         }
         let (ls, schema) = self.queryable(project, logstore)?;
         let compiled = cairn_query::compile(&q.query, &schema).map_err(query_error)?;
+        let _turn = self.query_turn()?;
         let (where_query, agg_query) = cairn_query::search::split_query(&q.query);
         let scan = self.scan(&ls, q.from, q.to, q.topic.as_deref(), started, |d| {
             compiled.search.matches(d, &schema)
@@ -390,6 +445,7 @@ impl Service {
                 "GetHistograms takes a search statement without an analytic statement".into(),
             ));
         }
+        let _turn = self.query_turn()?;
         let buckets = histogram_buckets(from, to);
         let mut counts = vec![0u64; buckets.len()];
         let width = buckets.first().map_or(1, |(f, t)| (t - f).max(1));
@@ -424,6 +480,7 @@ impl Service {
     ) -> Result<(Vec<String>, Option<String>)> {
         let started = Instant::now();
         let ls = self.logstore(project, logstore)?;
+        let _turn = self.query_turn()?;
         let mut topics = BTreeSet::new();
         self.scan(&ls, i64::MIN, i64::MAX, None, started, |d| {
             if d.topic.as_str() > token && !topics.contains(&d.topic) {
@@ -549,6 +606,12 @@ impl Service {
     /// The query budgets.
     pub fn query_limits(&self) -> QueryLimits {
         self.query_limits
+    }
+
+    /// A turn to run a query, waiting at most the time budget for one.
+    fn query_turn(&self) -> Result<Turn<'_>> {
+        let l = self.query_limits;
+        self.query_turns.take(l.max_running, l.time)
     }
 }
 
@@ -778,6 +841,7 @@ mod tests {
         let svc = svc.with_query_limits(QueryLimits {
             time: Duration::from_secs(60),
             memory_bytes: 1 << 20,
+            max_running: 1,
         });
         indexed(&svc, 600, 4096);
         let a = svc.get_logs("proj", "ls1", &q("*")).unwrap();
@@ -799,6 +863,7 @@ mod tests {
         let svc = svc.with_query_limits(QueryLimits {
             time: Duration::ZERO,
             memory_bytes: 64 << 20,
+            max_running: 1,
         });
         indexed(&svc, 100, 4);
         let a = svc.get_logs("proj", "ls1", &q("*")).unwrap();
@@ -846,6 +911,26 @@ mod tests {
         let meta = meta_of(60);
         assert!(svc.get_context_logs("proj", "ls1", &meta, 101, 0).is_err());
         assert!(svc.get_context_logs("proj", "ls1", "junk", 1, 1).is_err());
+    }
+
+    #[test]
+    fn queries_past_the_running_limit_wait_then_are_refused() {
+        let turns = QueryTurns::default();
+        let a = turns.take(2, Duration::ZERO).unwrap();
+        let _b = turns.take(2, Duration::ZERO).unwrap();
+        let e = turns.take(2, Duration::ZERO).err().unwrap();
+        assert!(matches!(e, Error::ServerBusy(_)), "{e}");
+        drop(a);
+        let _c = turns.take(2, Duration::ZERO).unwrap();
+        // A waiting query gets the turn a finishing one gives back.
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| turns.take(2, Duration::from_secs(60)).map(|_| ()));
+            while turns.waiting() == 0 {
+                std::thread::yield_now();
+            }
+            drop(_c);
+            waiter.join().unwrap().unwrap();
+        });
     }
 
     #[test]

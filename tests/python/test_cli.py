@@ -9,10 +9,10 @@ changed is read back through the CLI and through the classic SDK; errors must le
 non-zero exit and the SLS errorCode in its output.
 
 The CLI has no put_logs subcommand: logs are written with the SDK. The index subcommands are run
-by test_index_config.py. Left out because they need APIs Cairn does not have: copy_project and
-copy_logstore (ListLogtailConfig), and the logtail config, machine group, dashboard, saved search,
-alert, metric store, external store and query (get_log*, execute_*_sql, get_histograms,
-get_context_logs, list_topics) subcommands.
+by test_index_config.py, get_log and get_log_all by test_query.py. Left out because they need
+APIs Cairn does not have: copy_project and copy_logstore (ListLogtailConfig), and the logtail
+config, machine group, dashboard, saved search, alert, metric store, external store and
+execute_*_sql subcommands.
 
 Each command runs with HOME in a temporary directory (no user configuration is read, and the CLI's
 own log file lands there) and with the account in the global options

@@ -594,3 +594,30 @@ def test_an_index_created_after_the_data_finds_it_and_a_deleted_one_refuses(clie
     with pytest.raises(LogException) as e:
         client.get_log(project, "later", T0, T0 + 60, query="w1")
     assert_sdk_error(e, 400, "IndexConfigNotExist")
+
+
+def test_hostile_statements_are_refused_and_the_server_stays_up(store):
+    client, project = store
+    deep = "* | select " + "+".join(["1"] * 5000) + " as x"
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "access", T0, T0 + SPAN, query=deep)
+    assert_sdk_error(e, 400, "ParameterInvalid")
+    nested = "(" * 200 + "status:500" + ")" * 200
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "access", T0, T0 + SPAN, query=nested)
+    assert_sdk_error(e, 400, "ParameterInvalid")
+    parens = "* | select " + "(" * 200 + "1" + ")" * 200
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "access", T0, T0 + SPAN, query=parens)
+    assert_sdk_error(e, 400, "ParameterInvalid")
+    # Still answering.
+    res = client.get_log(project, "access", T0, T0 + SPAN, query="* | select count(*) as c")
+    assert res.get_logs()[0].get_contents()["c"] == str(N)
+
+
+def test_a_search_with_too_many_conditions_is_refused(store):
+    client, project = store
+    with pytest.raises(LogException) as e:
+        client.get_log(project, "access", T0, T0 + SPAN, query=" or ".join(["a"] * 2000))
+    assert_sdk_error(e, 400, "ParameterInvalid")
+    assert "conditions" in e.value.get_error_message()

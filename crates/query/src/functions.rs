@@ -38,14 +38,9 @@ pub fn register(ctx: &SessionContext) {
             signature: Signature::variadic_any(Volatility::Immutable),
         }));
     }
-    ctx.register_udaf(AggregateUDF::new_from_impl(CountIf::new()));
-    ctx.register_udaf(AggregateUDF::new_from_impl(ByAggregate::new(
-        "max_by", true,
-    )));
-    ctx.register_udaf(AggregateUDF::new_from_impl(ByAggregate::new(
-        "min_by", false,
-    )));
-    ctx.register_udaf(AggregateUDF::new_from_impl(Histogram::new()));
+    for a in [count_if(), by("max_by", true), by("min_by", false), histogram()] {
+        ctx.register_udaf(AggregateUDF::new_from_impl(a));
+    }
 }
 
 type RowFunction = fn(&[ScalarValue]) -> Result<ScalarValue>;
@@ -173,11 +168,7 @@ fn mysql_format(fmt: &str) -> String {
     let mut chars = fmt.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
-            if c == '%' {
-                out.push_str("%%");
-            } else {
-                out.push(c);
-            }
+            out.push(c);
             continue;
         }
         let spec = match chars.next() {
@@ -437,35 +428,97 @@ impl ScalarUDFImpl for DateTrunc {
     }
 }
 
-/// `count_if(condition)`.
+/// An aggregate function given by its name, signature, return type and accumulator.
 #[derive(Debug)]
-struct CountIf {
+struct Aggregate {
+    name: &'static str,
     signature: Signature,
+    /// The return type from the argument types.
+    ret: fn(&[DataType]) -> DataType,
+    /// A new accumulator.
+    make: fn(&AccumulatorArgs) -> Result<Box<dyn Accumulator>>,
+    /// The accumulator's state keeps one value per argument, of the argument's type (else one
+    /// value of the return type).
+    state_per_argument: bool,
 }
 
-impl CountIf {
-    fn new() -> Self {
-        CountIf {
-            signature: Signature::exact(vec![DataType::Boolean], Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for CountIf {
+impl AggregateUDFImpl for Aggregate {
     fn as_any(&self) -> &dyn Any {
         self
     }
     fn name(&self) -> &str {
-        "count_if"
+        self.name
     }
     fn signature(&self) -> &Signature {
         &self.signature
     }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok((self.ret)(arg_types))
     }
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(CountIfAcc(0)))
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let types: Vec<DataType> = if self.state_per_argument {
+            args.input_fields
+                .iter()
+                .map(|f| f.data_type().clone())
+                .collect()
+        } else {
+            vec![args.return_type().clone()]
+        };
+        Ok(types
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Arc::new(Field::new(format!("{}[{i}]", args.name), t, true)))
+            .collect())
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        (self.make)(&args)
+    }
+}
+
+/// `count_if(condition)`.
+fn count_if() -> Aggregate {
+    Aggregate {
+        name: "count_if",
+        signature: Signature::exact(vec![DataType::Boolean], Volatility::Immutable),
+        ret: |_| DataType::Int64,
+        make: |_| Ok(Box::new(CountIfAcc(0))),
+        state_per_argument: false,
+    }
+}
+
+/// `max_by(x, y)` and `min_by(x, y)`: `x` where `y` is largest (smallest).
+fn by(name: &'static str, max: bool) -> Aggregate {
+    Aggregate {
+        name,
+        signature: Signature::any(2, Volatility::Immutable),
+        ret: |types| types[0].clone(),
+        make: if max {
+            |a| by_acc(a, true)
+        } else {
+            |a| by_acc(a, false)
+        },
+        state_per_argument: true,
+    }
+}
+
+fn by_acc(args: &AccumulatorArgs, max: bool) -> Result<Box<dyn Accumulator>> {
+    let x = args.exprs[0].data_type(args.schema)?;
+    let y = args.exprs[1].data_type(args.schema)?;
+    Ok(Box::new(ByAcc {
+        max,
+        x: ScalarValue::try_from(&x)?,
+        y: ScalarValue::try_from(&y)?,
+    }))
+}
+
+/// `histogram(x)`: how many times each value occurs, as a JSON object.
+fn histogram() -> Aggregate {
+    Aggregate {
+        name: "histogram",
+        signature: Signature::any(1, Volatility::Immutable),
+        ret: |_| DataType::Utf8,
+        make: |_| Ok(Box::new(HistogramAcc::default())),
+        state_per_argument: false,
     }
 }
 
@@ -493,62 +546,6 @@ impl Accumulator for CountIfAcc {
             self.0 += a.iter().flatten().sum::<i64>();
         }
         Ok(())
-    }
-}
-
-/// `max_by(x, y)` and `min_by(x, y)`: `x` where `y` is largest (smallest).
-#[derive(Debug)]
-struct ByAggregate {
-    name: &'static str,
-    max: bool,
-    signature: Signature,
-}
-
-impl ByAggregate {
-    fn new(name: &'static str, max: bool) -> Self {
-        ByAggregate {
-            name,
-            max,
-            signature: Signature::any(2, Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for ByAggregate {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(arg_types[0].clone())
-    }
-    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![
-            Arc::new(Field::new(
-                format!("{}[x]", args.name),
-                args.input_fields[0].data_type().clone(),
-                true,
-            )),
-            Arc::new(Field::new(
-                format!("{}[y]", args.name),
-                args.input_fields[1].data_type().clone(),
-                true,
-            )),
-        ])
-    }
-    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let x = args.exprs[0].data_type(args.schema)?;
-        let y = args.exprs[1].data_type(args.schema)?;
-        Ok(Box::new(ByAcc {
-            max: self.max,
-            x: ScalarValue::try_from(&x)?,
-            y: ScalarValue::try_from(&y)?,
-        }))
     }
 }
 
@@ -595,38 +592,6 @@ impl Accumulator for ByAcc {
     }
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         self.offer(&states[0], &states[1])
-    }
-}
-
-/// `histogram(x)`: how many times each value occurs, as a JSON object.
-#[derive(Debug)]
-struct Histogram {
-    signature: Signature,
-}
-
-impl Histogram {
-    fn new() -> Self {
-        Histogram {
-            signature: Signature::any(1, Volatility::Immutable),
-        }
-    }
-}
-
-impl AggregateUDFImpl for Histogram {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn name(&self) -> &str {
-        "histogram"
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
-    }
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(HistogramAcc::default()))
     }
 }
 

@@ -130,7 +130,28 @@ pub fn parse(statement: &str) -> Result<Expr, SyntaxError> {
     if let Some(t) = p.peek() {
         return Err(p.error_at(t.at, format!("unexpected {}", t.kind)));
     }
+    if expr.conditions() > MAX_CONDITIONS {
+        return Err(p.error_at(
+            0,
+            format!("the statement has more than {MAX_CONDITIONS} conditions"),
+        ));
+    }
     Ok(expr)
+}
+
+/// The most conditions a search statement may have.
+pub const MAX_CONDITIONS: usize = 1024;
+
+impl Expr {
+    /// How many conditions (terms, comparisons, ranges, existence tests) it has.
+    pub fn conditions(&self) -> usize {
+        match self {
+            Expr::All => 0,
+            Expr::And(v) | Expr::Or(v) => v.iter().map(Expr::conditions).sum(),
+            Expr::Not(e) => e.conditions(),
+            _ => 1,
+        }
+    }
 }
 
 /// How deep parentheses and `not`s may nest.
@@ -720,6 +741,9 @@ mod tests {
         }
         let deep = "(".repeat(100) + "a" + &")".repeat(100);
         assert!(parse(&deep).unwrap_err().message.contains("nests"));
+        let many = vec!["a"; MAX_CONDITIONS + 1].join(" or ");
+        assert!(parse(&many).unwrap_err().message.contains("conditions"));
+        assert!(parse(&vec!["a"; MAX_CONDITIONS].join(" or ")).is_ok());
     }
 
     #[test]

@@ -37,6 +37,10 @@ use crate::QueryError;
 pub const DEFAULT_ROWS: u64 = 100;
 /// The largest `LIMIT` and offset accepted.
 pub const MAX_ROWS: u64 = 1_000_000;
+/// The most expressions an analytic statement may have: planning walks them recursively.
+pub const MAX_EXPRESSIONS: usize = 4096;
+/// The stack of the thread that plans and runs an analytic statement.
+const SQL_STACK_BYTES: usize = 64 << 20;
 
 /// The budgets of one analytic statement.
 #[derive(Clone, Copy, Debug)]
@@ -216,6 +220,7 @@ struct Rewrite<'a> {
     from_log: Vec<datafusion::sql::sqlparser::ast::TableWithJoins>,
     ctx: &'a SessionContext,
     error: Option<QueryError>,
+    nodes: usize,
 }
 
 impl Rewrite<'_> {
@@ -266,6 +271,12 @@ impl VisitorMut for Rewrite<'_> {
     }
 
     fn pre_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+        self.nodes += 1;
+        if self.nodes > MAX_EXPRESSIONS {
+            return self.fail(QueryError::Invalid(format!(
+                "the analytic statement has more than {MAX_EXPRESSIONS} expressions"
+            )));
+        }
         match expr {
             SqlExpr::Identifier(id) => {
                 if let Some(name) = self.column(&id.value).cloned() {
@@ -365,6 +376,26 @@ pub fn run(
     tables: &[String],
     limits: SqlLimits,
 ) -> Result<SqlAnswer, QueryError> {
+    // Parsing, rewriting, planning and optimising recurse over the statement: they run on a
+    // thread with a stack sized for the largest statement accepted.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cairn-sql".into())
+            .stack_size(SQL_STACK_BYTES)
+            .spawn_scoped(scope, || run_here(sql, schema, docs, tables, limits))
+            .map_err(|e| QueryError::Internal(e.to_string()))?
+            .join()
+            .map_err(|_| QueryError::Internal("the analytic statement's thread panicked".into()))?
+    })
+}
+
+fn run_here(
+    sql: &str,
+    schema: &Schema,
+    docs: &[Doc],
+    tables: &[String],
+    limits: SqlLimits,
+) -> Result<SqlAnswer, QueryError> {
     let mut statements = Parser::parse_sql(&GenericDialect {}, sql)
         .map_err(|e| QueryError::Invalid(format!("SQL syntax error: {e}")))?;
     if statements.len() != 1 {
@@ -422,6 +453,7 @@ pub fn run(
         from_log,
         ctx: &ctx,
         error: None,
+        nodes: 0,
     };
     let _ = statement.visit(&mut rewrite);
     if let Some(e) = rewrite.error {
@@ -434,11 +466,21 @@ pub fn run(
     ctx.register_table("log", Arc::new(mem))
         .map_err(|e| QueryError::Internal(e.to_string()))?;
 
+    let batches = execute(&ctx, statement, limits.time)?;
+    render(&batches)
+}
+
+/// Plans and runs `statement` within `time`.
+fn execute(
+    ctx: &SessionContext,
+    statement: Statement,
+    time: Duration,
+) -> Result<Vec<RecordBatch>, QueryError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .map_err(|e| QueryError::Internal(e.to_string()))?;
-    let batches = rt.block_on(async {
+    rt.block_on(async {
         let work = async {
             let plan = ctx
                 .state()
@@ -446,12 +488,11 @@ pub fn run(
                 .await?;
             ctx.execute_logical_plan(plan).await?.collect().await
         };
-        match tokio::time::timeout(limits.time, work).await {
+        match tokio::time::timeout(time, work).await {
             Ok(r) => r.map_err(QueryError::from_datafusion),
-            Err(_) => Err(QueryError::TimedOut(limits.time)),
+            Err(_) => Err(QueryError::TimedOut(time)),
         }
-    })?;
-    render(&batches)
+    })
 }
 
 fn sls_type(t: &DataType) -> &'static str {
