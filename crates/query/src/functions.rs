@@ -38,7 +38,12 @@ pub fn register(ctx: &SessionContext) {
             signature: Signature::variadic_any(Volatility::Immutable),
         }));
     }
-    for a in [count_if(), by("max_by", true), by("min_by", false), histogram()] {
+    for a in [
+        count_if(),
+        by("max_by", true),
+        by("min_by", false),
+        histogram(),
+    ] {
         ctx.register_udaf(AggregateUDF::new_from_impl(a));
     }
 }
