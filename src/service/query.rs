@@ -615,19 +615,9 @@ impl Service {
     }
 }
 
-/// The logstore a GetProjectLogs statement reads: the name after its first `FROM`.
+/// The logstore a GetProjectLogs statement reads: the table of its first `FROM`.
 fn from_logstore(query: &str) -> Option<String> {
-    let lower = query.to_ascii_lowercase();
-    let at = lower.find(" from ")? + 6;
-    let rest = query[at..].trim_start();
-    let name: String = if let Some(quoted) = rest.strip_prefix('"') {
-        quoted.split('"').next()?.to_string()
-    } else {
-        rest.split(|c: char| c.is_whitespace() || c == ')' || c == ';')
-            .next()?
-            .to_string()
-    };
-    (!name.is_empty()).then_some(name)
+    cairn_query::sql::first_table(query)
 }
 
 /// The equal buckets of a histogram of `[from, to)`: at most 60, whole seconds each.

@@ -2,6 +2,7 @@
 //! term cut into tokens by that field's analyzer, every number parsed for its field's type. A
 //! [`Matcher`] then tells whether one log matches.
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 
 use crate::analyze::{wildcard_match, Analyzer};
@@ -174,32 +175,32 @@ impl Matcher {
 
     /// Whether `doc` matches.
     pub fn matches(&self, doc: &Doc, schema: &Schema) -> bool {
+        self.eval(doc, schema, &OnceCell::new())
+    }
+
+    /// [`Matcher::matches`], with the tokens of the log's full text cut once for all of the
+    /// statement's full-text terms.
+    fn eval(&self, doc: &Doc, schema: &Schema, line_tokens: &OnceCell<Vec<Vec<String>>>) -> bool {
         match self {
             Matcher::All => true,
-            Matcher::And(v) => v.iter().all(|m| m.matches(doc, schema)),
-            Matcher::Or(v) => v.iter().any(|m| m.matches(doc, schema)),
-            Matcher::Not(m) => !m.matches(doc, schema),
+            Matcher::And(v) => v.iter().all(|m| m.eval(doc, schema, line_tokens)),
+            Matcher::Or(v) => v.iter().any(|m| m.eval(doc, schema, line_tokens)),
+            Matcher::Not(m) => !m.eval(doc, schema, line_tokens),
             Matcher::Line(t) => {
                 let Some(line) = &schema.line else {
                     return false;
                 };
-                if t.phrase {
-                    return doc
-                        .contents
+                let values = line_tokens.get_or_init(|| {
+                    doc.contents
                         .iter()
                         .filter(|(k, _)| line.covers(k))
-                        .any(|(_, v)| t.found_in(&[clip(v, schema.max_text_len)], &line.analyzer));
-                }
-                let values: Vec<&str> = doc
-                    .contents
-                    .iter()
-                    .filter(|(k, _)| line.covers(k))
-                    .map(|(_, v)| clip(v, schema.max_text_len))
-                    .collect();
-                t.found_in(&values, &line.analyzer)
+                        .map(|(_, v)| cut(&line.analyzer, clip(v, schema.max_text_len)))
+                        .collect()
+                });
+                t.found_in(values)
             }
             Matcher::Text(target, analyzer, t) => match doc.value(target) {
-                Some(v) => t.found_in(&[clip(&v, schema.max_text_len)], analyzer),
+                Some(v) => t.found_in(&[cut(analyzer, clip(&v, schema.max_text_len))]),
                 None => false,
             },
             Matcher::Number(target, range) => doc
@@ -209,6 +210,13 @@ impl Matcher {
             Matcher::Exists(target) => doc.value(target).is_some(),
         }
     }
+}
+
+/// The tokens of one value.
+fn cut(analyzer: &Analyzer, v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    analyzer.for_each_token(v, |t| out.push(t.into_owned()));
+    out
 }
 
 fn resolve(schema: &Schema, key: &str) -> Result<(Target, FieldType, Analyzer), QueryError> {
@@ -259,24 +267,23 @@ impl Tokens {
         }
     }
 
-    /// Whether the tokens are found in `values` (any value for each token; one value, adjacent,
-    /// for a phrase).
-    fn found_in(&self, values: &[&str], analyzer: &Analyzer) -> bool {
+    /// Whether the tokens are found in the tokens of `values`: each in any value, or for a
+    /// phrase all adjacent and in order within one value.
+    fn found_in(&self, values: &[Vec<String>]) -> bool {
         if self.tokens.is_empty() {
             return false;
         }
-        let mut have: Vec<String> = Vec::new();
-        for v in values {
-            analyzer.for_each_token(v, |t| have.push(t.into_owned()));
-        }
         if self.phrase {
-            return have
-                .windows(self.tokens.len())
-                .any(|w| w.iter().zip(&self.tokens).all(|(h, t)| t == h));
+            return values.iter().any(|have| {
+                have.windows(self.tokens.len())
+                    .any(|w| w.iter().zip(&self.tokens).all(|(h, t)| t == h))
+            });
         }
-        self.tokens
-            .iter()
-            .all(|t| have.iter().any(|h| self.token_matches(t, h)))
+        self.tokens.iter().all(|t| {
+            values
+                .iter()
+                .any(|have| have.iter().any(|h| self.token_matches(t, h)))
+        })
     }
 }
 

@@ -21,9 +21,9 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement, Value, VisitMut,
-    VisitorMut,
+    visit_relations, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement, Value,
+    VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -367,6 +367,42 @@ fn row_bound(e: &SqlExpr, what: &str) -> Result<u64, QueryError> {
     }
 }
 
+/// Runs `f` on a thread with a stack sized for the largest statement accepted: parsing,
+/// rewriting, planning and optimising recurse over a statement.
+fn on_sql_stack<T: Send>(
+    f: impl FnOnce() -> Result<T, QueryError> + Send,
+) -> Result<T, QueryError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("cairn-sql".into())
+            .stack_size(SQL_STACK_BYTES)
+            .spawn_scoped(scope, f)
+            .map_err(|e| QueryError::Internal(e.to_string()))?
+            .join()
+            .map_err(|_| QueryError::Internal("the analytic statement's thread panicked".into()))?
+    })
+}
+
+/// The first table a statement reads (`FROM <name>`), as written; none when it reads none or
+/// does not parse.
+pub fn first_table(sql: &str) -> Option<String> {
+    on_sql_stack(|| {
+        let statements = Parser::parse_sql(&GenericDialect {}, sql)
+            .map_err(|e| QueryError::Invalid(e.to_string()))?;
+        let mut found = None;
+        let _ = visit_relations(&statements, |name: &ObjectName| {
+            if let [ObjectNamePart::Identifier(id)] = name.0.as_slice() {
+                found = Some(id.value.clone());
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        Ok(found)
+    })
+    .ok()
+    .flatten()
+}
+
 /// Runs `sql` over `docs`. `tables` are the names `FROM` may use for the implicit table
 /// (besides `log`).
 pub fn run(
@@ -376,17 +412,7 @@ pub fn run(
     tables: &[String],
     limits: SqlLimits,
 ) -> Result<SqlAnswer, QueryError> {
-    // Parsing, rewriting, planning and optimising recurse over the statement: they run on a
-    // thread with a stack sized for the largest statement accepted.
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("cairn-sql".into())
-            .stack_size(SQL_STACK_BYTES)
-            .spawn_scoped(scope, || run_here(sql, schema, docs, tables, limits))
-            .map_err(|e| QueryError::Internal(e.to_string()))?
-            .join()
-            .map_err(|_| QueryError::Internal("the analytic statement's thread panicked".into()))?
-    })
+    on_sql_stack(|| run_here(sql, schema, docs, tables, limits))
 }
 
 fn run_here(
