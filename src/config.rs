@@ -43,6 +43,11 @@ pub struct QueryConfig {
     pub memory_budget_bytes: usize,
     /// Queries running at once; more wait for a turn.
     pub max_running: usize,
+    /// Milliseconds between two looks of the background indexer for logs to index (it also
+    /// starts at once after an index configuration changes).
+    pub index_interval_ms: u64,
+    /// Bytes of LogGroups the indexer adds to a segment index per commit.
+    pub index_commit_bytes: usize,
 }
 
 impl Default for QueryConfig {
@@ -52,6 +57,8 @@ impl Default for QueryConfig {
             time_budget_ms: d.time.as_millis() as u64,
             memory_budget_bytes: d.memory_bytes,
             max_running: d.max_running,
+            index_interval_ms: 500,
+            index_commit_bytes: 32 << 20,
         }
     }
 }

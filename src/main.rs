@@ -46,10 +46,18 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    // The search library logs every commit at info; only its warnings are the operator's
+    // business, unless CAIRN_LOG names it.
+    let directives = std::env::var("CAIRN_LOG").unwrap_or_else(|_| "info".into());
+    let directives = if directives.contains("tantivy") {
+        directives
+    } else {
+        format!("{directives},tantivy=warn")
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_new(&directives)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -226,6 +226,15 @@ pub fn fd_budget(configured: usize) -> FdBudget {
 }
 
 fn spawn_background(cfg: &Config, svc: Arc<Service>) {
+    let every = Duration::from_millis(cfg.query.index_interval_ms.max(10));
+    svc.set_index_commit_bytes(cfg.query.index_commit_bytes);
+    let s = svc.clone();
+    let indexer = std::thread::Builder::new()
+        .name("cairn-indexer".into())
+        .spawn(move || s.run_indexer(every, || false));
+    if let Err(e) = indexer {
+        tracing::error!(error = %e, "could not start the indexer; queries read the logs without indexes");
+    }
     let retention = Duration::from_secs(cfg.storage.retention_interval_secs.max(1));
     let s = svc.clone();
     tokio::spawn(async move {

@@ -189,7 +189,9 @@ impl Service {
         let mut rec = old.rec.clone();
         rec.settings.index = next;
         rec.last_modify_time = now;
-        self.replace_logstore(&old, rec, old.logs.clone(), Vec::new())
+        self.replace_logstore(&old, rec, old.logs.clone(), Vec::new())?;
+        self.wake_indexer();
+        Ok(())
     }
 }
 

@@ -9,9 +9,11 @@ mod backups;
 mod consumers;
 mod dirs;
 mod index;
+mod indexer;
 mod json_logs;
 mod logs;
 mod logstores;
+mod matched;
 mod projects;
 mod query;
 mod shards;
@@ -36,6 +38,7 @@ use crate::meta::{
 pub use backups::{BackupView, RestoreTarget, ScheduleUpdate};
 pub use consumers::{CheckpointView, GroupSpec};
 pub use index::validate as validate_index;
+pub use indexer::IndexProgress;
 pub use json_logs::{JsonBatch, MAX_JSON_FIELDS, MAX_JSON_LOGS};
 pub use logs::{
     decompress_body, parse_hash_key, CursorFrom, Pull, PullAnswer, PullFormat, PullRead,
@@ -242,6 +245,8 @@ pub struct Service {
     query_limits: QueryLimits,
     /// The turns of running queries.
     query_turns: query::QueryTurns,
+    /// The segment indexes queries read.
+    indexes: indexer::Indexes,
 }
 
 impl Service {
@@ -359,6 +364,7 @@ impl Service {
             default_checkpoint_interval_min: 0,
             query_limits: QueryLimits::default(),
             query_turns: Default::default(),
+            indexes: indexer::Indexes::new(store.derived_root()),
             ddl: Mutex::new(()),
             clock,
             store,

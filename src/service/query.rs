@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
 use super::logs::decode_into;
+use super::matched::{doc_bytes, for_each_time, page, MatchedRows, Search, SCAN_BATCH, SCAN_BYTES};
 use super::{Error, Logstore, Result, Service};
 use crate::excerpt::excerpt;
 use crate::meta::index::{FieldIndex, IndexConfig, KeyType, TextRules};
@@ -24,10 +25,6 @@ use crate::meta::index::{FieldIndex, IndexConfig, KeyType, TextRules};
 pub const MAX_LINES: u64 = 100;
 /// Lines of context around a log at most, each way.
 pub const MAX_CONTEXT_LINES: u64 = 100;
-/// Records read per storage call while scanning a shard.
-const SCAN_BATCH: usize = 1024;
-/// Bytes of LogGroups read per storage call while scanning a shard.
-const SCAN_BYTES: usize = 8 << 20;
 
 /// The budgets of every query (`[query]`).
 #[derive(Clone, Copy, Debug)]
@@ -266,18 +263,11 @@ fn query_error(e: QueryError) -> Error {
     }
 }
 
-/// The logs of one logstore that a search matched, and how the scan went.
-struct Scan {
-    docs: Vec<Doc>,
-    processed: u64,
-    progress: Progress,
-}
-
-/// Rough bytes a log holds in memory.
-fn doc_bytes(d: &Doc) -> usize {
-    let pairs =
-        |v: &[(String, String)]| v.iter().map(|(k, x)| k.len() + x.len() + 48).sum::<usize>();
-    160 + d.topic.len() + d.source.len() + pairs(&d.tags) + pairs(&d.contents)
+/// The logs of one logstore that a scan kept, and how the scan went.
+pub(super) struct Scan {
+    pub docs: Vec<Doc>,
+    pub processed: u64,
+    pub progress: Progress,
 }
 
 impl Service {
@@ -294,7 +284,7 @@ impl Service {
 
     /// Every log of `ls` with a time in `[from, to)` (and `topic`, when given) that `keep`
     /// accepts, within the query budgets.
-    fn scan(
+    pub(super) fn scan(
         &self,
         ls: &Logstore,
         from: i64,
@@ -362,13 +352,18 @@ impl Service {
         let compiled = cairn_query::compile(&q.query, &schema).map_err(query_error)?;
         let _turn = self.query_turn()?;
         let (where_query, agg_query) = cairn_query::search::split_query(&q.query);
-        let scan = self.scan(&ls, q.from, q.to, q.topic.as_deref(), started, |d| {
-            compiled.search.matches(d, &schema)
-        })?;
+        let search = Search {
+            matcher: &compiled.search,
+            schema: &schema,
+            from: q.from,
+            to: q.to,
+            topic: q.topic.as_deref(),
+        };
+        let found = self.find(&ls, &search, started)?;
         let mut answer = LogsAnswer {
-            progress: scan.progress,
+            progress: found.progress,
             rows: Vec::new(),
-            processed_rows: scan.processed,
+            processed_rows: found.processed,
             elapsed: Duration::ZERO,
             has_sql: compiled.sql.is_some(),
             where_query: where_query.to_string(),
@@ -380,7 +375,7 @@ impl Service {
             column_types: Vec::new(),
         };
         if let Some(sql) = &compiled.sql {
-            if scan.progress == Progress::Incomplete {
+            if found.progress == Progress::Incomplete {
                 return Err(Error::QueryBudget(
                     "the logs to analyse do not fit the query's time or memory budget; narrow the time range or the search"
                         .into(),
@@ -392,9 +387,14 @@ impl Service {
                 time: left,
             };
             let tables = [logstore.to_string()];
+            let rows = Arc::new(MatchedRows {
+                docs: found.docs,
+                hits: found.hits,
+                logstore: ls.clone(),
+                max_text_len: schema.max_text_len,
+            });
             let SqlAnswer { keys, types, rows } =
-                cairn_query::sql::run(sql, &schema, &scan.docs, &tables, limits)
-                    .map_err(query_error)?;
+                cairn_query::sql::run(sql, &schema, rows, &tables, limits).map_err(query_error)?;
             answer.rows = rows
                 .into_iter()
                 .map(|r| {
@@ -407,13 +407,10 @@ impl Service {
             answer.keys = keys;
             answer.column_types = types;
         } else {
-            let mut docs = scan.docs;
-            sort_docs(&mut docs, q.reverse);
+            let offset = q.offset.min(usize::MAX as u64) as usize;
             let line = q.line.min(MAX_LINES) as usize;
-            answer.rows = docs
+            answer.rows = page(&ls, found, q.reverse, offset, line)?
                 .iter()
-                .skip(q.offset.min(usize::MAX as u64) as usize)
-                .take(line)
                 .map(|d| render(d, compiled.with_pack_meta))
                 .collect();
         }
@@ -449,15 +446,21 @@ impl Service {
         let buckets = histogram_buckets(from, to);
         let mut counts = vec![0u64; buckets.len()];
         let width = buckets.first().map_or(1, |(f, t)| (t - f).max(1));
-        let scan = self.scan(&ls, from, to, topic, started, |d| {
-            if compiled.search.matches(d, &schema) {
-                let i = ((i64::from(d.time) - from) / width) as usize;
-                if let Some(c) = counts.get_mut(i.min(buckets.len().saturating_sub(1))) {
-                    *c += 1;
-                }
+        let search = Search {
+            matcher: &compiled.search,
+            schema: &schema,
+            from,
+            to,
+            topic,
+        };
+        let found = self.find(&ls, &search, started)?;
+        for_each_time(&found, |t| {
+            let i = ((t - from) / width) as usize;
+            if let Some(c) = counts.get_mut(i.min(buckets.len().saturating_sub(1))) {
+                *c += 1;
             }
-            false
         })?;
+        let progress = found.progress;
         Ok(buckets
             .into_iter()
             .zip(counts)
@@ -465,7 +468,7 @@ impl Service {
                 from: f,
                 to: t,
                 count,
-                progress: scan.progress,
+                progress,
             })
             .collect())
     }
@@ -635,13 +638,6 @@ pub fn histogram_buckets(from: i64, to: i64) -> Vec<(i64, i64)> {
         f = t;
     }
     out
-}
-
-fn sort_docs(docs: &mut [Doc], reverse: bool) {
-    docs.sort_by_key(|d| (d.time, d.time_ns, d.address));
-    if reverse {
-        docs.reverse();
-    }
 }
 
 /// Where a log is, as GetContextLogs takes it (`__pack_meta__`): `shard|cursor|count|index`.

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import subprocess
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -304,7 +305,25 @@ def store(cairn_server):
         req = put_request(project, "access", first["__topic__"], first["__source__"], items,
                           tags=list(first["__tags__"].items()), hash_key="%032x" % (g * 7919 % 256 << 120))
         client.put_logs(req)
+    # Every check below reads the segment indexes (logs not indexed yet would be read one by
+    # one, which the index tests cover).
+    wait_indexed(cairn_server, project, "access")
     return client, project
+
+
+def wait_indexed(server, project, logstore, timeout=120):
+    """Waits until GetIndex says every stored log is indexed."""
+    from conftest import raw_request
+    deadline = time.time() + timeout
+    state = None
+    while time.time() < deadline:
+        r = raw_request(server, "GET", project, f"/logstores/{logstore}/index")
+        assert r.status_code == 200, r.text
+        state = json.loads(r.headers["x-cairn-indexing"])
+        if state["complete"]:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"indexing did not complete: {state}")
 
 
 def canonical(row):

@@ -8,6 +8,7 @@
 pub mod analyze;
 pub mod doc;
 pub mod functions;
+pub mod index;
 pub mod matcher;
 pub mod schema;
 pub mod search;

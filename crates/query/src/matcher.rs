@@ -238,7 +238,7 @@ fn numeric(schema: &Schema, key: &str) -> Result<(Target, FieldType), QueryError
 }
 
 /// At most `max` bytes of `v`, cut at a character boundary.
-fn clip(v: &str, max: usize) -> &str {
+pub(crate) fn clip(v: &str, max: usize) -> &str {
     if v.len() <= max {
         return v;
     }
@@ -288,7 +288,7 @@ impl Tokens {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -308,7 +308,7 @@ mod tests {
         }
     }
 
-    fn schema() -> Schema {
+    pub(crate) fn schema() -> Schema {
         let mut fields = BTreeMap::new();
         fields.insert("path".to_string(), text_field(false));
         fields.insert("code".to_string(), text_field(true));

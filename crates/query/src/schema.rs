@@ -73,7 +73,7 @@ pub struct Schema {
 pub const DEFAULT_MAX_TEXT_LEN: usize = 2048;
 
 /// A field a query names, resolved against the schema.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     /// `__time__`: the log's time, in seconds.
     Time,

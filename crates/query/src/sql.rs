@@ -12,12 +12,16 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
-use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use arrow::array::{Float64Builder, Int64Builder, RecordBatch, RecordBatchOptions, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::MemTable;
+use datafusion::datasource::TableType;
+use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -65,15 +69,76 @@ pub struct SqlAnswer {
 
 /// A column of the implicit table.
 #[derive(Clone, Debug)]
-struct Column {
-    name: String,
-    kind: FieldType,
-    target: Target,
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub kind: FieldType,
+    /// What it holds.
+    pub target: Target,
 }
 
-/// The columns of the table over `docs`: `__time__`, `__topic__`, `__source__`, each tag seen,
+/// Where the rows of the implicit table come from: the logs a search matched.
+pub trait Rows: Send + Sync + std::fmt::Debug {
+    /// The keys of the tags the logs have (each is a column `__tag__:<key>`).
+    fn tag_keys(&self) -> Vec<String>;
+    /// The values of `cols` for every log, as pieces of (rows, one array per column); at most
+    /// `budget` bytes of them.
+    fn arrays(
+        &self,
+        cols: &[Column],
+        budget: usize,
+    ) -> Result<Vec<(usize, Vec<ArrayRef>)>, QueryError>;
+}
+
+pub use arrow::array::ArrayRef;
+
+/// The bytes an array holds.
+pub fn array_bytes(a: &ArrayRef) -> usize {
+    use arrow::array::Array;
+    a.get_array_memory_size()
+}
+
+/// Rows held as logs.
+#[derive(Debug)]
+pub struct DocRows {
+    /// The logs.
+    pub docs: Vec<Doc>,
+    /// Longest text value.
+    pub max_text_len: usize,
+}
+
+impl Rows for DocRows {
+    fn tag_keys(&self) -> Vec<String> {
+        tag_keys(&self.docs)
+    }
+
+    fn arrays(
+        &self,
+        cols: &[Column],
+        budget: usize,
+    ) -> Result<Vec<(usize, Vec<ArrayRef>)>, QueryError> {
+        Ok(vec![(
+            self.docs.len(),
+            table(cols, &self.docs, self.max_text_len, budget)?,
+        )])
+    }
+}
+
+/// The keys of the tags of `docs`, in order.
+pub fn tag_keys(docs: &[Doc]) -> Vec<String> {
+    let mut tags: Vec<String> = docs
+        .iter()
+        .flat_map(|d| d.tags.iter().map(|(k, _)| k.clone()))
+        .collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
+}
+
+/// The columns of the table: `__time__`, `__topic__`, `__source__`, each tag of `tags`,
 /// each indexed field (and its alias) and json sub-key.
-fn columns(schema: &Schema, docs: &[Doc]) -> Vec<Column> {
+fn columns(schema: &Schema, tags: &[String]) -> Vec<Column> {
     let mut cols = vec![
         Column {
             name: "__time__".into(),
@@ -97,12 +162,6 @@ fn columns(schema: &Schema, docs: &[Doc]) -> Vec<Column> {
             cols.push(Column { name, kind, target });
         }
     };
-    let mut tags: Vec<&str> = docs
-        .iter()
-        .flat_map(|d| d.tags.iter().map(|(k, _)| k.as_str()))
-        .collect();
-    tags.sort_unstable();
-    tags.dedup();
     for t in tags {
         push(
             &mut cols,
@@ -152,13 +211,13 @@ fn arrow_type(kind: FieldType) -> DataType {
     }
 }
 
-/// The table over `docs`, charging `budget` for its bytes.
-fn table(
+/// The values of `cols` over `docs`, charging `budget` for their bytes.
+pub fn table(
     cols: &[Column],
     docs: &[Doc],
     max_text_len: usize,
     budget: usize,
-) -> Result<RecordBatch, QueryError> {
+) -> Result<Vec<ArrayRef>, QueryError> {
     let mut used = 0usize;
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
     for c in cols {
@@ -205,12 +264,63 @@ fn table(
         }
         arrays.push(array);
     }
-    let schema = ArrowSchema::new(
-        cols.iter()
-            .map(|c| Field::new(&c.name, arrow_type(c.kind), true))
-            .collect::<Vec<_>>(),
-    );
-    RecordBatch::try_new(Arc::new(schema), arrays).map_err(|e| QueryError::Internal(e.to_string()))
+    Ok(arrays)
+}
+
+/// The implicit table: the columns DataFusion asks for, made when it asks.
+#[derive(Debug)]
+struct LogTable {
+    cols: Vec<Column>,
+    schema: SchemaRef,
+    rows: Arc<dyn Rows>,
+    budget: usize,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for LogTable {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::prelude::Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let picked: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.cols.len()).collect(),
+        };
+        let cols: Vec<Column> = picked.iter().map(|&i| self.cols[i].clone()).collect();
+        let schema = Arc::new(self.schema.project(&picked)?);
+        let pieces = self.rows.arrays(&cols, self.budget).map_err(|e| match e {
+            QueryError::MemoryExceeded(n) => DataFusionError::ResourcesExhausted(format!(
+                "the logs to analyse need more than {n} bytes"
+            )),
+            e => DataFusionError::External(Box::new(e)),
+        })?;
+        let mut batches = Vec::with_capacity(pieces.len());
+        for (n, arrays) in pieces {
+            let options = RecordBatchOptions::new().with_row_count(Some(n));
+            batches.push(RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays,
+                &options,
+            )?);
+        }
+        let mem = MemTable::try_new(schema, vec![batches])?;
+        mem.scan(state, None, &[], limit).await
+    }
 }
 
 /// Rewrites a parsed statement as the module documentation says.
@@ -403,22 +513,22 @@ pub fn first_table(sql: &str) -> Option<String> {
     .flatten()
 }
 
-/// Runs `sql` over `docs`. `tables` are the names `FROM` may use for the implicit table
+/// Runs `sql` over `rows`. `tables` are the names `FROM` may use for the implicit table
 /// (besides `log`).
 pub fn run(
     sql: &str,
     schema: &Schema,
-    docs: &[Doc],
+    rows: Arc<dyn Rows>,
     tables: &[String],
     limits: SqlLimits,
 ) -> Result<SqlAnswer, QueryError> {
-    on_sql_stack(|| run_here(sql, schema, docs, tables, limits))
+    on_sql_stack(|| run_here(sql, schema, rows, tables, limits))
 }
 
 fn run_here(
     sql: &str,
     schema: &Schema,
-    docs: &[Doc],
+    rows: Arc<dyn Rows>,
     tables: &[String],
     limits: SqlLimits,
 ) -> Result<SqlAnswer, QueryError> {
@@ -447,7 +557,7 @@ fn run_here(
         row_bound(&offset.value, "offset")?;
     }
 
-    let cols = columns(schema, docs);
+    let cols = columns(schema, &rows.tag_keys());
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(GreedyMemoryPool::new(limits.memory_bytes)))
         .build_arc()
@@ -486,10 +596,17 @@ fn run_here(
         return Err(e);
     }
 
-    let batch = table(&cols, docs, schema.max_text_len, limits.memory_bytes)?;
-    let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])
-        .map_err(|e| QueryError::Internal(e.to_string()))?;
-    ctx.register_table("log", Arc::new(mem))
+    let table = LogTable {
+        schema: Arc::new(ArrowSchema::new(
+            cols.iter()
+                .map(|c| Field::new(&c.name, arrow_type(c.kind), true))
+                .collect::<Vec<_>>(),
+        )),
+        cols,
+        rows,
+        budget: limits.memory_bytes,
+    };
+    ctx.register_table("log", Arc::new(table))
         .map_err(|e| QueryError::Internal(e.to_string()))?;
 
     let batches = execute(&ctx, statement, limits.time)?;

@@ -121,6 +121,13 @@ impl ShardStore {
         &self.cfg
     }
 
+    /// Where derived data lives (query indexes, design §18.6): `indexes/` under the data dir.
+    /// It is not held to this store's rules: it is rebuilt from the shard logs, whoever builds
+    /// it may remove any of it, and it is never a reason to refuse start-up.
+    pub fn derived_root(&self) -> PathBuf {
+        self.root.join("indexes")
+    }
+
     fn path(&self, key: &DirKey) -> PathBuf {
         self.root.join(key.relative())
     }

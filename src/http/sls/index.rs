@@ -299,9 +299,20 @@ pub(super) async fn create(ctx: Ctx, ls: &str) -> Reply {
 
 pub(super) async fn get(ctx: Ctx, ls: &str) -> Reply {
     let project = ctx.project()?;
-    let cfg = ctx.state.svc.get_index(&project, ls)?;
-    let ttl = ctx.state.svc.get_logstore(&project, ls)?.settings.ttl;
-    Ok(json::response(&index_json(&cfg, ttl)))
+    let (cfg, ttl, progress) = ctx.state.svc.index_status(&project, ls)?;
+    let mut r = json::response(&index_json(&cfg, ttl));
+    // Not in SLS, which never indexes logs written before the index: how far the background
+    // indexer reached (design §18.6). A header, so that SDKs and the CLI show the body as SLS
+    // answers it.
+    let progress = json!({
+        "indexedLogGroups": progress.indexed,
+        "totalLogGroups": progress.total,
+        "complete": progress.indexed >= progress.total,
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&progress.to_string()) {
+        r.headers_mut().insert("x-cairn-indexing", v);
+    }
+    Ok(r)
 }
 
 pub(super) async fn update(ctx: Ctx, ls: &str) -> Reply {

@@ -1,0 +1,224 @@
+//! A search statement as a query of a segment index (design §18.6). Every condition the index
+//! answers exactly becomes the same condition there; the rest (undeclared json sub-keys) become
+//! "every log", and the plan is marked inexact so that its hits are checked against the logs.
+
+use std::ops::Bound;
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery,
+    TermQuery,
+};
+use tantivy::schema::{Field as IxField, IndexRecordOption};
+use tantivy::Term;
+
+use super::layout::{present_key, Layout, TAG_SEP};
+use crate::matcher::{Matcher, Range, Tokens};
+use crate::schema::Target;
+
+/// A search statement as an index query.
+pub struct Plan {
+    /// The query; a superset of the matches when not `exact`.
+    pub query: Box<dyn Query>,
+    /// Whether its hits are exactly the logs the statement matches.
+    pub exact: bool,
+}
+
+fn exact(query: Box<dyn Query>) -> Plan {
+    Plan { query, exact: true }
+}
+
+fn everything_inexact() -> Plan {
+    Plan {
+        query: Box::new(AllQuery),
+        exact: false,
+    }
+}
+
+/// `m` over the fields of `layout`.
+pub fn plan(m: &Matcher, layout: &Layout) -> Plan {
+    match m {
+        Matcher::All => exact(Box::new(AllQuery)),
+        Matcher::And(v) => {
+            let parts: Vec<Plan> = v.iter().map(|m| plan(m, layout)).collect();
+            let all_exact = parts.iter().all(|p| p.exact);
+            Plan {
+                query: Box::new(BooleanQuery::new(
+                    parts.into_iter().map(|p| (Occur::Must, p.query)).collect(),
+                )),
+                exact: all_exact,
+            }
+        }
+        Matcher::Or(v) => {
+            let parts: Vec<Plan> = v.iter().map(|m| plan(m, layout)).collect();
+            if parts.iter().any(|p| !p.exact) {
+                return everything_inexact();
+            }
+            exact(Box::new(BooleanQuery::new(
+                parts
+                    .into_iter()
+                    .map(|p| (Occur::Should, p.query))
+                    .collect(),
+            )))
+        }
+        Matcher::Not(inner) => {
+            let p = plan(inner, layout);
+            if !p.exact {
+                return everything_inexact();
+            }
+            exact(Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+                (Occur::MustNot, p.query),
+            ])))
+        }
+        Matcher::Line(t) => match layout.line {
+            Some(field) => exact(tokens_query(field, t, "")),
+            None => exact(Box::new(EmptyQuery)),
+        },
+        Matcher::Text(target, _, t) => match target {
+            Target::Topic => exact(tokens_query(layout.topic, t, "")),
+            Target::Source => exact(tokens_query(layout.source, t, "")),
+            Target::Tag(k) => exact(tokens_query(layout.tags, t, &format!("{k}{TAG_SEP}"))),
+            _ => match layout.keys.get(target).and_then(|f| f.text) {
+                Some(field) => exact(tokens_query(field, t, "")),
+                None => everything_inexact(),
+            },
+        },
+        Matcher::Number(target, range) => match target {
+            Target::Time => exact(time_range(layout.time, range)),
+            _ => match layout.keys.get(target).and_then(|f| f.number) {
+                Some(field) => exact(number_range(field, range)),
+                None => everything_inexact(),
+            },
+        },
+        Matcher::Exists(target) => match target {
+            Target::Time | Target::Topic | Target::Source => exact(Box::new(AllQuery)),
+            Target::Tag(k) => exact(term(layout.present, &format!("t:{k}"))),
+            _ => match layout.keys.get(target) {
+                Some(f) => exact(term(layout.present, &present_key(f))),
+                None => everything_inexact(),
+            },
+        },
+    }
+}
+
+fn term(field: IxField, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// Characters written literally in a regular expression.
+fn regex_char(c: char) -> String {
+    match c {
+        '\u{0}' => "\\x00".to_string(),
+        c if c.is_alphanumeric() || c == '_' => c.to_string(),
+        c if (c as u32) < 0x80 => format!("\\x{:02x}", c as u32),
+        c => c.to_string(),
+    }
+}
+
+/// The tokens of a text condition on `field`, each prefixed with `prefix`.
+fn tokens_query(field: IxField, t: &Tokens, prefix: &str) -> Box<dyn Query> {
+    if t.tokens.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    if t.phrase && t.tokens.len() > 1 {
+        let terms = t
+            .tokens
+            .iter()
+            .map(|tok| Term::from_field_text(field, &format!("{prefix}{tok}")))
+            .collect();
+        return Box::new(PhraseQuery::new(terms));
+    }
+    let parts: Vec<(Occur, Box<dyn Query>)> = t
+        .tokens
+        .iter()
+        .map(|tok| {
+            let q: Box<dyn Query> = if t.wildcards && tok.contains(['*', '?']) {
+                let mut re: String = prefix.chars().map(regex_char).collect();
+                for c in tok.chars() {
+                    match c {
+                        '*' => re.push_str(".*"),
+                        '?' => re.push('.'),
+                        c => re.push_str(&regex_char(c)),
+                    }
+                }
+                match RegexQuery::from_pattern(&re, field) {
+                    Ok(q) => Box::new(q),
+                    Err(_) => Box::new(EmptyQuery),
+                }
+            } else {
+                term(field, &format!("{prefix}{tok}"))
+            };
+            (Occur::Must, q)
+        })
+        .collect();
+    if parts.len() == 1 {
+        return parts
+            .into_iter()
+            .next()
+            .map(|(_, q)| q)
+            .unwrap_or(Box::new(EmptyQuery));
+    }
+    Box::new(BooleanQuery::new(parts))
+}
+
+fn bound<T>(b: Option<(f64, bool)>, term: impl Fn(f64) -> T) -> Bound<T> {
+    match b {
+        None => Bound::Unbounded,
+        Some((v, true)) => Bound::Included(term(v)),
+        Some((v, false)) => Bound::Excluded(term(v)),
+    }
+}
+
+fn number_range(field: IxField, r: &Range) -> Box<dyn Query> {
+    if r.low.is_none() && r.high.is_none() {
+        return Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_f64(field, f64::NEG_INFINITY)),
+            Bound::Included(Term::from_field_f64(field, f64::INFINITY)),
+        ));
+    }
+    Box::new(RangeQuery::new(
+        bound(r.low, |v| Term::from_field_f64(field, v)),
+        bound(r.high, |v| Term::from_field_f64(field, v)),
+    ))
+}
+
+/// A range of times (whole seconds) with bounds that may have fractions.
+fn time_range(field: IxField, r: &Range) -> Box<dyn Query> {
+    let low = match r.low {
+        None => i64::MIN,
+        Some((v, inc)) => {
+            let c = v.ceil();
+            if !inc && c == v {
+                c as i64 + 1
+            } else {
+                c as i64
+            }
+        }
+    };
+    let high = match r.high {
+        None => i64::MAX,
+        Some((v, inc)) => {
+            let f = v.floor();
+            if !inc && f == v {
+                f as i64 - 1
+            } else {
+                f as i64
+            }
+        }
+    };
+    if low > high {
+        return Box::new(EmptyQuery);
+    }
+    time_between(field, low, high)
+}
+
+/// Logs with a time in `[low, high]`.
+pub fn time_between(field: IxField, low: i64, high: i64) -> Box<dyn Query> {
+    Box::new(RangeQuery::new(
+        Bound::Included(Term::from_field_i64(field, low)),
+        Bound::Included(Term::from_field_i64(field, high)),
+    ))
+}

@@ -1,0 +1,419 @@
+//! The logs a search statement matches in one logstore (design §18.6): hits in the segment
+//! indexes where they cover the shard logs, and logs read and tested one by one where they do
+//! not yet (the active tail, segments still being indexed), within the query budgets.
+
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_proto::logs::LogGroup;
+use cairn_query::index::read::{self, SortKey};
+use cairn_query::index::Hits;
+use cairn_query::sql::{self, ArrayRef, Column, Rows};
+use cairn_query::{Doc, LogAddress, Matcher, QueryError, Schema};
+use cairn_storage::ShardLog;
+use prost::Message;
+
+use super::indexer::fingerprint;
+use super::logs::decode_into;
+use super::query::{Progress, QueryLimits};
+use super::{Error, Logstore, Result, Service};
+
+/// Records read per storage call while scanning a shard.
+pub(super) const SCAN_BATCH: usize = 1024;
+/// Bytes of LogGroups read per storage call while scanning a shard.
+pub(super) const SCAN_BYTES: usize = 8 << 20;
+
+/// What a search matched.
+pub(super) struct Found {
+    /// Logs read from the shard logs and tested.
+    pub docs: Vec<Doc>,
+    /// Hits in segment indexes.
+    pub hits: Vec<Hits>,
+    /// Logs in the time range (and topic) considered.
+    pub processed: u64,
+    /// Whether every log in range was considered.
+    pub progress: Progress,
+}
+
+/// Rough bytes a log holds in memory.
+pub(super) fn doc_bytes(d: &Doc) -> usize {
+    let pairs =
+        |v: &[(String, String)]| v.iter().map(|(k, x)| k.len() + x.len() + 48).sum::<usize>();
+    160 + d.topic.len() + d.source.len() + pairs(&d.tags) + pairs(&d.contents)
+}
+
+/// The search's conditions on time and topic, and the search itself.
+pub(super) struct Search<'a> {
+    pub matcher: &'a Matcher,
+    pub schema: &'a Schema,
+    pub from: i64,
+    pub to: i64,
+    pub topic: Option<&'a str>,
+}
+
+impl Search<'_> {
+    fn in_range(&self, d: &Doc) -> bool {
+        let t = i64::from(d.time);
+        t >= self.from && t < self.to && self.topic.is_none_or(|tp| tp == d.topic)
+    }
+}
+
+/// Memory and time left to a query.
+struct Budget {
+    limits: QueryLimits,
+    started: Instant,
+    held: usize,
+}
+
+impl Budget {
+    fn out_of_time(&self) -> bool {
+        self.started.elapsed() > self.limits.time
+    }
+
+    /// Charges `n` bytes; false when past the budget.
+    fn hold(&mut self, n: usize) -> bool {
+        self.held += n;
+        self.held <= self.limits.memory_bytes
+    }
+}
+
+impl Service {
+    /// Every log of `ls` that `s` matches.
+    pub(super) fn find(&self, ls: &Logstore, s: &Search<'_>, started: Instant) -> Result<Found> {
+        let mut found = Found {
+            docs: Vec::new(),
+            hits: Vec::new(),
+            processed: 0,
+            progress: Progress::Complete,
+        };
+        let mut budget = Budget {
+            limits: self.query_limits,
+            started,
+            held: 0,
+        };
+        let config = ls.rec.settings.index.as_ref().map(fingerprint);
+        'shards: for (&shard, log) in &ls.logs {
+            let views = config
+                .as_deref()
+                .and_then(|c| self.indexes.views(&ls.rec.uid, shard, c));
+            let mut cursor = log.begin();
+            let end = log.end();
+            for v in views.iter().flat_map(|v| v.views.iter()) {
+                let c = &v.coverage;
+                if c.base < cursor || c.through <= c.base {
+                    continue;
+                }
+                if c.base > cursor
+                    && !scan(
+                        log,
+                        shard,
+                        cursor,
+                        c.base.min(end),
+                        s,
+                        &mut budget,
+                        &mut found,
+                    )?
+                {
+                    break 'shards;
+                }
+                cursor = c.through;
+                if budget.out_of_time() {
+                    found.progress = Progress::Incomplete;
+                    break 'shards;
+                }
+                if !c.overlaps(s.from, s.to) {
+                    continue;
+                }
+                let searched = read::search_statement(v, s.matcher, s.from, s.to, s.topic)
+                    .map_err(query_error)?;
+                let hits = searched.hits;
+                found.processed += searched.in_range as u64;
+                if searched.exact {
+                    if !budget.hold(hits.len() * 4) {
+                        found.progress = Progress::Incomplete;
+                        break 'shards;
+                    }
+                    if !hits.is_empty() {
+                        found.hits.push(hits);
+                    }
+                    continue;
+                }
+                let addrs = hits.addresses().map_err(query_error)?;
+                for d in fetch_docs(log, &addrs)? {
+                    if s.matcher.matches(&d, s.schema) {
+                        if !budget.hold(doc_bytes(&d)) {
+                            found.progress = Progress::Incomplete;
+                            break 'shards;
+                        }
+                        found.docs.push(d);
+                    }
+                }
+            }
+            if cursor < end && !scan(log, shard, cursor, end, s, &mut budget, &mut found)? {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn query_error(e: QueryError) -> Error {
+    Error::Internal(e.to_string())
+}
+
+/// Reads and tests the logs of `[from, until)` of one shard; false when a budget ran out.
+fn scan(
+    log: &ShardLog,
+    shard: u32,
+    from: u64,
+    until: u64,
+    s: &Search<'_>,
+    budget: &mut Budget,
+    found: &mut Found,
+) -> Result<bool> {
+    let mut cursor = from;
+    let mut buf = Vec::new();
+    while cursor < until {
+        if budget.out_of_time() {
+            found.progress = Progress::Incomplete;
+            return Ok(false);
+        }
+        let records = log.read(cursor, until, SCAN_BATCH, SCAN_BYTES)?;
+        let Some(last) = records.last() else { break };
+        cursor = last.cursor + 1;
+        for r in &records {
+            buf.clear();
+            decode_into(r, &mut buf)?;
+            let group = LogGroup::decode(&buf[..]).map_err(|e| {
+                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+            })?;
+            for doc in Doc::from_group(&group, shard, r.cursor) {
+                if !s.in_range(&doc) {
+                    continue;
+                }
+                found.processed += 1;
+                if s.matcher.matches(&doc, s.schema) {
+                    if !budget.hold(doc_bytes(&doc)) {
+                        found.progress = Progress::Incomplete;
+                        return Ok(false);
+                    }
+                    found.docs.push(doc);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The logs at `addrs` (all of one shard), in that order; reads each run of consecutive
+/// LogGroups once.
+pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc>> {
+    let Some(first) = addrs.first() else {
+        return Ok(Vec::new());
+    };
+    let shard = first.shard;
+    let mut cursors: Vec<u64> = addrs.iter().map(|a| a.cursor).collect();
+    cursors.sort_unstable();
+    cursors.dedup();
+    let mut groups: HashMap<u64, Vec<Doc>> = HashMap::with_capacity(cursors.len());
+    let mut buf = Vec::new();
+    let mut i = 0;
+    while i < cursors.len() {
+        let start = cursors[i];
+        let mut j = i + 1;
+        while j < cursors.len() && cursors[j] == cursors[j - 1] + 1 && j - i < SCAN_BATCH {
+            j += 1;
+        }
+        let until = cursors[j - 1] + 1;
+        let mut at = start;
+        while at < until {
+            let records = log.read(at, until, SCAN_BATCH, SCAN_BYTES)?;
+            let Some(last) = records.last() else { break };
+            at = last.cursor + 1;
+            for r in &records {
+                buf.clear();
+                decode_into(r, &mut buf)?;
+                let group = LogGroup::decode(&buf[..]).map_err(|e| {
+                    Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+                })?;
+                groups.insert(r.cursor, Doc::from_group(&group, shard, r.cursor));
+            }
+        }
+        i = j;
+    }
+    Ok(addrs
+        .iter()
+        .filter_map(|a| groups.get(&a.cursor)?.get(a.index as usize).cloned())
+        .collect())
+}
+
+/// The logs of `found` a search answers: sorted by time (newest first with `reverse`), from
+/// `offset`, at most `line`.
+pub(super) fn page(
+    ls: &Logstore,
+    found: Found,
+    reverse: bool,
+    offset: usize,
+    line: usize,
+) -> Result<Vec<Doc>> {
+    let k = offset.saturating_add(line);
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    // The k first keys in answer order: a heap whose top is the worst kept.
+    let mut heap: BinaryHeap<Ordered> = BinaryHeap::with_capacity(k.min(1 << 20) + 1);
+    let mut push = |key: SortKey| {
+        let o = Ordered { key, reverse };
+        if heap.len() < k {
+            heap.push(o);
+        } else if heap.peek().is_some_and(|top| o < *top) {
+            heap.pop();
+            heap.push(o);
+        }
+    };
+    for d in &found.docs {
+        push((d.time, d.time_ns, d.address));
+    }
+    for h in &found.hits {
+        h.for_each_key(&mut push).map_err(query_error)?;
+    }
+    let mut keys: Vec<SortKey> = heap.into_sorted_vec().into_iter().map(|o| o.key).collect();
+    keys.drain(..offset.min(keys.len()));
+    let held: HashMap<LogAddress, &Doc> = found.docs.iter().map(|d| (d.address, d)).collect();
+    let mut wanted: BTreeMap<u32, Vec<LogAddress>> = BTreeMap::new();
+    for (_, _, a) in &keys {
+        if !held.contains_key(a) {
+            wanted.entry(a.shard).or_default().push(*a);
+        }
+    }
+    let mut fetched: HashMap<LogAddress, Doc> = HashMap::new();
+    for (shard, addrs) in wanted {
+        let log = ls.shard_log(shard)?;
+        for d in fetch_docs(log, &addrs)? {
+            fetched.insert(d.address, d);
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|(_, _, a)| {
+            held.get(a)
+                .map(|d| (*d).clone())
+                .or_else(|| fetched.remove(a))
+        })
+        .collect())
+}
+
+/// A sort key in answer order.
+#[derive(PartialEq, Eq)]
+struct Ordered {
+    key: SortKey,
+    reverse: bool,
+}
+
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self.reverse {
+            other.key.cmp(&self.key)
+        } else {
+            self.key.cmp(&other.key)
+        }
+    }
+}
+
+/// Calls `f` with the time of every matched log.
+pub(super) fn for_each_time(found: &Found, mut f: impl FnMut(i64)) -> Result<()> {
+    for d in &found.docs {
+        f(i64::from(d.time));
+    }
+    for h in &found.hits {
+        h.for_each_time(&mut f).map_err(query_error)?;
+    }
+    Ok(())
+}
+
+/// The matched logs as the rows of the analytic statement's table: columns of the segment
+/// indexes where they hold them, values of the logs otherwise.
+pub(super) struct MatchedRows {
+    pub docs: Vec<Doc>,
+    pub hits: Vec<Hits>,
+    pub logstore: Arc<Logstore>,
+    pub max_text_len: usize,
+}
+
+impl std::fmt::Debug for MatchedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} logs and {} index hits of {}/{}",
+            self.docs.len(),
+            self.hits.iter().map(Hits::len).sum::<usize>(),
+            self.logstore.rec.project,
+            self.logstore.rec.name
+        )
+    }
+}
+
+impl Rows for MatchedRows {
+    fn tag_keys(&self) -> Vec<String> {
+        let mut keys = sql::tag_keys(&self.docs);
+        for h in &self.hits {
+            keys.extend(h.tag_keys().unwrap_or_default());
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    fn arrays(
+        &self,
+        cols: &[Column],
+        budget: usize,
+    ) -> std::result::Result<Vec<(usize, Vec<ArrayRef>)>, QueryError> {
+        let mut out = Vec::new();
+        let mut used = 0usize;
+        if !self.docs.is_empty() {
+            out.push((
+                self.docs.len(),
+                sql::table(cols, &self.docs, self.max_text_len, budget)?,
+            ));
+        }
+        for h in &self.hits {
+            let mut arrays = Vec::with_capacity(cols.len());
+            for c in cols {
+                match h.column(&c.target, c.kind)? {
+                    Some(a) => {
+                        used += sql::array_bytes(&a);
+                        arrays.push(a);
+                    }
+                    None => break,
+                }
+                if used > budget {
+                    return Err(QueryError::MemoryExceeded(budget));
+                }
+            }
+            if arrays.len() < cols.len() {
+                // A column the index does not hold (tags): from the logs themselves.
+                let log = self
+                    .logstore
+                    .shard_log(h.view.shard)
+                    .map_err(|e| QueryError::Internal(e.to_string()))?;
+                let docs = fetch_docs(log, &h.addresses()?)
+                    .map_err(|e| QueryError::Internal(e.to_string()))?;
+                used += docs.iter().map(doc_bytes).sum::<usize>();
+                if used > budget {
+                    return Err(QueryError::MemoryExceeded(budget));
+                }
+                arrays = sql::table(cols, &docs, self.max_text_len, budget)?;
+            }
+            out.push((h.len(), arrays));
+        }
+        Ok(out)
+    }
+}
