@@ -9,21 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_proto::logs::LogGroup;
 use cairn_query::index::{Coverage, Layout, SegmentIndex, Unusable, View};
-use cairn_query::Doc;
 use cairn_storage::ShardLog;
 use parking_lot::{Condvar, Mutex, RwLock};
-use prost::Message;
 use sha2::{Digest, Sha256};
 
-use super::logs::decode_into;
+use super::matched::for_each_group;
 use super::query::schema_of;
 use super::{Error, Result, Service};
 use crate::meta::index::IndexConfig;
 
-/// Records read per storage call.
-const READ_RECORDS: usize = 4096;
 /// Commits one shard makes per round at most, so that every shard moves on.
 const ROUND_COMMITS: usize = 4;
 
@@ -407,27 +402,18 @@ fn index_shard(
             continue;
         }
         let mut cursor = coverage.through;
-        let mut buf = Vec::new();
         while let Some(index) = state.segments.get_mut(&base) {
             let mut docs = Vec::new();
             let mut bytes = 0usize;
             let mut last_hlc = None;
-            while cursor < next && bytes < commit_bytes.min(budget) {
-                let want = commit_bytes.min(budget) - bytes;
-                let records = log.read(cursor, next, READ_RECORDS, want)?;
-                let Some(last) = records.last() else { break };
-                cursor = last.cursor + 1;
-                for r in &records {
-                    buf.clear();
-                    decode_into(r, &mut buf)?;
-                    bytes += buf.len();
-                    let group = LogGroup::decode(&buf[..]).map_err(|e| {
-                        Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-                    })?;
-                    docs.extend(Doc::from_group(&group, 0, r.cursor));
-                    last_hlc = Some(r.hlc.0);
-                }
-            }
+            let limit = commit_bytes.min(budget);
+            for_each_group(log, 0, cursor, next, |g| {
+                cursor = g.cursor + 1;
+                bytes += g.bytes;
+                last_hlc = Some(g.hlc);
+                docs.extend(g.docs);
+                Ok(bytes < limit)
+            })?;
             budget = budget.saturating_sub(bytes);
             let done = sealed && cursor == next;
             if cursor == index.coverage().through && !done {
@@ -452,7 +438,9 @@ fn index_shard(
 mod tests {
     use std::sync::Arc;
 
+    use cairn_proto::logs::LogGroup;
     use cairn_proto::{Log, LogContent};
+    use prost::Message;
 
     use super::super::testing::{proj_ls1, service_with_manual_clock, wait_jobs};
     use super::super::{LogQuery, PutTarget};
@@ -574,6 +562,20 @@ mod tests {
         out
     }
 
+    /// The logstore uids that have segment indexes.
+    fn index_uids(dir: &Path) -> HashSet<String> {
+        index_dirs(dir)
+            .iter()
+            .filter_map(|d| {
+                d.parent()?
+                    .parent()?
+                    .file_name()?
+                    .to_str()
+                    .map(String::from)
+            })
+            .collect()
+    }
+
     #[test]
     fn indexes_cover_every_segment_and_answer_as_the_logs_do() {
         let (svc, dir, _clock) = service_with_manual_clock(u64::from(T) * 1000);
@@ -659,38 +661,12 @@ mod tests {
             ns(&svc, "ls1", "word1"),
             (0..340).filter(|i| i % 5 == 1).collect::<Vec<_>>()
         );
-        let uids: HashSet<String> = index_dirs(dir.path())
-            .iter()
-            .map(|d| {
-                d.parent()
-                    .unwrap()
-                    .parent()
-                    .unwrap()
-                    .file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let uids = index_uids(dir.path());
         assert_eq!(uids.len(), 2, "each logstore has indexes of its own");
         // Deleting the copy removes its indexes.
         svc.delete_logstore("proj", "copy").unwrap();
         index_all(&svc);
-        let uids: HashSet<String> = index_dirs(dir.path())
-            .iter()
-            .map(|d| {
-                d.parent()
-                    .unwrap()
-                    .parent()
-                    .unwrap()
-                    .file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let uids = index_uids(dir.path());
         assert_eq!(uids.len(), 1);
     }
 }

@@ -20,9 +20,9 @@ use super::query::{Progress, QueryLimits};
 use super::{Error, Logstore, Result, Service};
 
 /// Records read per storage call while scanning a shard.
-pub(super) const SCAN_BATCH: usize = 1024;
+const SCAN_BATCH: usize = 1024;
 /// Bytes of LogGroups read per storage call while scanning a shard.
-pub(super) const SCAN_BYTES: usize = 8 << 20;
+const SCAN_BYTES: usize = 8 << 20;
 
 /// What a search matched.
 pub(super) struct Found {
@@ -162,6 +162,53 @@ fn query_error(e: QueryError) -> Error {
     Error::Internal(e.to_string())
 }
 
+/// One stored LogGroup as queries see it.
+pub(super) struct Group {
+    /// Its cursor.
+    pub cursor: u64,
+    /// Its cluster timestamp.
+    pub hlc: u64,
+    /// The length of the LogGroup.
+    pub bytes: usize,
+    /// Its logs.
+    pub docs: Vec<Doc>,
+}
+
+/// Calls `f` with each LogGroup of `[from, until)` of one shard, in order, until it answers
+/// false; answers whether it went through the range.
+pub(super) fn for_each_group(
+    log: &ShardLog,
+    shard: u32,
+    from: u64,
+    until: u64,
+    mut f: impl FnMut(Group) -> Result<bool>,
+) -> Result<bool> {
+    let mut cursor = from;
+    let mut buf = Vec::new();
+    while cursor < until {
+        let records = log.read(cursor, until, SCAN_BATCH, SCAN_BYTES)?;
+        let Some(last) = records.last() else { break };
+        cursor = last.cursor + 1;
+        for r in &records {
+            buf.clear();
+            decode_into(r, &mut buf)?;
+            let group = LogGroup::decode(&buf[..]).map_err(|e| {
+                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+            })?;
+            let g = Group {
+                cursor: r.cursor,
+                hlc: r.hlc.0,
+                bytes: buf.len(),
+                docs: Doc::from_group(&group, shard, r.cursor),
+            };
+            if !f(g)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// Reads and tests the logs of `[from, until)` of one shard; false when a budget ran out.
 fn scan(
     log: &ShardLog,
@@ -172,38 +219,26 @@ fn scan(
     budget: &mut Budget,
     found: &mut Found,
 ) -> Result<bool> {
-    let mut cursor = from;
-    let mut buf = Vec::new();
-    while cursor < until {
+    for_each_group(log, shard, from, until, |g| {
         if budget.out_of_time() {
             found.progress = Progress::Incomplete;
             return Ok(false);
         }
-        let records = log.read(cursor, until, SCAN_BATCH, SCAN_BYTES)?;
-        let Some(last) = records.last() else { break };
-        cursor = last.cursor + 1;
-        for r in &records {
-            buf.clear();
-            decode_into(r, &mut buf)?;
-            let group = LogGroup::decode(&buf[..]).map_err(|e| {
-                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-            })?;
-            for doc in Doc::from_group(&group, shard, r.cursor) {
-                if !s.in_range(&doc) {
-                    continue;
+        for doc in g.docs {
+            if !s.in_range(&doc) {
+                continue;
+            }
+            found.processed += 1;
+            if s.matcher.matches(&doc, s.schema) {
+                if !budget.hold(doc_bytes(&doc)) {
+                    found.progress = Progress::Incomplete;
+                    return Ok(false);
                 }
-                found.processed += 1;
-                if s.matcher.matches(&doc, s.schema) {
-                    if !budget.hold(doc_bytes(&doc)) {
-                        found.progress = Progress::Incomplete;
-                        return Ok(false);
-                    }
-                    found.docs.push(doc);
-                }
+                found.docs.push(doc);
             }
         }
-    }
-    Ok(true)
+        Ok(true)
+    })
 }
 
 /// The logs at `addrs` (all of one shard), in that order; reads each run of consecutive
@@ -217,29 +252,16 @@ pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc
     cursors.sort_unstable();
     cursors.dedup();
     let mut groups: HashMap<u64, Vec<Doc>> = HashMap::with_capacity(cursors.len());
-    let mut buf = Vec::new();
     let mut i = 0;
     while i < cursors.len() {
-        let start = cursors[i];
         let mut j = i + 1;
-        while j < cursors.len() && cursors[j] == cursors[j - 1] + 1 && j - i < SCAN_BATCH {
+        while j < cursors.len() && cursors[j] == cursors[j - 1] + 1 {
             j += 1;
         }
-        let until = cursors[j - 1] + 1;
-        let mut at = start;
-        while at < until {
-            let records = log.read(at, until, SCAN_BATCH, SCAN_BYTES)?;
-            let Some(last) = records.last() else { break };
-            at = last.cursor + 1;
-            for r in &records {
-                buf.clear();
-                decode_into(r, &mut buf)?;
-                let group = LogGroup::decode(&buf[..]).map_err(|e| {
-                    Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-                })?;
-                groups.insert(r.cursor, Doc::from_group(&group, shard, r.cursor));
-            }
-        }
+        for_each_group(log, shard, cursors[i], cursors[j - 1] + 1, |g| {
+            groups.insert(g.cursor, g.docs);
+            Ok(true)
+        })?;
         i = j;
     }
     Ok(addrs

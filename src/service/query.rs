@@ -16,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use prost::Message;
 
 use super::logs::decode_into;
-use super::matched::{doc_bytes, for_each_time, page, MatchedRows, Search, SCAN_BATCH, SCAN_BYTES};
+use super::matched::{doc_bytes, for_each_group, for_each_time, page, MatchedRows, Search};
 use super::{Error, Logstore, Result, Service};
 use crate::excerpt::excerpt;
 use crate::meta::index::{FieldIndex, IndexConfig, KeyType, TextRules};
@@ -300,40 +300,31 @@ impl Service {
             progress: Progress::Complete,
         };
         let mut held = 0usize;
-        let mut buf = Vec::new();
-        'shards: for (&shard, log) in &ls.logs {
-            let mut cursor = log.begin();
-            let end = log.end();
-            while cursor < end {
+        for (&shard, log) in &ls.logs {
+            let went_through = for_each_group(log, shard, log.begin(), log.end(), |g| {
                 if started.elapsed() > limits.time {
                     out.progress = Progress::Incomplete;
-                    break 'shards;
+                    return Ok(false);
                 }
-                let records = log.read(cursor, end, SCAN_BATCH, SCAN_BYTES)?;
-                let Some(last) = records.last() else { break };
-                cursor = last.cursor + 1;
-                for r in &records {
-                    buf.clear();
-                    decode_into(r, &mut buf)?;
-                    let group = LogGroup::decode(&buf[..]).map_err(|e| {
-                        Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-                    })?;
-                    for doc in Doc::from_group(&group, shard, r.cursor) {
-                        let t = i64::from(doc.time);
-                        if t < from || t >= to || topic.is_some_and(|tp| tp != doc.topic) {
-                            continue;
-                        }
-                        out.processed += 1;
-                        if keep(&doc) {
-                            held += doc_bytes(&doc);
-                            out.docs.push(doc);
-                            if held > limits.memory_bytes {
-                                out.progress = Progress::Incomplete;
-                                break 'shards;
-                            }
+                for doc in g.docs {
+                    let t = i64::from(doc.time);
+                    if t < from || t >= to || topic.is_some_and(|tp| tp != doc.topic) {
+                        continue;
+                    }
+                    out.processed += 1;
+                    if keep(&doc) {
+                        held += doc_bytes(&doc);
+                        out.docs.push(doc);
+                        if held > limits.memory_bytes {
+                            out.progress = Progress::Incomplete;
+                            return Ok(false);
                         }
                     }
                 }
+                Ok(true)
+            })?;
+            if !went_through {
+                break;
             }
         }
         Ok(out)

@@ -398,3 +398,24 @@ def assert_sdk_error(excinfo, status, code):
     assert e.get_error_code() == code, f"expected {code}, got {e.get_error_code()}: {e.get_error_message()}"
     assert e.resp_status == status, f"{code}: expected HTTP {status}, got {e.resp_status}"
     assert e.get_request_id(), "error responses carry x-log-requestid"
+
+
+def index_state(server, project, logstore):
+    """How far the background indexer reached: GetIndex's `x-cairn-indexing` header."""
+    import json
+    r = raw_request(server, "GET", project, f"/logstores/{logstore}/index")
+    assert r.status_code == 200, r.text
+    return json.loads(r.headers["x-cairn-indexing"])
+
+
+def wait_indexed(server, project, logstore, timeout=180):
+    """Waits until every stored log of the logstore is indexed."""
+    deadline = time.time() + timeout
+    state = None
+    while time.time() < deadline:
+        state = index_state(server, project, logstore)
+        if state["complete"]:
+            assert state["indexedLogGroups"] == state["totalLogGroups"]
+            return state
+        time.sleep(0.02)
+    raise AssertionError(f"indexing did not complete within {timeout}s: {state}\n{server.log()[-4000:]}")

@@ -2,7 +2,6 @@
 in the background with progress in GetIndex; an index changed, damaged or deleted on disk is built
 again; a SIGKILL while indexing loses nothing; queries answer the same whatever the indexer's
 progress, because logs not indexed yet are read one by one."""
-import json
 import os
 import random
 import shutil
@@ -14,7 +13,7 @@ import pytest
 from aliyun.log import GetHistogramsRequest
 from aliyun.log.index_config import IndexConfig, IndexKeyConfig, IndexLineConfig
 
-from conftest import CairnServer, log_item, make_client, put_request, raw_request, unique
+from conftest import CairnServer, index_state, log_item, make_client, put_request, unique, wait_indexed
 
 T0 = 1_700_000_000
 SEPARATORS = ", '\";=()[]{}?@&<>/:\n\t\r"
@@ -66,24 +65,6 @@ def index_config(with_host=False):
     if with_host:
         keys["host"] = IndexKeyConfig(token_list=list(SEPARATORS), doc_value=True)
     return IndexConfig(line_config=IndexLineConfig(token_list=list(SEPARATORS)), key_config_list=keys)
-
-
-def indexing(server, project, ls):
-    r = raw_request(server, "GET", project, f"/logstores/{ls}/index")
-    assert r.status_code == 200, r.text
-    return json.loads(r.headers["x-cairn-indexing"])
-
-
-def wait_indexed(server, project, ls, timeout=180):
-    deadline = time.time() + timeout
-    state = None
-    while time.time() < deadline:
-        state = indexing(server, project, ls)
-        if state["complete"]:
-            assert state["indexedLogGroups"] == state["totalLogGroups"]
-            return state
-        time.sleep(0.02)
-    raise AssertionError(f"indexing did not complete within {timeout}s: {state}\n{server.log()[-4000:]}")
 
 
 def index_files(server):
@@ -233,7 +214,7 @@ def _sigkill_while_indexing(server):
     client.create_index(project, "lgs", index_config())
     deadline = time.time() + 120
     while True:
-        state = indexing(server, project, "lgs")
+        state = index_state(server, project, "lgs")
         if 0 < state["indexedLogGroups"] < state["totalLogGroups"]:
             break
         assert not state["complete"], "the indexer finished before it could be interrupted"

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import subprocess
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -19,7 +18,7 @@ from aliyun.log import (GetHistogramsRequest, GetLogsRequest, GetProjectLogsRequ
                         LogException)
 from aliyun.log.index_config import IndexConfig, IndexJsonKeyConfig, IndexKeyConfig, IndexLineConfig
 
-from conftest import assert_sdk_error, log_item, put_request, unique
+from conftest import assert_sdk_error, log_item, put_request, unique, wait_indexed
 
 T0 = 1_700_000_040  # a whole minute
 SPAN = 3600
@@ -309,21 +308,6 @@ def store(cairn_server):
     # one, which the index tests cover).
     wait_indexed(cairn_server, project, "access")
     return client, project
-
-
-def wait_indexed(server, project, logstore, timeout=120):
-    """Waits until GetIndex says every stored log is indexed."""
-    from conftest import raw_request
-    deadline = time.time() + timeout
-    state = None
-    while time.time() < deadline:
-        r = raw_request(server, "GET", project, f"/logstores/{logstore}/index")
-        assert r.status_code == 200, r.text
-        state = json.loads(r.headers["x-cairn-indexing"])
-        if state["complete"]:
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"indexing did not complete: {state}")
 
 
 def canonical(row):
