@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::index::{FieldIndex, IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
+use super::index::{IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
 use super::*;
 
 /// Opens the store under test: the same store (same file, same database) each time it is called,
@@ -58,22 +58,7 @@ fn logstore(project: &str, name: &str, uid: &str) -> LogstoreRec {
                     exclude_keys: Some(vec!["secret".into()]),
                     extra: Default::default(),
                 }),
-                keys: [(
-                    "status".to_string(),
-                    KeyIndex {
-                        field: FieldIndex {
-                            kind: KeyType::Long,
-                            text: None,
-                            alias: None,
-                            doc_value: Some(true),
-                            extra: Default::default(),
-                        },
-                        json_keys: Default::default(),
-                        index_all: None,
-                        max_depth: None,
-                    },
-                )]
-                .into(),
+                keys: [("status".to_string(), KeyIndex::of_kind(KeyType::Long))].into(),
                 max_text_len: Some(2048),
                 last_modify_time: 5,
                 ..Default::default()

@@ -126,3 +126,22 @@ pub struct KeyIndex {
     #[serde(default)]
     pub max_depth: Option<i64>,
 }
+
+#[cfg(test)]
+impl KeyIndex {
+    /// A field of type `kind` with doc values and no other settings.
+    pub fn of_kind(kind: KeyType) -> KeyIndex {
+        KeyIndex {
+            field: FieldIndex {
+                kind,
+                text: None,
+                alias: None,
+                doc_value: Some(true),
+                extra: Default::default(),
+            },
+            json_keys: Default::default(),
+            index_all: None,
+            max_depth: None,
+        }
+    }
+}

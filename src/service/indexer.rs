@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::matched::for_each_group;
 use super::query::schema_of;
-use super::{Error, Result, Service};
+use super::{Error, Logstore, Result, Service};
 use crate::meta::index::IndexConfig;
 
 /// Commits one shard makes per round at most, so that every shard moves on.
@@ -68,6 +68,8 @@ struct Rounds {
     layouts: HashMap<String, Arc<Layout>>,
     /// Logstores whose reindexing was announced as started, by uid.
     announced: HashSet<String>,
+    /// The shards with indexes when the index directories were last swept.
+    swept: Option<HashSet<(String, u32)>>,
 }
 
 /// The open indexes of one shard.
@@ -103,6 +105,35 @@ impl Indexes {
             .cloned()
     }
 
+    /// Publishes the indexes of `state` (shard `shard`, built for `config`).
+    fn publish(&self, key: (String, u32), config: &str, state: &ShardIndexes, shard: u32) {
+        let views = ShardViews {
+            config: config.to_string(),
+            views: state.segments.values().map(|s| s.view(shard)).collect(),
+        };
+        self.published.write().insert(key, Arc::new(views));
+    }
+
+    /// Publishes one segment's index after a commit, in place of its previous view.
+    fn publish_view(&self, key: &(String, u32), config: &str, view: View) {
+        let mut published = self.published.write();
+        let mut views = published
+            .get(key)
+            .filter(|v| v.config == config)
+            .map(|v| v.views.clone())
+            .unwrap_or_default();
+        let base = view.coverage.base;
+        match views.binary_search_by_key(&base, |v| v.coverage.base) {
+            Ok(i) => views[i] = view,
+            Err(i) => views.insert(i, view),
+        }
+        let views = ShardViews {
+            config: config.to_string(),
+            views,
+        };
+        published.insert(key.clone(), Arc::new(views));
+    }
+
     /// Asks the background indexer to run a round now.
     pub(super) fn wake(&self) {
         *self.wake.lock() = true;
@@ -127,17 +158,20 @@ impl Service {
         project: &str,
         logstore: &str,
     ) -> Result<(IndexConfig, u32, IndexProgress)> {
-        let cfg = self.get_index(project, logstore)?;
-        let ttl = self.logstore(project, logstore)?.rec.settings.ttl;
-        Ok((cfg, ttl, self.index_progress(project, logstore)?))
-    }
-
-    /// How far the indexes of a logstore reach.
-    pub fn index_progress(&self, project: &str, logstore: &str) -> Result<IndexProgress> {
         let ls = self.logstore(project, logstore)?;
         let Some(cfg) = &ls.rec.settings.index else {
             return Err(Error::IndexConfigNotExist(logstore.to_string()));
         };
+        Ok((cfg.clone(), ls.rec.settings.ttl, self.progress_of(&ls, cfg)))
+    }
+
+    /// How far the indexes of a logstore reach.
+    pub fn index_progress(&self, project: &str, logstore: &str) -> Result<IndexProgress> {
+        Ok(self.index_status(project, logstore)?.2)
+    }
+
+    /// How far the indexes of `ls`, built for `cfg`, reach.
+    fn progress_of(&self, ls: &Logstore, cfg: &IndexConfig) -> IndexProgress {
         let config = fingerprint(cfg);
         let mut p = IndexProgress::default();
         for (&shard, log) in &ls.logs {
@@ -152,7 +186,7 @@ impl Service {
                     .sum::<u64>();
             }
         }
-        Ok(p)
+        p
     }
 
     /// Sets the bytes of LogGroups the indexer adds per commit (`[query] index_commit_bytes`).
@@ -218,17 +252,10 @@ impl Service {
                     state.config = config.clone();
                     state.loaded = false;
                 }
-                let publish = |state: &ShardIndexes| {
-                    let views = ShardViews {
-                        config: config.clone(),
-                        views: state.segments.values().map(|s| s.view(shard)).collect(),
-                    };
-                    self.indexes
-                        .published
-                        .write()
-                        .insert((ls.rec.uid.clone(), shard), Arc::new(views));
-                };
-                match index_shard(state, &dir, log, &layout, commit_bytes, &publish) {
+                let key = (ls.rec.uid.clone(), shard);
+                let on_commit =
+                    |i: &SegmentIndex| self.indexes.publish_view(&key, &config, i.view(shard));
+                match index_shard(state, &dir, log, &layout, commit_bytes, &on_commit) {
                     Ok(o) => {
                         behind |= o.left;
                         backlog |= o.backlog;
@@ -239,7 +266,7 @@ impl Service {
                         behind = true;
                     }
                 }
-                publish(state);
+                self.indexes.publish(key, &config, state, shard);
             }
             let uid = ls.rec.uid.clone();
             if (behind || backlog) && rounds.announced.insert(uid.clone()) {
@@ -254,10 +281,24 @@ impl Service {
         }
         // Indexes of shards and logstores that are gone, or have no index any more.
         rounds.shards.retain(|k, _| live.contains(k));
+        let configs: HashSet<&str> = rounds.shards.values().map(|s| s.config.as_str()).collect();
+        let unused: Vec<String> = rounds
+            .layouts
+            .keys()
+            .filter(|c| !configs.contains(c.as_str()))
+            .cloned()
+            .collect();
+        for c in unused {
+            rounds.layouts.remove(&c);
+        }
         self.indexes
             .published
             .write()
             .retain(|k, _| live.contains(k));
+        // Directories are looked at when the shards with indexes change (and at the start).
+        if rounds.swept.as_ref() == Some(&live) {
+            return more;
+        }
         let live_uids: HashSet<&str> = live.iter().map(|(u, _)| u.as_str()).collect();
         for uid in subdirs(&self.indexes.root) {
             let dir = self.indexes.root.join(&uid);
@@ -274,6 +315,7 @@ impl Service {
                 }
             }
         }
+        rounds.swept = Some(live);
         more
     }
 }
@@ -323,6 +365,7 @@ fn still_matches(c: &Coverage, log: &ShardLog, next: u64) -> Result<bool> {
 }
 
 /// What a round did for one shard.
+#[derive(Default)]
 struct Outcome {
     /// Work is left for the next round.
     left: bool,
@@ -331,14 +374,14 @@ struct Outcome {
     backlog: bool,
 }
 
-/// Brings the indexes of one shard closer to its log.
+/// Brings the indexes of one shard closer to its log; `on_commit` hears of each commit.
 fn index_shard(
     state: &mut ShardIndexes,
     dir: &Path,
     log: &ShardLog,
     layout: &Arc<Layout>,
     commit_bytes: usize,
-    publish: &dyn Fn(&ShardIndexes),
+    on_commit: &dyn Fn(&SegmentIndex),
 ) -> Result<Outcome> {
     let begin = log.begin();
     let end = log.end();
@@ -364,26 +407,21 @@ fn index_shard(
         }
     }
     let mut budget = ROUND_COMMITS * commit_bytes;
-    let mut left = false;
-    let mut backlog = false;
+    let mut outcome = Outcome::default();
     for (base, next, sealed) in segments {
         if base >= next || base < begin {
             continue;
         }
         if !state.segments.contains_key(&base) {
             let opened = if state.loaded {
-                Err(Unusable::Missing)
+                None
             } else {
-                SegmentIndex::open(dir, base, &state.config, layout)
+                open_checked(dir, log, &state.config, layout, base, next)?
             };
             let index = match opened {
-                Ok(i) if still_matches(i.coverage(), log, next)? => i,
-                Ok(_) | Err(Unusable::Stale(_)) | Err(Unusable::Missing) => {
-                    if let Err(Unusable::Stale(why)) = &opened {
-                        tracing::warn!(dir = %dir.display(), segment = base, reason = %why,
-                            "rebuilding a segment index that cannot be used");
-                    }
-                    backlog |= sealed;
+                Some(index) => index,
+                None => {
+                    outcome.backlog |= sealed;
                     let first = hlc_at(log, base)?;
                     SegmentIndex::create(dir, Coverage::empty(&state.config, base, first), layout)
                         .map_err(ix)?
@@ -391,47 +429,94 @@ fn index_shard(
             };
             state.segments.insert(base, index);
         }
-        let Some(coverage) = state.segments.get(&base).map(|i| i.coverage().clone()) else {
+        let Some(index) = state.segments.get_mut(&base) else {
             continue;
         };
-        if coverage.sealed {
+        if index.coverage().sealed {
             continue;
         }
         if budget == 0 {
-            left = true;
+            outcome.left = true;
             continue;
         }
-        let mut cursor = coverage.through;
-        while let Some(index) = state.segments.get_mut(&base) {
-            let mut docs = Vec::new();
-            let mut bytes = 0usize;
-            let mut last_hlc = None;
-            let limit = commit_bytes.min(budget);
-            for_each_group(log, 0, cursor, next, |g| {
-                cursor = g.cursor + 1;
-                bytes += g.bytes;
-                last_hlc = Some(g.hlc);
-                docs.extend(g.docs);
-                Ok(bytes < limit)
-            })?;
-            budget = budget.saturating_sub(bytes);
-            let done = sealed && cursor == next;
-            if cursor == index.coverage().through && !done {
-                break;
-            }
-            index.add(&docs, cursor, last_hlc, done).map_err(ix)?;
-            publish(state);
-            if done || cursor == next {
-                break;
-            }
-            if budget == 0 {
-                left = true;
-                break;
-            }
-        }
+        let step = Step {
+            next,
+            sealed,
+            commit_bytes,
+        };
+        outcome.left |= fill(index, log, &step, &mut budget, on_commit)?;
     }
     state.loaded = true;
-    Ok(Outcome { left, backlog })
+    Ok(outcome)
+}
+
+/// The index of the segment at `base` (ending at `next`) as the last run left it, when it is
+/// whole and still describes the segment's records; none otherwise.
+fn open_checked(
+    dir: &Path,
+    log: &ShardLog,
+    config: &str,
+    layout: &Arc<Layout>,
+    base: u64,
+    next: u64,
+) -> Result<Option<SegmentIndex>> {
+    let why = match SegmentIndex::open(dir, base, config, layout) {
+        Ok(i) if still_matches(i.coverage(), log, next)? => return Ok(Some(i)),
+        Ok(_) => "it names records the segment does not hold".to_string(),
+        Err(Unusable::Missing) => return Ok(None),
+        Err(Unusable::Stale(why)) => why,
+    };
+    tracing::warn!(dir = %dir.display(), segment = base, reason = %why,
+        "rebuilding a segment index that cannot be used");
+    Ok(None)
+}
+
+/// Where a segment's indexing is to go.
+struct Step {
+    /// The cursor after the segment's last record (now).
+    next: u64,
+    /// Whether the segment is sealed.
+    sealed: bool,
+    /// Bytes of LogGroups per commit.
+    commit_bytes: usize,
+}
+
+/// Adds the records after what `index` holds, up to `step.next`, a commit at a time within
+/// `budget`; answers whether work is left.
+fn fill(
+    index: &mut SegmentIndex,
+    log: &ShardLog,
+    step: &Step,
+    budget: &mut usize,
+    on_commit: &dyn Fn(&SegmentIndex),
+) -> Result<bool> {
+    let mut cursor = index.coverage().through;
+    loop {
+        let mut docs = Vec::new();
+        let mut bytes = 0usize;
+        let mut last_hlc = None;
+        let limit = step.commit_bytes.min(*budget);
+        for_each_group(log, 0, cursor, step.next, |g| {
+            cursor = g.cursor + 1;
+            bytes += g.bytes;
+            last_hlc = Some(g.hlc);
+            docs.extend(g.docs);
+            Ok(bytes < limit)
+        })?;
+        *budget = budget.saturating_sub(bytes);
+        let done = step.sealed && cursor == step.next;
+        if cursor == index.coverage().through && !done {
+            return Ok(false);
+        }
+        index.add(&docs, cursor, last_hlc, done).map_err(ix)?;
+        on_commit(index);
+        if done || cursor == step.next {
+            return Ok(false);
+        }
+        if *budget == 0 {
+            return Ok(true);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -442,43 +527,11 @@ mod tests {
     use cairn_proto::{Log, LogContent};
     use prost::Message;
 
-    use super::super::testing::{proj_ls1, service_with_manual_clock, wait_jobs};
+    use super::super::testing::{line_and_long, proj_ls1, service_with_manual_clock, wait_jobs};
     use super::super::{LogQuery, PutTarget};
     use super::*;
-    use crate::meta::index::{FieldIndex, KeyIndex, KeyType, LineIndex, TextRules};
 
     const T: u32 = 1_700_000_000;
-
-    fn config() -> IndexConfig {
-        let mut keys = BTreeMap::new();
-        keys.insert(
-            "n".to_string(),
-            KeyIndex {
-                field: FieldIndex {
-                    kind: KeyType::Long,
-                    text: None,
-                    alias: None,
-                    doc_value: Some(true),
-                    extra: Default::default(),
-                },
-                json_keys: Default::default(),
-                index_all: None,
-                max_depth: None,
-            },
-        );
-        IndexConfig {
-            line: Some(LineIndex {
-                text: TextRules {
-                    token: vec![" ".into()],
-                    case_sensitive: None,
-                    chn: None,
-                },
-                ..Default::default()
-            }),
-            keys,
-            ..Default::default()
-        }
-    }
 
     /// Logs `from..to` in groups of 20 (time `T + i`, `n = i`, 600 bytes of padding).
     fn put(svc: &Service, logstore: &str, from: u32, to: u32) {
@@ -531,15 +584,13 @@ mod tests {
     /// The `n` of every log stored, read from the shard logs.
     fn stored(svc: &Service, logstore: &str) -> Vec<u32> {
         let ls = svc.logstore("proj", logstore).unwrap();
+        let all = super::super::matched::Window {
+            from: i64::MIN,
+            to: i64::MAX,
+            topic: None,
+        };
         let mut out: Vec<u32> = svc
-            .scan(
-                &ls,
-                i64::MIN,
-                i64::MAX,
-                None,
-                std::time::Instant::now(),
-                |_| true,
-            )
+            .scan_all(&ls, all, std::time::Instant::now(), |_| true)
             .unwrap()
             .docs
             .iter()
@@ -581,7 +632,7 @@ mod tests {
         let (svc, dir, _clock) = service_with_manual_clock(u64::from(T) * 1000);
         proj_ls1(&svc, 2, 30);
         put(&svc, "ls1", 0, 400);
-        svc.create_index("proj", "ls1", config()).unwrap();
+        svc.create_index("proj", "ls1", line_and_long("n")).unwrap();
         let p = svc.index_progress("proj", "ls1").unwrap();
         assert_eq!((p.indexed, p.total), (0, 20));
         let before = ns(&svc, "ls1", "word3");
@@ -612,7 +663,7 @@ mod tests {
     fn retention_removes_indexes_with_their_segments() {
         let (svc, dir, clock) = service_with_manual_clock(u64::from(T) * 1000);
         proj_ls1(&svc, 1, 1);
-        svc.create_index("proj", "ls1", config()).unwrap();
+        svc.create_index("proj", "ls1", line_and_long("n")).unwrap();
         put(&svc, "ls1", 0, 400);
         index_all(&svc);
         let before = index_dirs(dir.path());
@@ -639,7 +690,7 @@ mod tests {
         let (svc, dir, _clock) = service_with_manual_clock(u64::from(T) * 1000);
         let svc = Arc::new(svc);
         proj_ls1(&svc, 2, 30);
-        svc.create_index("proj", "ls1", config()).unwrap();
+        svc.create_index("proj", "ls1", line_and_long("n")).unwrap();
         put(&svc, "ls1", 0, 300);
         index_all(&svc);
         let b = svc.take_checkpoint("proj", "ls1").unwrap();

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use cairn_proto::logs::LogGroup;
 use cairn_query::index::read::{self, SortKey};
-use cairn_query::index::Hits;
+use cairn_query::index::{plan, Hits, Layout, Plan};
 use cairn_query::sql::{self, ArrayRef, Column, Rows};
 use cairn_query::{Doc, LogAddress, Matcher, QueryError, Schema};
 use cairn_storage::ShardLog;
@@ -43,20 +43,26 @@ pub(super) fn doc_bytes(d: &Doc) -> usize {
     160 + d.topic.len() + d.source.len() + pairs(&d.tags) + pairs(&d.contents)
 }
 
-/// The search's conditions on time and topic, and the search itself.
-pub(super) struct Search<'a> {
-    pub matcher: &'a Matcher,
-    pub schema: &'a Schema,
+/// Which logs a query considers: a time range `[from, to)` and perhaps one topic.
+#[derive(Clone, Copy)]
+pub(super) struct Window<'a> {
     pub from: i64,
     pub to: i64,
     pub topic: Option<&'a str>,
 }
 
-impl Search<'_> {
-    fn in_range(&self, d: &Doc) -> bool {
+impl Window<'_> {
+    fn contains(&self, d: &Doc) -> bool {
         let t = i64::from(d.time);
         t >= self.from && t < self.to && self.topic.is_none_or(|tp| tp == d.topic)
     }
+}
+
+/// A search statement over a window.
+pub(super) struct Search<'a> {
+    pub matcher: &'a Matcher,
+    pub schema: &'a Schema,
+    pub window: Window<'a>,
 }
 
 /// Memory and time left to a query.
@@ -78,21 +84,55 @@ impl Budget {
     }
 }
 
-impl Service {
-    /// Every log of `ls` that `s` matches.
-    pub(super) fn find(&self, ls: &Logstore, s: &Search<'_>, started: Instant) -> Result<Found> {
-        let mut found = Found {
+impl Found {
+    fn new() -> Found {
+        Found {
             docs: Vec::new(),
             hits: Vec::new(),
             processed: 0,
             progress: Progress::Complete,
-        };
-        let mut budget = Budget {
+        }
+    }
+}
+
+impl Service {
+    fn budget(&self, started: Instant) -> Budget {
+        Budget {
             limits: self.query_limits,
             started,
             held: 0,
-        };
+        }
+    }
+
+    /// Every log of `ls` in `w` that `keep` accepts, read from the shard logs.
+    pub(super) fn scan_all(
+        &self,
+        ls: &Logstore,
+        w: Window<'_>,
+        started: Instant,
+        mut keep: impl FnMut(&Doc) -> bool,
+    ) -> Result<Found> {
+        let mut found = Found::new();
+        let mut budget = self.budget(started);
+        for (&shard, log) in &ls.logs {
+            let range = (log.begin(), log.end());
+            if !scan(log, shard, range, w, &mut keep, &mut budget, &mut found)? {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every log of `ls` that `s` matches.
+    pub(super) fn find(&self, ls: &Logstore, s: &Search<'_>, started: Instant) -> Result<Found> {
+        let mut found = Found::new();
+        let mut budget = self.budget(started);
+        let mut keep = |d: &Doc| s.matcher.matches(d, s.schema);
+        let w = s.window;
         let config = ls.rec.settings.index.as_ref().map(fingerprint);
+        // The statement planned for the layout of the indexes (all alike but across a
+        // change of configuration).
+        let mut planned: Option<(Arc<Layout>, Plan)> = None;
         'shards: for (&shard, log) in &ls.logs {
             let views = config
                 .as_deref()
@@ -104,17 +144,8 @@ impl Service {
                 if c.base < cursor || c.through <= c.base {
                     continue;
                 }
-                if c.base > cursor
-                    && !scan(
-                        log,
-                        shard,
-                        cursor,
-                        c.base.min(end),
-                        s,
-                        &mut budget,
-                        &mut found,
-                    )?
-                {
+                let gap = (cursor, c.base.min(end));
+                if gap.0 < gap.1 && !scan(log, shard, gap, w, &mut keep, &mut budget, &mut found)? {
                     break 'shards;
                 }
                 cursor = c.through;
@@ -122,14 +153,22 @@ impl Service {
                     found.progress = Progress::Incomplete;
                     break 'shards;
                 }
-                if !c.overlaps(s.from, s.to) {
+                if !c.overlaps(w.from, w.to) {
                     continue;
                 }
-                let searched = read::search_statement(v, s.matcher, s.from, s.to, s.topic)
-                    .map_err(query_error)?;
+                let p = match &mut planned {
+                    Some((l, p)) if Arc::ptr_eq(l, &v.layout) => &*p,
+                    slot => {
+                        &slot
+                            .insert((v.layout.clone(), plan(s.matcher, &v.layout)))
+                            .1
+                    }
+                };
+                let searched =
+                    read::search_statement(v, p, w.from, w.to, w.topic).map_err(query_error)?;
                 let hits = searched.hits;
                 found.processed += searched.in_range as u64;
-                if searched.exact {
+                if p.exact {
                     if !budget.hold(hits.len() * 4) {
                         found.progress = Progress::Incomplete;
                         break 'shards;
@@ -139,9 +178,8 @@ impl Service {
                     }
                     continue;
                 }
-                let addrs = hits.addresses().map_err(query_error)?;
-                for d in fetch_docs(log, &addrs)? {
-                    if s.matcher.matches(&d, s.schema) {
+                for d in fetch_docs(log, &hits.addresses().map_err(query_error)?)? {
+                    if keep(&d) {
                         if !budget.hold(doc_bytes(&d)) {
                             found.progress = Progress::Incomplete;
                             break 'shards;
@@ -150,7 +188,17 @@ impl Service {
                     }
                 }
             }
-            if cursor < end && !scan(log, shard, cursor, end, s, &mut budget, &mut found)? {
+            if cursor < end
+                && !scan(
+                    log,
+                    shard,
+                    (cursor, end),
+                    w,
+                    &mut keep,
+                    &mut budget,
+                    &mut found,
+                )?
+            {
                 break;
             }
         }
@@ -209,13 +257,14 @@ pub(super) fn for_each_group(
     Ok(true)
 }
 
-/// Reads and tests the logs of `[from, until)` of one shard; false when a budget ran out.
+/// Reads the logs of the LogGroups `[from, until)` of one shard: counts those in `w` and
+/// keeps those `keep` accepts; false when a budget ran out.
 fn scan(
     log: &ShardLog,
     shard: u32,
-    from: u64,
-    until: u64,
-    s: &Search<'_>,
+    (from, until): (u64, u64),
+    w: Window<'_>,
+    keep: &mut impl FnMut(&Doc) -> bool,
     budget: &mut Budget,
     found: &mut Found,
 ) -> Result<bool> {
@@ -225,11 +274,11 @@ fn scan(
             return Ok(false);
         }
         for doc in g.docs {
-            if !s.in_range(&doc) {
+            if !w.contains(&doc) {
                 continue;
             }
             found.processed += 1;
-            if s.matcher.matches(&doc, s.schema) {
+            if keep(&doc) {
                 if !budget.hold(doc_bytes(&doc)) {
                     found.progress = Progress::Incomplete;
                     return Ok(false);
@@ -283,10 +332,11 @@ pub(super) fn page(
     if k == 0 {
         return Ok(Vec::new());
     }
-    // The k first keys in answer order: a heap whose top is the worst kept.
+    // The k first keys in answer order: a heap whose top is the worst kept. A key of a log
+    // read already names it in `found.docs`.
     let mut heap: BinaryHeap<Ordered> = BinaryHeap::with_capacity(k.min(1 << 20) + 1);
-    let mut push = |key: SortKey| {
-        let o = Ordered { key, reverse };
+    let mut push = |key: SortKey, doc: Option<usize>| {
+        let o = Ordered { key, reverse, doc };
         if heap.len() < k {
             heap.push(o);
         } else if heap.peek().is_some_and(|top| o < *top) {
@@ -294,20 +344,17 @@ pub(super) fn page(
             heap.push(o);
         }
     };
-    for d in &found.docs {
-        push((d.time, d.time_ns, d.address));
+    for (i, d) in found.docs.iter().enumerate() {
+        push((d.time, d.time_ns, d.address), Some(i));
     }
     for h in &found.hits {
-        h.for_each_key(&mut push).map_err(query_error)?;
+        h.for_each_key(|key| push(key, None)).map_err(query_error)?;
     }
-    let mut keys: Vec<SortKey> = heap.into_sorted_vec().into_iter().map(|o| o.key).collect();
-    keys.drain(..offset.min(keys.len()));
-    let held: HashMap<LogAddress, &Doc> = found.docs.iter().map(|d| (d.address, d)).collect();
+    let mut kept = heap.into_sorted_vec();
+    kept.drain(..offset.min(kept.len()));
     let mut wanted: BTreeMap<u32, Vec<LogAddress>> = BTreeMap::new();
-    for (_, _, a) in &keys {
-        if !held.contains_key(a) {
-            wanted.entry(a.shard).or_default().push(*a);
-        }
+    for o in kept.iter().filter(|o| o.doc.is_none()) {
+        wanted.entry(o.key.2.shard).or_default().push(o.key.2);
     }
     let mut fetched: HashMap<LogAddress, Doc> = HashMap::new();
     for (shard, addrs) in wanted {
@@ -316,22 +363,29 @@ pub(super) fn page(
             fetched.insert(d.address, d);
         }
     }
-    Ok(keys
+    Ok(kept
         .iter()
-        .filter_map(|(_, _, a)| {
-            held.get(a)
-                .map(|d| (*d).clone())
-                .or_else(|| fetched.remove(a))
+        .filter_map(|o| match o.doc {
+            Some(i) => found.docs.get(i).cloned(),
+            None => fetched.remove(&o.key.2),
         })
         .collect())
 }
 
-/// A sort key in answer order.
-#[derive(PartialEq, Eq)]
+/// A sort key in answer order, with the log when it was read already.
 struct Ordered {
     key: SortKey,
     reverse: bool,
+    doc: Option<usize>,
 }
+
+impl PartialEq for Ordered {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Ordered {}
 
 impl PartialOrd for Ordered {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {

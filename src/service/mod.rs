@@ -799,6 +799,23 @@ pub mod testing {
         .encode_to_vec()
     }
 
+    /// An index configuration: full text cut at spaces, and `key` as a long.
+    pub fn line_and_long(key: &str) -> crate::meta::index::IndexConfig {
+        use crate::meta::index::{IndexConfig, KeyIndex, KeyType, LineIndex, TextRules};
+        IndexConfig {
+            line: Some(LineIndex {
+                text: TextRules {
+                    token: vec![" ".into()],
+                    case_sensitive: None,
+                    chn: None,
+                },
+                ..Default::default()
+            }),
+            keys: [(key.to_string(), KeyIndex::of_kind(KeyType::Long))].into(),
+            ..Default::default()
+        }
+    }
+
     /// The settings of test services: small segments.
     pub fn log_config() -> LogConfig {
         LogConfig {

@@ -8,15 +8,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_proto::logs::LogGroup;
 use cairn_query::schema::{Field, FieldType, JsonKeys, LineIndex, Schema, DEFAULT_MAX_TEXT_LEN};
 use cairn_query::sql::{SqlAnswer, SqlLimits};
 use cairn_query::{analyze::Analyzer, Doc, LogAddress, QueryError};
 use parking_lot::{Condvar, Mutex};
-use prost::Message;
 
-use super::logs::decode_into;
-use super::matched::{doc_bytes, for_each_group, for_each_time, page, MatchedRows, Search};
+use super::matched::{for_each_group, for_each_time, page, MatchedRows, Search, Window};
 use super::{Error, Logstore, Result, Service};
 use crate::excerpt::excerpt;
 use crate::meta::index::{FieldIndex, IndexConfig, KeyType, TextRules};
@@ -263,13 +260,6 @@ fn query_error(e: QueryError) -> Error {
     }
 }
 
-/// The logs of one logstore that a scan kept, and how the scan went.
-pub(super) struct Scan {
-    pub docs: Vec<Doc>,
-    pub processed: u64,
-    pub progress: Progress,
-}
-
 impl Service {
     /// The logstore and the schema of its index; a logstore without an index cannot be
     /// queried, as in SLS.
@@ -280,54 +270,6 @@ impl Service {
         };
         let schema = schema_of(cfg);
         Ok((ls, schema))
-    }
-
-    /// Every log of `ls` with a time in `[from, to)` (and `topic`, when given) that `keep`
-    /// accepts, within the query budgets.
-    pub(super) fn scan(
-        &self,
-        ls: &Logstore,
-        from: i64,
-        to: i64,
-        topic: Option<&str>,
-        started: Instant,
-        mut keep: impl FnMut(&Doc) -> bool,
-    ) -> Result<Scan> {
-        let limits = self.query_limits;
-        let mut out = Scan {
-            docs: Vec::new(),
-            processed: 0,
-            progress: Progress::Complete,
-        };
-        let mut held = 0usize;
-        for (&shard, log) in &ls.logs {
-            let went_through = for_each_group(log, shard, log.begin(), log.end(), |g| {
-                if started.elapsed() > limits.time {
-                    out.progress = Progress::Incomplete;
-                    return Ok(false);
-                }
-                for doc in g.docs {
-                    let t = i64::from(doc.time);
-                    if t < from || t >= to || topic.is_some_and(|tp| tp != doc.topic) {
-                        continue;
-                    }
-                    out.processed += 1;
-                    if keep(&doc) {
-                        held += doc_bytes(&doc);
-                        out.docs.push(doc);
-                        if held > limits.memory_bytes {
-                            out.progress = Progress::Incomplete;
-                            return Ok(false);
-                        }
-                    }
-                }
-                Ok(true)
-            })?;
-            if !went_through {
-                break;
-            }
-        }
-        Ok(out)
     }
 
     /// GetLogs: the logs a search matched, or the rows of its analytic statement.
@@ -346,9 +288,11 @@ impl Service {
         let search = Search {
             matcher: &compiled.search,
             schema: &schema,
-            from: q.from,
-            to: q.to,
-            topic: q.topic.as_deref(),
+            window: Window {
+                from: q.from,
+                to: q.to,
+                topic: q.topic.as_deref(),
+            },
         };
         let found = self.find(&ls, &search, started)?;
         let mut answer = LogsAnswer {
@@ -440,9 +384,7 @@ impl Service {
         let search = Search {
             matcher: &compiled.search,
             schema: &schema,
-            from,
-            to,
-            topic,
+            window: Window { from, to, topic },
         };
         let found = self.find(&ls, &search, started)?;
         for_each_time(&found, |t| {
@@ -476,7 +418,12 @@ impl Service {
         let ls = self.logstore(project, logstore)?;
         let _turn = self.query_turn()?;
         let mut topics = BTreeSet::new();
-        self.scan(&ls, i64::MIN, i64::MAX, None, started, |d| {
+        let all = Window {
+            from: i64::MIN,
+            to: i64::MAX,
+            topic: None,
+        };
+        self.scan_all(&ls, all, started, |d| {
             if d.topic.as_str() > token && !topics.contains(&d.topic) {
                 topics.insert(d.topic.clone());
             }
@@ -520,17 +467,13 @@ impl Service {
                 excerpt(pack_meta)
             )));
         }
-        let mut buf = Vec::new();
-        let mut group_docs = |cursor: u64| -> Result<Vec<Doc>> {
-            let records = log.read(cursor, cursor + 1, 1, usize::MAX)?;
-            let Some(r) = records.first() else {
-                return Ok(Vec::new());
-            };
-            buf.clear();
-            decode_into(r, &mut buf)?;
-            let g = LogGroup::decode(&buf[..])
-                .map_err(|e| Error::Internal(format!("stored LogGroup at cursor {cursor}: {e}")))?;
-            Ok(Doc::from_group(&g, at.shard, cursor))
+        let group_docs = |cursor: u64| -> Result<Vec<Doc>> {
+            let mut docs = Vec::new();
+            for_each_group(log, at.shard, cursor, cursor + 1, |g| {
+                docs = g.docs;
+                Ok(false)
+            })?;
+            Ok(docs)
         };
         let here = group_docs(at.cursor)?;
         let Some(center) = here.get(at.index as usize).cloned() else {
@@ -691,44 +634,17 @@ fn render(d: &Doc, with_pack_meta: bool) -> Row {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{proj_ls1, service};
+    use super::super::testing::{line_and_long, proj_ls1, service};
     use super::*;
-    use crate::meta::index::{KeyIndex, LineIndex};
+    use cairn_proto::logs::LogGroup;
     use cairn_proto::{Log, LogContent};
+    use prost::Message;
 
     /// `proj/ls1` (2 shards) with a full-text index and `n` as a long; logs `0..count` with
     /// time `T + i`, `n = i`, and a `pad` of `pad` bytes.
     fn indexed(svc: &Service, count: u32, pad: usize) {
         proj_ls1(svc, 2, 1);
-        let mut keys = std::collections::BTreeMap::new();
-        keys.insert(
-            "n".to_string(),
-            KeyIndex {
-                field: FieldIndex {
-                    kind: KeyType::Long,
-                    text: None,
-                    alias: None,
-                    doc_value: Some(true),
-                    extra: Default::default(),
-                },
-                json_keys: Default::default(),
-                index_all: None,
-                max_depth: None,
-            },
-        );
-        let cfg = IndexConfig {
-            line: Some(LineIndex {
-                text: TextRules {
-                    token: vec![" ".into()],
-                    case_sensitive: None,
-                    chn: None,
-                },
-                ..Default::default()
-            }),
-            keys,
-            ..Default::default()
-        };
-        svc.create_index("proj", "ls1", cfg).unwrap();
+        svc.create_index("proj", "ls1", line_and_long("n")).unwrap();
         for chunk in (0..count).collect::<Vec<_>>().chunks(50) {
             let g = LogGroup {
                 logs: chunk

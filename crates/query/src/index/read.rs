@@ -8,10 +8,9 @@ use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{Field as IxField, IndexRecordOption};
 use tantivy::{DocId, SegmentReader, Term};
 
-use super::plan::{plan, time_between};
+use super::plan::{time_between, Plan};
 use super::store::View;
 use crate::doc::LogAddress;
-use crate::matcher::Matcher;
 use crate::schema::{FieldType, Target};
 use crate::QueryError;
 
@@ -234,16 +233,15 @@ pub fn count(view: &View, query: &dyn Query) -> Result<usize, QueryError> {
 pub struct Searched {
     /// The hits.
     pub hits: Hits,
-    /// Whether they are exactly the matches; otherwise a superset, to be tested.
-    pub exact: bool,
     /// Logs of the index in the time range (and of the topic).
     pub in_range: usize,
 }
 
-/// The logs of `view` with a time in `[from, to)` (and the topic `topic`) that `m` matches.
+/// The logs of `view` with a time in `[from, to)` (and the topic `topic`) that `p` (planned
+/// for the view's layout) hits.
 pub fn search_statement(
     view: &View,
-    m: &Matcher,
+    p: &Plan,
     from: i64,
     to: i64,
     topic: Option<&str>,
@@ -263,14 +261,19 @@ pub fn search_statement(
         ));
     }
     let filter = BooleanQuery::new(filter);
-    let p = plan(m, l);
     let query = BooleanQuery::new(vec![
-        (Occur::Must, p.query),
+        (Occur::Must, p.query.box_clone()),
         (Occur::Must, Box::new(filter.clone()) as Box<dyn Query>),
     ]);
+    let c = &view.coverage;
+    // An index wholly inside the window holds nothing else: no need to count.
+    let in_range = if topic.is_none() && c.min_time >= from && c.max_time < to {
+        c.docs as usize
+    } else {
+        count(view, &filter)?
+    };
     Ok(Searched {
         hits: search(view, &query)?,
-        exact: p.exact,
-        in_range: count(view, &filter)?,
+        in_range,
     })
 }

@@ -208,7 +208,9 @@ fn time_range_and_topic_are_conditions_of_the_index_query() {
     let view = ix.view(0);
     let m = Matcher::compile(&parse("refused").unwrap(), &s).unwrap();
     let (from, to) = (1_700_000_050, 1_700_000_120);
-    let got = search_statement(&view, &m, from, to, Some("db")).unwrap();
+    let p = plan(&m, &view.layout);
+    assert!(p.exact);
+    let got = search_statement(&view, &p, from, to, Some("db")).unwrap();
     let in_range = |d: &&Doc| {
         let t = i64::from(d.time);
         t >= from && t < to && d.topic == "db"
@@ -219,7 +221,6 @@ fn time_range_and_topic_are_conditions_of_the_index_query() {
             .filter(|d| m.matches(d, &s))
             .map(|d| d.address),
     );
-    assert!(got.exact);
     assert_eq!(addrs(got.hits.addresses().unwrap()), want);
     assert_eq!(got.in_range, docs.iter().filter(in_range).count());
 }
