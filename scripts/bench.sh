@@ -4,6 +4,10 @@
 #   scripts/bench.sh            full run (several minutes; the seek shard holds 10M LogGroups)
 #   scripts/bench.sh --quick    short run (about two minutes after the build)
 #
+# The query benchmarks (scripts/bench_query.py) search and analyse 10M access-log lines in 4
+# shards (300,000 with --quick; BENCH_QUERY_LINES sets it) against ripgrep, SQLite FTS5 and
+# DuckDB, and ingest into a logstore with a full-text plus 6-field index against ingest without.
+#
 # Writes target/bench/results.json, docs/benchmarks.md and docs/benchmarks-ingest.png.
 # Honours CARGO_TARGET_DIR (binaries), BENCH_OUT (default target/bench), BENCH_SKIP_BUILD=1,
 # BENCH_SEEK_GROUPS (LogGroups written to the seek shard), BENCH_E2E_FRACTION (end-to-end rate as
@@ -29,10 +33,10 @@ BENCH=$TARGET_DIR/release/cairn-bench
 
 if [ "$MODE" = quick ]; then
     D=2; LARGE_D=4; E2E_D=4; CK_D=3; CK_PREFILL=5000; SEEK_N=${BENCH_SEEK_GROUPS:-100000}
-    SEEK_Q=500; DISK_MIB=256; IDLE_S=3
+    SEEK_Q=500; DISK_MIB=256; IDLE_S=3; QUERY_LINES=${BENCH_QUERY_LINES:-300000}
 else
     D=10; LARGE_D=20; E2E_D=20; CK_D=10; CK_PREFILL=30000; SEEK_N=${BENCH_SEEK_GROUPS:-10000000}
-    SEEK_Q=2000; DISK_MIB=2048; IDLE_S=10
+    SEEK_Q=2000; DISK_MIB=2048; IDLE_S=10; QUERY_LINES=${BENCH_QUERY_LINES:-10000000}
 fi
 WRITERS_SCALE="1 2 4 8 16"
 
@@ -46,6 +50,16 @@ fi
 [ -x "$CAIRN" ] && [ -x "$BENCH" ] || { echo "missing $CAIRN or $BENCH" >&2; exit 1; }
 
 # --- tools ---------------------------------------------------------------------------------
+if ! command -v rg >/dev/null; then
+    log "installing ripgrep"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep >/dev/null
+fi
+QPY=$OUT/venv-query/bin/python
+if [ ! -x "$QPY" ] || ! "$QPY" -c 'import aliyun.log, duckdb' 2>/dev/null; then
+    log "installing the SLS Python SDK and DuckDB into $OUT/venv-query"
+    mkdir -p "$OUT" && python3 -m venv "$OUT/venv-query"
+    "$OUT/venv-query/bin/pip" install -q aliyun-log-python-sdk duckdb
+fi
 if ! command -v redis-server >/dev/null; then
     log "installing redis-server"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
@@ -132,6 +146,13 @@ for w in $WRITERS_SCALE; do
     "$BENCH" redis-ingest "${R[@]}" --clients "$w" --duration "$D" >"$RAW/ingest-redis-w$w.json"
 done
 
+# --- ingest with an index ------------------------------------------------------------------
+log "ingest with a full-text plus 6-field index: 16 writers, ${D}s"
+"$BENCH" setup "${C[@]}" --logstore ingestix --shards 16 >/dev/null
+"$QPY" scripts/bench_query.py --index-logstore ingestix --port "$PORT"
+"$BENCH" ingest "${C[@]}" --logstore ingestix --writers 16 --duration "$D" >"$RAW/ingest-indexed-cairn.json"
+"$QPY" scripts/bench_query.py --index-logstore ingestix --port "$PORT" --wait --out "$RAW/ingest-indexed-lag.json"
+
 # --- pull ----------------------------------------------------------------------------------
 log "pull: everything written so far"
 "$BENCH" pull "${C[@]}" --logstore ingest --shards 16 --concurrency 16 >"$RAW/pull-cairn.json"
@@ -194,6 +215,12 @@ start_cairn "$WORK/idle" "$IPORT"; IDLE_PID=$STARTED_PID
 "$BENCH" many-shards --addr "127.0.0.1:$IPORT" --pid "$IDLE_PID" --logstores 10 --shards 100 \
     --idle "$IDLE_S" >"$RAW/idle-cairn.json"
 stop_pid "$IDLE_PID"; IDLE_PID=""
+
+# --- query ---------------------------------------------------------------------------------
+log "query: $QUERY_LINES access-log lines, against ripgrep, SQLite FTS5 and DuckDB"
+"$QPY" scripts/bench_query.py --cairn "$CAIRN" --work "$WORK/query" --lines "$QUERY_LINES" \
+    --out "$RAW/query.json"
+rm -rf "$WORK/query"
 
 END_TS=$(date +%s)
 printf '{"cairn": %s, "redis": %s}\n' "$CAIRN_MEM" "$REDIS_MEM" >"$RAW/final-memory.json"

@@ -131,6 +131,13 @@ def build(raw):
     rows.append(row("idle-rss-1000-shards", c, None, "MiB", "<= 128 MiB", c is not None and c <= 128,
                     shards=idle["shards_written"],
                     empty_server_rss_mib=((idle.get("server_memory_before") or {}).get("rss_kib") or 0) / 1024))
+    if os.path.exists(os.path.join(raw, "ingest-indexed-cairn.json")):
+        c = load(raw, "ingest-indexed-cairn")["throughput"]["raw_mb_s"]
+        p = load(raw, "ingest-cairn-w16")["throughput"]["raw_mb_s"]
+        rows.append(row("ingest-with-index", c, p, "raw MB/s", "cairn >= 70% of ingest without an index",
+                        c >= 0.7 * p, index_lag_after_ingest_s=load(raw, "ingest-indexed-lag")["lag_s"]))
+    if os.path.exists(os.path.join(raw, "query.json")):
+        rows.extend(load(raw, "query")["rows"])
     return rows
 
 
@@ -193,11 +200,14 @@ def markdown(rows, raw, args, mach):
             "restart-after-sigkill", "idle-rss-1000-shards"]
     peers = {"ingest": "Redis XADD", "ingest-large": "disk (dd)", "pull": "Redis XREADGROUP",
              "e2e-latency-p99": "Redis XADD → XREADGROUP", "checkpoint-commits": "Redis XACK"}
+    main += [s for s in by if s.startswith(("query-", "index-", "ingest-with-"))]
     for s in main:
         r = by[s]
         peer = fmt(r["peer"], r["unit"])
         if s in peers and r["peer"] is not None:
             peer = f"{peer} ({peers[s]})"
+        elif r.get("peer_name") and r["peer"] is not None:
+            peer = f"{peer} ({r['peer_name']})"
         ratio = "–" if r["ratio"] is None else f"{r['ratio']:.2f}×"
         w(f"| {s} | {fmt(r['cairn'], r['unit'])} | {peer} | {r['unit']} | {ratio} | {r['target']} | {fmt(r['met'])} |")
     w("")

@@ -500,7 +500,7 @@ fn fill(
             cursor = g.cursor + 1;
             bytes += g.bytes;
             last_hlc = Some(g.hlc);
-            docs.extend(g.docs);
+            docs.extend(g.docs());
             Ok(bytes < limit)
         })?;
         *budget = budget.saturating_sub(bytes);

@@ -212,14 +212,23 @@ fn query_error(e: QueryError) -> Error {
 
 /// One stored LogGroup as queries see it.
 pub(super) struct Group {
+    /// Its shard.
+    pub shard: u32,
     /// Its cursor.
     pub cursor: u64,
     /// Its cluster timestamp.
     pub hlc: u64,
     /// The length of the LogGroup.
     pub bytes: usize,
+    /// The LogGroup.
+    pub group: LogGroup,
+}
+
+impl Group {
     /// Its logs.
-    pub docs: Vec<Doc>,
+    pub fn docs(&self) -> Vec<Doc> {
+        Doc::from_group(&self.group, self.shard, self.cursor)
+    }
 }
 
 /// Calls `f` with each LogGroup of `[from, until)` of one shard, in order, until it answers
@@ -244,10 +253,11 @@ pub(super) fn for_each_group(
                 Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
             })?;
             let g = Group {
+                shard,
                 cursor: r.cursor,
                 hlc: r.hlc.0,
                 bytes: buf.len(),
-                docs: Doc::from_group(&group, shard, r.cursor),
+                group,
             };
             if !f(g)? {
                 return Ok(false);
@@ -273,7 +283,7 @@ fn scan(
             found.progress = Progress::Incomplete;
             return Ok(false);
         }
-        for doc in g.docs {
+        for doc in g.docs() {
             if !w.contains(&doc) {
                 continue;
             }
@@ -291,7 +301,7 @@ fn scan(
 }
 
 /// The logs at `addrs` (all of one shard), in that order; reads each run of consecutive
-/// LogGroups once.
+/// LogGroups once and makes only the logs asked for.
 pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc>> {
     let Some(first) = addrs.first() else {
         return Ok(Vec::new());
@@ -300,7 +310,7 @@ pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc
     let mut cursors: Vec<u64> = addrs.iter().map(|a| a.cursor).collect();
     cursors.sort_unstable();
     cursors.dedup();
-    let mut groups: HashMap<u64, Vec<Doc>> = HashMap::with_capacity(cursors.len());
+    let mut groups: HashMap<u64, LogGroup> = HashMap::with_capacity(cursors.len());
     let mut i = 0;
     while i < cursors.len() {
         let mut j = i + 1;
@@ -308,14 +318,14 @@ pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc
             j += 1;
         }
         for_each_group(log, shard, cursors[i], cursors[j - 1] + 1, |g| {
-            groups.insert(g.cursor, g.docs);
+            groups.insert(g.cursor, g.group);
             Ok(true)
         })?;
         i = j;
     }
     Ok(addrs
         .iter()
-        .filter_map(|a| groups.get(&a.cursor)?.get(a.index as usize).cloned())
+        .filter_map(|a| Doc::at(groups.get(&a.cursor)?, shard, a.cursor, a.index as usize))
         .collect())
 }
 

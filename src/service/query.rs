@@ -470,7 +470,7 @@ impl Service {
         let group_docs = |cursor: u64| -> Result<Vec<Doc>> {
             let mut docs = Vec::new();
             for_each_group(log, at.shard, cursor, cursor + 1, |g| {
-                docs = g.docs;
+                docs = g.docs();
                 Ok(false)
             })?;
             Ok(docs)

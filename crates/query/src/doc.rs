@@ -42,33 +42,35 @@ fn text(b: &[u8]) -> String {
 impl Doc {
     /// The logs of one LogGroup, stored at `cursor` of `shard`.
     pub fn from_group(group: &LogGroup, shard: u32, cursor: u64) -> Vec<Doc> {
-        let tags: Vec<(String, String)> = group
-            .log_tags
-            .iter()
-            .map(|t| (text(&t.key), text(&t.value)))
-            .collect();
-        group
-            .logs
-            .iter()
-            .enumerate()
-            .map(|(i, log)| Doc {
-                address: LogAddress {
-                    shard,
-                    cursor,
-                    index: i as u32,
-                },
-                time: log.time,
-                time_ns: log.time_ns,
-                topic: group.topic.clone().unwrap_or_default(),
-                source: group.source.clone().unwrap_or_default(),
-                tags: tags.clone(),
-                contents: log
-                    .contents
-                    .iter()
-                    .map(|c| (text(&c.key), text(&c.value)))
-                    .collect(),
-            })
+        (0..group.logs.len())
+            .filter_map(|i| Doc::at(group, shard, cursor, i))
             .collect()
+    }
+
+    /// The log at position `index` of a LogGroup stored at `cursor` of `shard`.
+    pub fn at(group: &LogGroup, shard: u32, cursor: u64, index: usize) -> Option<Doc> {
+        let log = group.logs.get(index)?;
+        Some(Doc {
+            address: LogAddress {
+                shard,
+                cursor,
+                index: index as u32,
+            },
+            time: log.time,
+            time_ns: log.time_ns,
+            topic: group.topic.clone().unwrap_or_default(),
+            source: group.source.clone().unwrap_or_default(),
+            tags: group
+                .log_tags
+                .iter()
+                .map(|t| (text(&t.key), text(&t.value)))
+                .collect(),
+            contents: log
+                .contents
+                .iter()
+                .map(|c| (text(&c.key), text(&c.value)))
+                .collect(),
+        })
     }
 
     /// The first value of the content field `key`.
