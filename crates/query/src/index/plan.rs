@@ -131,9 +131,16 @@ fn tokens_query(field: IxField, t: &Tokens, prefix: &str) -> Box<dyn Query> {
             .collect();
         return Box::new(PhraseQuery::new(terms));
     }
-    let parts: Vec<(Occur, Box<dyn Query>)> = t
-        .tokens
-        .iter()
+    // A token of `*` alone matches any token, which any other token of the condition already
+    // proves present: only alone does it need a pass over the whole term dictionary.
+    let any = |tok: &&String| t.wildcards && tok.chars().all(|c| c == '*');
+    let needed: Vec<&String> = if t.tokens.iter().all(|tok| any(&tok)) {
+        t.tokens.iter().take(1).collect()
+    } else {
+        t.tokens.iter().filter(|tok| !any(tok)).collect()
+    };
+    let parts: Vec<(Occur, Box<dyn Query>)> = needed
+        .into_iter()
         .map(|tok| {
             let q: Box<dyn Query> = if t.wildcards && tok.contains(['*', '?']) {
                 let mut re: String = prefix.chars().map(regex_char).collect();
