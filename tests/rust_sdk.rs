@@ -1216,3 +1216,66 @@ async fn get_logs_searches_and_analyses() {
     assert_eq!(body.logs()[0]["c"], "10");
     assert_eq!(body.logs()[0]["s"], "45");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_logs_with_an_spl_query() {
+    let server = Server::start(&[]);
+    let c = client(&server);
+    create_project(&c, "sdk-spl").await;
+    create_logstore(&c, "sdk-spl", "logs", 1).await;
+    let sent: Vec<LogGroup> = (0..4).map(|i| full_group(&format!("s{i}"), 3)).collect();
+    for g in &sent {
+        c.put_logs("sdk-spl", "logs")
+            .log_group(g.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    let begin = cursor(&c, "sdk-spl", "logs", 0, CursorPos::Begin).await;
+    let r = c
+        .pull_logs("sdk-spl", "logs", 0)
+        .cursor(begin.clone())
+        .count(100)
+        .query("* | where msg like '% s2 %' and __time__ > 1700000000 | project-away empty")
+        .send()
+        .await
+        .unwrap()
+        .take_body();
+    // What the statement makes of group s2: its logs after the first, without `empty`.
+    let mut want = LogGroup::new();
+    want.set_topic("topic-s2")
+        .set_source("10.1.2.3")
+        .add_log_tag_kv("__pack_id__", "PACK-s2")
+        .add_log_tag_kv("host", "web-1");
+    for i in 1..3 {
+        let mut log = Log::from_unixtime(1_700_000_000 + i);
+        log.add_content_kv("msg", format!("héllo s2 {i} ✓"))
+            .add_content_kv("level", "INFO");
+        log.set_time_ns(123_456_789 - i);
+        want.add_log(log);
+    }
+    assert_eq!(r.log_group_list(), &vec![want]);
+    assert_eq!(*r.log_group_count(), 1);
+    assert_eq!(
+        decode_cursor(r.next_cursor()).unwrap(),
+        decode_cursor(&begin).unwrap() + 4,
+        "the cursor moves past every group read"
+    );
+    assert_eq!(*r.data_count_before_query(), Some(4));
+    assert_eq!(*r.lines_before_query(), Some(12));
+    assert_eq!(*r.result_lines(), Some(2));
+    assert_eq!(*r.failed_lines(), Some(0));
+    assert!(r.raw_size_before_query().unwrap() > 0);
+
+    let Err(err) = c
+        .pull_logs("sdk-spl", "logs", 0)
+        .cursor(begin)
+        .count(10)
+        .query("* | summarize count()")
+        .send()
+        .await
+    else {
+        panic!("an unknown instruction is refused");
+    };
+    assert!(format!("{err:?}").contains("ParameterInvalid"), "{err:?}");
+}

@@ -7,6 +7,7 @@ use cairn_proto::lz4::{self, Joiner};
 use cairn_proto::CompressType;
 use cairn_storage::{Encoding, Record, ShardLog, MAX_PAYLOAD};
 
+use super::stream_query::{self, SplCounts};
 use super::{Error, Result, Service, MAX_PULL_BYTES, MAX_PULL_COUNT};
 use crate::excerpt::excerpt;
 use crate::meta::ShardStatus;
@@ -40,6 +41,10 @@ pub struct PullAnswer {
     pub body: Vec<u8>,
     /// Its length before compression.
     pub raw_len: usize,
+    /// LogGroups in the body.
+    pub count: usize,
+    /// What an SPL query did, when the pull had one.
+    pub spl: Option<SplCounts>,
 }
 
 /// The form of a PullLogs answer's body (design §5.2).
@@ -211,7 +216,7 @@ mod json_answer {
     }
 
     /// `{"Topic", "Source", "LogTags", "LogItems"}`.
-    pub(super) struct Group<'a>(pub &'a cairn_proto::LogGroup);
+    pub(in crate::service) struct Group<'a>(pub &'a cairn_proto::LogGroup);
 
     impl Serialize for Group<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -225,6 +230,11 @@ mod json_answer {
             m.end()
         }
     }
+}
+
+/// The JSON form of a LogGroup in PullLogs answers.
+pub(super) fn json_group(g: &cairn_proto::LogGroup) -> impl serde::Serialize + '_ {
+    json_answer::Group(g)
 }
 
 /// A request body compressed as `compress` says (`raw_size`: its `x-log-bodyrawsize`),
@@ -471,33 +481,33 @@ impl Service {
         end_cursor: Option<u64>,
         encoding: CompressType,
         format: PullFormat,
+        query: Option<&str>,
     ) -> Result<PullAnswer> {
-        match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
-            Pull::Answered(result) if format == PullFormat::Protobuf => Ok(PullAnswer {
+        let pipeline = query.map(stream_query::pipeline).transpose()?;
+        let limits = self.query_limits;
+        let answer = move |result: PullResult| match &pipeline {
+            Some(p) => stream_query::answer(result, p, limits, format, encoding),
+            None if result.records.is_empty() && format == PullFormat::Protobuf => Ok(PullAnswer {
+                count: 0,
+                spl: None,
                 result,
                 body: Vec::new(),
                 raw_len: 0,
             }),
-            Pull::Answered(result) => {
+            None => {
                 let (body, raw_len) = result.encode_as(format, encoding)?;
                 Ok(PullAnswer {
+                    count: result.records.len(),
+                    spl: None,
                     result,
                     body,
                     raw_len,
                 })
             }
-            Pull::Read(read) => {
-                super::blocking(move || {
-                    let result = read.run()?;
-                    let (body, raw_len) = result.encode_as(format, encoding)?;
-                    Ok(PullAnswer {
-                        result,
-                        body,
-                        raw_len,
-                    })
-                })
-                .await
-            }
+        };
+        match self.start_pull(project, logstore, shard, cursor, count, end_cursor)? {
+            Pull::Answered(result) => answer(result),
+            Pull::Read(read) => super::blocking(move || answer(read.run()?)).await,
         }
     }
 

@@ -17,6 +17,7 @@ mod matched;
 mod projects;
 mod query;
 mod shards;
+mod stream_query;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;

@@ -320,6 +320,7 @@ impl Service {
             let limits = SqlLimits {
                 memory_bytes: self.query_limits.memory_bytes,
                 time: left,
+                range: (q.from, q.to),
             };
             let tables = [logstore.to_string()];
             let rows = Arc::new(MatchedRows {

@@ -353,6 +353,45 @@ def test_analytic_statements_answer_the_expected_rows(store, query, keys, rows):
     assert res.get_count() == len(rows)
 
 
+@pytest.mark.parametrize("padding", ["0", "null", "last", "next", "avg"])
+def test_time_series_fills_the_windows_without_logs(store, padding):
+    client, project = store
+    counts = collections.Counter((l["time"] - T0) // 60 for l in LOGS if l["status"] == "503")
+    assert len(counts) < SPAN // 60, "the data leaves some minutes without a 503"
+    minutes = range(SPAN // 60)
+
+    def filled(m):
+        if m in counts:
+            return str(counts[m])
+        before = [counts[b] for b in minutes if b < m and b in counts][-1:]
+        after = [counts[a] for a in minutes if a > m and a in counts][:1]
+        if padding == "0":
+            return "0"
+        if padding == "last":
+            return str(before[0]) if before else None
+        if padding == "next":
+            return str(after[0]) if after else None
+        if padding == "avg":
+            both = before + after
+            if not both:
+                return None
+            mean = sum(both) / len(both)
+            return str(int(mean)) if mean == int(mean) else str(mean)
+        return None
+
+    want = [[iso(T0 + m * 60)[:16], filled(m)] for m in minutes]
+    query = (f"status:503 | select time_series(__time__, '1m', '%Y-%m-%d %H:%i', '{padding}') as t, "
+             "count(*) as c group by t order by t limit 1000")
+    res = client.get_log(project, "access", T0, T0 + SPAN, query=query)
+    got = [[r["t"], r["c"]] for r in (log.get_contents() for log in res.get_logs())]
+    assert got == [[t, "null" if c is None else c] for t, c in want]
+    # Descending, with an offset and a limit counted over the filled rows.
+    res = client.get_log(project, "access", T0, T0 + SPAN, query=query.replace("order by t limit 1000",
+                                                                              "order by t desc limit 3, 5"))
+    got = [[r["t"], r["c"]] for r in (log.get_contents() for log in res.get_logs())]
+    assert got == [[t, "null" if c is None else c] for t, c in list(reversed(want))[3:8]]
+
+
 def test_approximate_aggregates_are_close(store):
     client, project = store
     res = client.get_log(project, "access", T0, T0 + SPAN,

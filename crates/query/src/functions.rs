@@ -107,7 +107,7 @@ impl ScalarUDFImpl for RowFn {
 
 /// A time argument in unix milliseconds: a timestamp, unix seconds (integer or not), or text
 /// holding either.
-fn millis(v: &ScalarValue) -> Option<i64> {
+pub(crate) fn millis(v: &ScalarValue) -> Option<i64> {
     match v {
         ScalarValue::TimestampSecond(Some(s), _) => Some(s * 1000),
         ScalarValue::TimestampMillisecond(Some(m), _) => Some(*m),
@@ -210,7 +210,7 @@ fn mysql_format(fmt: &str) -> String {
     out
 }
 
-fn format_millis(ms: i64, fmt: &str) -> Option<String> {
+pub(crate) fn format_millis(ms: i64, fmt: &str) -> Option<String> {
     let mut s = String::new();
     write!(s, "{}", utc(ms)?.format(&mysql_format(fmt))).ok()?;
     Some(s)
@@ -226,7 +226,7 @@ fn date_format(args: &[ScalarValue]) -> Result<ScalarValue> {
 }
 
 /// A window such as `1m`, `30s`, `2h`, `1d` in milliseconds.
-fn window_millis(w: &str) -> Option<i64> {
+pub(crate) fn window_millis(w: &str) -> Option<i64> {
     let w = w.trim();
     let split = w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len());
     let n: i64 = w[..split].parse().ok().filter(|n| *n > 0)?;
@@ -282,7 +282,7 @@ fn regexp_extract(args: &[ScalarValue]) -> Result<ScalarValue> {
 }
 
 /// Follows a JSONPath of the forms `$.a.b`, `$["a"]`, `$.a[0]`.
-fn json_path<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+pub(crate) fn json_path<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
     let rest = path.trim().strip_prefix('$')?;
     let mut at = v;
     let mut chars = rest.chars().peekable();

@@ -7,11 +7,13 @@
 
 pub mod analyze;
 pub mod doc;
+mod fill;
 pub mod functions;
 pub mod index;
 pub mod matcher;
 pub mod schema;
 pub mod search;
+pub mod spl;
 pub mod sql;
 
 use std::time::Duration;

@@ -25,14 +25,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    visit_relations, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement, Value,
-    VisitMut, VisitorMut,
+    visit_relations, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Ident, ObjectName, ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement,
+    Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::doc::Doc;
+use crate::fill;
 use crate::functions;
 use crate::schema::{FieldType, Schema, Target};
 use crate::QueryError;
@@ -46,13 +47,15 @@ pub const MAX_EXPRESSIONS: usize = 4096;
 /// The stack of the thread that plans and runs an analytic statement.
 const SQL_STACK_BYTES: usize = 64 << 20;
 
-/// The budgets of one analytic statement.
+/// The budgets and time range of one analytic statement.
 #[derive(Clone, Copy, Debug)]
 pub struct SqlLimits {
     /// Memory for the table and DataFusion's operators, in bytes.
     pub memory_bytes: usize,
     /// Wall time for planning and running it.
     pub time: Duration,
+    /// The query's time range `[from, to)` in unix seconds: the windows `time_series` fills.
+    pub range: (i64, i64),
 }
 
 /// What an analytic statement answers: column names and types, and rows of rendered values
@@ -407,50 +410,57 @@ impl VisitorMut for Rewrite<'_> {
                 }
             }
             SqlExpr::Function(f) => {
-                let Some(ObjectNamePart::Identifier(id)) = f.name.0.last_mut() else {
-                    return ControlFlow::Continue(());
-                };
-                let lower = id.value.to_lowercase();
-                if lower == "approx_percentile" {
-                    // Presto's approx_percentile(x, p) is approx_percentile_cont(p) WITHIN
-                    // GROUP (ORDER BY x).
-                    *id = Ident::new("approx_percentile_cont");
-                    if let FunctionArguments::List(list) = &mut f.args {
-                        if list.args.len() == 2 {
-                            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) =
-                                list.args.remove(0)
-                            {
-                                f.within_group = vec![OrderByExpr {
-                                    expr: x,
-                                    options: OrderByOptions {
-                                        asc: None,
-                                        nulls_first: None,
-                                    },
-                                    with_fill: None,
-                                }];
-                            }
-                        }
-                    }
-                    return ControlFlow::Continue(());
-                }
-                if let Some((_, to)) = functions::RENAMED.iter().find(|(from, _)| *from == lower) {
-                    *id = Ident::new(*to);
-                    return ControlFlow::Continue(());
-                }
-                let state = self.ctx.state();
-                let known = state.scalar_functions().contains_key(&lower)
-                    || state.aggregate_functions().contains_key(&lower)
-                    || state.window_functions().contains_key(&lower);
-                if !known {
-                    return self.fail(QueryError::Invalid(format!(
-                        "function {} is not supported",
-                        id.value
-                    )));
+                if let Err(e) = rewrite_function(f, self.ctx) {
+                    return self.fail(e);
                 }
             }
             _ => {}
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Renames a Presto function DataFusion knows under another name (`approx_percentile(x, p)`
+/// becomes `approx_percentile_cont(p) WITHIN GROUP (ORDER BY x)`), and refuses one `ctx` does
+/// not know by its name.
+pub(crate) fn rewrite_function(f: &mut Function, ctx: &SessionContext) -> Result<(), QueryError> {
+    let Some(ObjectNamePart::Identifier(id)) = f.name.0.last_mut() else {
+        return Ok(());
+    };
+    let lower = id.value.to_lowercase();
+    if lower == "approx_percentile" {
+        *id = Ident::new("approx_percentile_cont");
+        if let FunctionArguments::List(list) = &mut f.args {
+            if list.args.len() == 2 {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = list.args.remove(0) {
+                    f.within_group = vec![OrderByExpr {
+                        expr: x,
+                        options: OrderByOptions {
+                            asc: None,
+                            nulls_first: None,
+                        },
+                        with_fill: None,
+                    }];
+                }
+            }
+        }
+        return Ok(());
+    }
+    if let Some((_, to)) = functions::RENAMED.iter().find(|(from, _)| *from == lower) {
+        *id = Ident::new(*to);
+        return Ok(());
+    }
+    let state = ctx.state();
+    let known = state.scalar_functions().contains_key(&lower)
+        || state.aggregate_functions().contains_key(&lower)
+        || state.window_functions().contains_key(&lower);
+    if known {
+        Ok(())
+    } else {
+        Err(QueryError::Invalid(format!(
+            "function {} is not supported",
+            id.value
+        )))
     }
 }
 
@@ -479,7 +489,7 @@ fn row_bound(e: &SqlExpr, what: &str) -> Result<u64, QueryError> {
 
 /// Runs `f` on a thread with a stack sized for the largest statement accepted: parsing,
 /// rewriting, planning and optimising recurse over a statement.
-fn on_sql_stack<T: Send>(
+pub(crate) fn on_sql_stack<T: Send>(
     f: impl FnOnce() -> Result<T, QueryError> + Send,
 ) -> Result<T, QueryError> {
     std::thread::scope(|scope| {
@@ -545,17 +555,21 @@ fn run_here(
             "the analytic statement must be a SELECT".into(),
         ));
     };
-    if let Some(limit) = &query.limit {
-        row_bound(limit, "LIMIT")?;
-    } else {
-        query.limit = Some(SqlExpr::value(Value::Number(
-            DEFAULT_ROWS.to_string(),
-            false,
-        )));
-    }
-    if let Some(offset) = &query.offset {
-        row_bound(&offset.value, "offset")?;
-    }
+    let limit = match &query.limit {
+        Some(limit) => row_bound(limit, "LIMIT")?,
+        None => {
+            query.limit = Some(SqlExpr::value(Value::Number(
+                DEFAULT_ROWS.to_string(),
+                false,
+            )));
+            DEFAULT_ROWS
+        }
+    };
+    let offset = match &query.offset {
+        Some(offset) => row_bound(&offset.value, "offset")?,
+        None => 0,
+    };
+    let fill = fill::plan(query, limit, offset)?;
 
     let cols = columns(schema, &rows.tag_keys());
     let runtime = RuntimeEnvBuilder::new()
@@ -609,16 +623,20 @@ fn run_here(
     ctx.register_table("log", Arc::new(table))
         .map_err(|e| QueryError::Internal(e.to_string()))?;
 
-    let batches = execute(&ctx, statement, limits.time)?;
-    render(&batches)
+    let (schema, batches) = execute(&ctx, statement, limits.time)?;
+    let mut answer = render(&schema, &batches)?;
+    if let Some(fill) = fill {
+        fill.apply(&mut answer, limits.range.0, limits.range.1);
+    }
+    Ok(answer)
 }
 
-/// Plans and runs `statement` within `time`.
+/// Plans and runs `statement` within `time`: the answer's schema and rows.
 fn execute(
     ctx: &SessionContext,
     statement: Statement,
     time: Duration,
-) -> Result<Vec<RecordBatch>, QueryError> {
+) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -629,7 +647,9 @@ fn execute(
                 .state()
                 .statement_to_plan(DfStatement::Statement(Box::new(statement)))
                 .await?;
-            ctx.execute_logical_plan(plan).await?.collect().await
+            let frame = ctx.execute_logical_plan(plan).await?;
+            let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+            Ok((schema, frame.collect().await?))
         };
         match tokio::time::timeout(time, work).await {
             Ok(r) => r.map_err(QueryError::from_datafusion),
@@ -652,15 +672,7 @@ fn sls_type(t: &DataType) -> &'static str {
     }
 }
 
-fn render(batches: &[RecordBatch]) -> Result<SqlAnswer, QueryError> {
-    let Some(first) = batches.first() else {
-        return Ok(SqlAnswer {
-            keys: Vec::new(),
-            types: Vec::new(),
-            rows: Vec::new(),
-        });
-    };
-    let schema = first.schema();
+fn render(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<SqlAnswer, QueryError> {
     let keys = schema.fields().iter().map(|f| f.name().clone()).collect();
     let types = schema
         .fields()

@@ -115,15 +115,25 @@ pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         None | Some("") => None,
         s => Some(parse_cursor(s, "end_cursor")?),
     };
-    if ctx.query.get("query").is_some_and(|q| !q.is_empty()) {
-        return Err(SlsError::param("SPL queries on PullLogs are not supported"));
+    // An SPL statement; consume processors (`processor`) are not kept by Cairn.
+    let query = ctx.query.get("query").filter(|q| !q.trim().is_empty());
+    if ctx
+        .query
+        .get("processor")
+        .is_some_and(|p| !p.trim().is_empty())
+    {
+        return Err(SlsError::param(
+            "consume processors are not supported; send the SPL statement as `query`",
+        ));
     }
     let ct = CompressType::from_accept_encoding(ctx.header("accept-encoding"));
     let format = pull_format(ctx.header("accept"));
     let answer = ctx
         .state
         .svc
-        .pull(&project, ls, shard, cursor, count, end_cursor, ct, format)
+        .pull(
+            &project, ls, shard, cursor, count, end_cursor, ct, format, query,
+        )
         .await?;
     let res = &answer.result;
     let mut r = Response::new(Body::from(answer.body));
@@ -139,11 +149,22 @@ pub(super) async fn pull(ctx: Ctx, ls: &str, shard: u32) -> Reply {
         "x-log-cursor",
         hv(&cairn_proto::encode_cursor(res.next_cursor)),
     );
-    h.insert("x-log-count", hv(&res.records.len().to_string()));
+    h.insert("x-log-count", hv(&answer.count.to_string()));
     h.insert("x-log-bodyrawsize", hv(&answer.raw_len.to_string()));
-    // What was read before any query (there is none): the same data.
-    h.insert("x-log-rawdatasize", hv(&answer.raw_len.to_string()));
-    h.insert("x-log-rawdatacount", hv(&res.records.len().to_string()));
+    // What was read before the query; without one, the same data.
+    match &answer.spl {
+        Some(spl) => {
+            h.insert("x-log-rawdatasize", hv(&spl.raw_bytes.to_string()));
+            h.insert("x-log-rawdatacount", hv(&spl.raw_groups.to_string()));
+            h.insert("x-log-rawdatalines", hv(&spl.raw_lines.to_string()));
+            h.insert("x-log-resultlines", hv(&spl.lines.to_string()));
+            h.insert("x-log-failedlines", hv(&spl.failed.to_string()));
+        }
+        None => {
+            h.insert("x-log-rawdatasize", hv(&answer.raw_len.to_string()));
+            h.insert("x-log-rawdatacount", hv(&res.records.len().to_string()));
+        }
+    }
     // The encoding asked for, also on an empty answer (its raw size 0 says there is nothing
     // to decompress); no header when none was asked.
     if let Some(name) = ct.as_header() {
