@@ -225,13 +225,36 @@ pub fn fd_budget(configured: usize) -> FdBudget {
     FdBudget::new(raise_fd_limit(), configured)
 }
 
+/// The nice value of the indexer (design §18.6).
+const INDEXER_NICE: libc::c_int = 10;
+
+/// Puts the calling thread, and the threads it starts (which inherit its priority), behind
+/// the threads that serve requests: indexes are derived data, built from what was written.
+fn behind_writes() {
+    // SAFETY: gettid and setpriority on the calling thread's own id read and change only
+    // that thread's scheduling priority.
+    let rc = unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            INDEXER_NICE,
+        )
+    };
+    if rc != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower the indexer's priority");
+    }
+}
+
 fn spawn_background(cfg: &Config, svc: Arc<Service>) {
     let every = Duration::from_millis(cfg.query.index_interval_ms.max(10));
     svc.set_index_commit_bytes(cfg.query.index_commit_bytes);
     let s = svc.clone();
     let indexer = std::thread::Builder::new()
         .name("cairn-indexer".into())
-        .spawn(move || s.run_indexer(every, || false));
+        .spawn(move || {
+            behind_writes();
+            s.run_indexer(every, || false)
+        });
     if let Err(e) = indexer {
         tracing::error!(error = %e, "could not start the indexer; queries read the logs without indexes");
     }

@@ -492,23 +492,24 @@ fn fill(
 ) -> Result<bool> {
     let mut cursor = index.coverage().through;
     loop {
-        let mut docs = Vec::new();
         let mut bytes = 0usize;
         let mut last_hlc = None;
         let limit = step.commit_bytes.min(*budget);
+        let through = index.coverage().through;
+        let mut adding = index.adding();
         for_each_group(log, 0, cursor, step.next, |g| {
             cursor = g.cursor + 1;
             bytes += g.bytes;
             last_hlc = Some(g.hlc);
-            docs.extend(g.docs());
+            adding.add(&g.docs()).map_err(ix)?;
             Ok(bytes < limit)
         })?;
         *budget = budget.saturating_sub(bytes);
         let done = step.sealed && cursor == step.next;
-        if cursor == index.coverage().through && !done {
+        if cursor == through && !done {
             return Ok(false);
         }
-        index.add(&docs, cursor, last_hlc, done).map_err(ix)?;
+        adding.commit(cursor, last_hlc, done).map_err(ix)?;
         on_commit(index);
         if done || cursor == step.next {
             return Ok(false);

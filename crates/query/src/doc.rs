@@ -1,6 +1,8 @@
 //! One log as queries see it: its time, its group's topic, source and tags, its contents, and
 //! where it is stored (shard, cursor, position in its LogGroup).
 
+use std::borrow::Cow;
+
 use cairn_proto::logs::LogGroup;
 
 use crate::schema::Target;
@@ -90,13 +92,13 @@ impl Doc {
     }
 
     /// The value `target` names in this log, as text; none when the log has none.
-    pub fn value(&self, target: &Target) -> Option<String> {
+    pub fn value(&self, target: &Target) -> Option<Cow<'_, str>> {
         match target {
-            Target::Time => Some(self.time.to_string()),
-            Target::Topic => Some(self.topic.clone()),
-            Target::Source => Some(self.source.clone()),
-            Target::Tag(t) => self.tag(t).map(String::from),
-            Target::Content(k) => self.content(k).map(String::from),
+            Target::Time => Some(Cow::Owned(self.time.to_string())),
+            Target::Topic => Some(Cow::Borrowed(&self.topic)),
+            Target::Source => Some(Cow::Borrowed(&self.source)),
+            Target::Tag(t) => self.tag(t).map(Cow::Borrowed),
+            Target::Content(k) => self.content(k).map(Cow::Borrowed),
             Target::Json(k, path) => {
                 let v: serde_json::Value = serde_json::from_str(self.content(k)?).ok()?;
                 let mut at = &v;
@@ -107,10 +109,10 @@ impl Doc {
                         _ => return None,
                     };
                 }
-                Some(match at {
+                Some(Cow::Owned(match at {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
-                })
+                }))
             }
         }
     }

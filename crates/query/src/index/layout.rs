@@ -1,8 +1,9 @@
 //! How a logstore's index configuration maps onto the fields of a segment index (design
 //! §18.6), and how one log becomes one indexed document.
 //!
-//! Text is cut by Cairn's own analyzers and handed over as pre-tokenized text, so the index
-//! holds exactly the tokens a [`Matcher`](crate::Matcher) compares: one analyzer, two paths.
+//! Text is cut by Cairn's own analyzers, registered as the tokenizers of the index's text
+//! fields, so the index holds exactly the tokens a [`Matcher`](crate::Matcher) compares: one
+//! analyzer, two paths.
 
 use std::collections::HashMap;
 
@@ -10,8 +11,8 @@ use tantivy::schema::{
     Field as IxField, IndexRecordOption, NumericOptions, Schema as IxSchema, SchemaBuilder,
     TextFieldIndexing, TextOptions, FAST, INDEXED, STRING,
 };
-use tantivy::tokenizer::{PreTokenizedString, Token};
-use tantivy::TantivyDocument;
+use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+use tantivy::{Index, TantivyDocument};
 
 use crate::analyze::Analyzer;
 use crate::doc::Doc;
@@ -33,6 +34,8 @@ pub struct KeyFields {
     pub number: Option<IxField>,
     /// The value as a column: text (clipped), i64 (long) or f64 (double).
     pub column: IxField,
+    /// The term of `present` saying that a log has a value for it.
+    present: String,
 }
 
 /// The fields of a segment index for one index configuration.
@@ -68,14 +71,25 @@ pub struct Layout {
     pub max_text_len: usize,
     /// The full-text index's analyzer and coverage.
     line_index: Option<crate::schema::LineIndex>,
+    /// The tokenizer of each text field, by name.
+    tokenizers: Vec<(String, CairnTokenizer)>,
 }
 
-fn tokens_options() -> TextOptions {
-    TextOptions::default().set_indexing_options(
+/// A text field whose tokens `tokenizer` makes, registered as `name`.
+fn tokens_field(
+    b: &mut SchemaBuilder,
+    tokenizers: &mut Vec<(String, CairnTokenizer)>,
+    name: &str,
+    tokenizer: CairnTokenizer,
+) -> IxField {
+    let tokenizer_name = format!("cairn-{name}");
+    let options = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
-            .set_tokenizer("raw")
+            .set_tokenizer(&tokenizer_name)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    )
+    );
+    tokenizers.push((tokenizer_name, tokenizer));
+    b.add_text_field(name, options)
 }
 
 impl Layout {
@@ -86,15 +100,22 @@ impl Layout {
         let pos = b.add_u64_field("pos", FAST);
         let time = b.add_i64_field("time", INDEXED | FAST);
         let time_ns = b.add_u64_field("time_ns", FAST);
-        let line = schema
-            .line
-            .as_ref()
-            .map(|_| b.add_text_field("line", tokens_options()));
-        let topic = b.add_text_field("topic", tokens_options());
-        let source = b.add_text_field("source", tokens_options());
+        let mut tz = Vec::new();
+        let plain = || CairnTokenizer::new(Analyzer::default_rules(), false);
+        let line = schema.line.as_ref().map(|l| {
+            let t = CairnTokenizer::new(l.analyzer.clone(), false);
+            tokens_field(&mut b, &mut tz, "line", t)
+        });
+        let topic = tokens_field(&mut b, &mut tz, "topic", plain());
+        let source = tokens_field(&mut b, &mut tz, "source", plain());
         let topic_raw = b.add_text_field("topic_raw", STRING | FAST);
         let source_raw = b.add_text_field("source_raw", STRING | FAST);
-        let tags = b.add_text_field("tags", tokens_options());
+        let tags = tokens_field(
+            &mut b,
+            &mut tz,
+            "tags",
+            CairnTokenizer::new(Analyzer::default_rules(), true),
+        );
         let present = b.add_text_field("present", STRING);
         let mut keys = HashMap::new();
         let mut targets: Vec<(Target, FieldType, Analyzer)> = Vec::new();
@@ -111,7 +132,12 @@ impl Layout {
         for (i, (target, kind, analyzer)) in targets.into_iter().enumerate() {
             let (text, number, column) = match kind {
                 FieldType::Text | FieldType::Json => (
-                    Some(b.add_text_field(&format!("k{i}"), tokens_options())),
+                    Some(tokens_field(
+                        &mut b,
+                        &mut tz,
+                        &format!("k{i}"),
+                        CairnTokenizer::new(analyzer.clone(), false),
+                    )),
                     None,
                     b.add_text_field(&format!("k{i}_col"), TextOptions::default().set_fast(None)),
                 ),
@@ -135,6 +161,7 @@ impl Layout {
                     text,
                     number,
                     column,
+                    present: format!("k:{}", column.field_id()),
                 },
             );
         }
@@ -154,6 +181,16 @@ impl Layout {
             keys,
             max_text_len: schema.max_text_len,
             line_index: schema.line.clone(),
+            tokenizers: tz,
+        }
+    }
+
+    /// Registers the tokenizers of the text fields with `index`, before it is written to.
+    pub fn register(&self, index: &Index) {
+        for (name, t) in &self.tokenizers {
+            index
+                .tokenizers()
+                .register(name, TextAnalyzer::from(t.clone()));
         }
     }
 
@@ -167,30 +204,37 @@ impl Layout {
         if let (Some(field), Some(line)) = (self.line, &self.line_index) {
             for (k, v) in &doc.contents {
                 if line.covers(k) {
-                    d.add_pre_tokenized_text(field, tokenized(&line.analyzer, self.clip(v), None));
+                    d.add_text(field, self.clip(v));
                 }
             }
         }
-        let plain = Analyzer::default_rules();
-        d.add_pre_tokenized_text(self.topic, tokenized(&plain, self.clip(&doc.topic), None));
-        d.add_pre_tokenized_text(self.source, tokenized(&plain, self.clip(&doc.source), None));
+        d.add_text(self.topic, self.clip(&doc.topic));
+        d.add_text(self.source, self.clip(&doc.source));
         d.add_text(self.topic_raw, &doc.topic);
         d.add_text(self.source_raw, &doc.source);
         let mut seen_tags = Vec::new();
+        let mut buf = String::new();
         for (k, v) in &doc.tags {
             if seen_tags.contains(&k) {
                 continue;
             }
             seen_tags.push(k);
-            d.add_text(self.present, format!("t:{k}"));
-            d.add_pre_tokenized_text(self.tags, tokenized(&plain, self.clip(v), Some(k)));
+            buf.clear();
+            buf.push_str("t:");
+            buf.push_str(k);
+            d.add_text(self.present, &buf);
+            buf.clear();
+            buf.push_str(k);
+            buf.push(TAG_SEP);
+            buf.push_str(self.clip(v));
+            d.add_text(self.tags, &buf);
         }
         for (target, f) in &self.keys {
             let Some(v) = doc.value(target) else { continue };
-            d.add_text(self.present, present_key(f));
+            d.add_text(self.present, &f.present);
             if let Some(text) = f.text {
                 let v = self.clip(&v);
-                d.add_pre_tokenized_text(text, tokenized(&f.analyzer, v, None));
+                d.add_text(text, v);
                 d.add_text(f.column, v);
                 continue;
             }
@@ -215,27 +259,81 @@ impl Layout {
 
 /// The term of `present` saying that a log has a value for the indexed key `f`.
 pub fn present_key(f: &KeyFields) -> String {
-    format!("k:{}", f.column.field_id())
+    f.present.clone()
 }
 
-/// `v` cut by `analyzer`, each token prefixed with `tag` and [`TAG_SEP`] when given.
-fn tokenized(analyzer: &Analyzer, v: &str, tag: Option<&String>) -> PreTokenizedString {
-    let mut tokens = Vec::new();
-    analyzer.for_each_token(v, |t| {
-        let text = match tag {
-            Some(k) => format!("{k}{TAG_SEP}{t}"),
-            None => t.into_owned(),
+/// A tantivy tokenizer cutting text with one of Cairn's analyzers. A tagged one reads
+/// `key` [`TAG_SEP`] `value` and makes `key` [`TAG_SEP`] `token` of each token of the value.
+/// Tokens keep their allocations from one text to the next.
+#[derive(Clone, Debug)]
+pub struct CairnTokenizer {
+    analyzer: Analyzer,
+    tagged: bool,
+    tokens: Vec<Token>,
+}
+
+impl CairnTokenizer {
+    fn new(analyzer: Analyzer, tagged: bool) -> Self {
+        CairnTokenizer {
+            analyzer,
+            tagged,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// The tokens of one text.
+pub struct CairnTokens<'a> {
+    tokens: &'a mut [Token],
+    next: usize,
+}
+
+impl Tokenizer for CairnTokenizer {
+    type TokenStream<'a> = CairnTokens<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CairnTokens<'a> {
+        let (prefix, value) = match text.split_once(TAG_SEP) {
+            Some((key, value)) if self.tagged => (&text[..key.len() + TAG_SEP.len_utf8()], value),
+            _ => ("", text),
         };
-        tokens.push(Token {
-            offset_from: 0,
-            offset_to: 0,
-            position: tokens.len(),
-            text,
-            position_length: 1,
+        let tokens = &mut self.tokens;
+        let mut n = 0;
+        self.analyzer.for_each_token(value, |t| {
+            if n == tokens.len() {
+                tokens.push(Token::default());
+            }
+            let slot = &mut tokens[n];
+            slot.text.clear();
+            slot.text.push_str(prefix);
+            slot.text.push_str(&t);
+            slot.position = n;
+            slot.position_length = 1;
+            slot.offset_from = 0;
+            slot.offset_to = 0;
+            n += 1;
         });
-    });
-    PreTokenizedString {
-        text: String::new(),
-        tokens,
+        CairnTokens {
+            tokens: &mut tokens[..n],
+            next: 0,
+        }
+    }
+}
+
+impl TokenStream for CairnTokens<'_> {
+    fn advance(&mut self) -> bool {
+        if self.next < self.tokens.len() {
+            self.next += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
     }
 }

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tantivy::indexer::UserOperation;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
 
 use super::layout::Layout;
 use crate::doc::Doc;
 
 /// Version of the payload and of the layout; another one is rebuilt.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// Memory of the writer that adds a batch of logs.
 const WRITER_BYTES: usize = 48 << 20;
 
@@ -114,6 +115,7 @@ impl SegmentIndex {
         }
         let stale = |e: String| Unusable::Stale(e);
         let index = Index::open_in_dir(&dir).map_err(|e| stale(e.to_string()))?;
+        layout.register(&index);
         let damaged = index
             .validate_checksum()
             .map_err(|e| stale(e.to_string()))?;
@@ -152,6 +154,7 @@ impl SegmentIndex {
         remove(root, coverage.base)?;
         std::fs::create_dir_all(&dir)?;
         let index = Index::create_in_dir(&dir, layout.schema.clone())?;
+        layout.register(&index);
         let mut s = SegmentIndex {
             reader: reader(&index)?,
             index,
@@ -193,9 +196,9 @@ impl SegmentIndex {
         Ok(())
     }
 
-    /// Adds the logs of the records `[through, to)` (the last stamped `last_hlc`) and commits, as one step: after a crash
-    /// the index holds all of them or none. With `sealed`, `to` is the segment's end and the
-    /// index is merged into one piece.
+    /// Adds the logs of the records `[through, to)` (the last stamped `last_hlc`) and commits,
+    /// as one step: after a crash the index holds all of them or none. With `sealed`, `to` is
+    /// the segment's end and the index is merged into one piece.
     pub fn add(
         &mut self,
         docs: &[Doc],
@@ -203,32 +206,79 @@ impl SegmentIndex {
         last_hlc: Option<u64>,
         sealed: bool,
     ) -> tantivy::Result<()> {
-        let mut writer = self.writer()?;
-        for d in docs {
-            writer.add_document(self.layout.document(d))?;
+        let mut adding = self.adding();
+        adding.add(docs)?;
+        adding.commit(to, last_hlc, sealed)
+    }
+
+    /// A batch of logs to add and commit as one step ([`Adding::commit`]); a batch dropped
+    /// without a commit adds nothing.
+    pub fn adding(&mut self) -> Adding<'_> {
+        Adding {
+            next: self.coverage.clone(),
+            index: self,
+            writer: None,
         }
-        let mut next = self.coverage.clone();
+    }
+}
+
+/// Logs being added to a [`SegmentIndex`]. They are handed to tantivy's indexing thread as
+/// they come, a LogGroup at a time, so that making documents and indexing them overlap.
+pub struct Adding<'a> {
+    index: &'a mut SegmentIndex,
+    writer: Option<IndexWriter<TantivyDocument>>,
+    next: Coverage,
+}
+
+impl Adding<'_> {
+    /// Adds `docs`.
+    pub fn add(&mut self, docs: &[Doc]) -> tantivy::Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => self.writer.insert(self.index.writer()?),
+        };
+        let layout = &self.index.layout;
+        writer.run(docs.iter().map(|d| UserOperation::Add(layout.document(d))))?;
+        self.next.docs += docs.len() as u64;
+        for d in docs {
+            self.next.min_time = self.next.min_time.min(i64::from(d.time));
+            self.next.max_time = self.next.max_time.max(i64::from(d.time));
+        }
+        Ok(())
+    }
+
+    /// Commits what was added as covering the records up to `to` (the last stamped
+    /// `last_hlc`); with `sealed`, `to` is the segment's end and the index is merged into one
+    /// piece.
+    pub fn commit(self, to: u64, last_hlc: Option<u64>, sealed: bool) -> tantivy::Result<()> {
+        let Adding {
+            index,
+            writer,
+            mut next,
+        } = self;
+        let mut writer = match writer {
+            Some(w) => w,
+            None => index.writer()?,
+        };
         next.through = to;
         next.last_hlc = last_hlc.unwrap_or(next.last_hlc);
         next.sealed = sealed;
-        next.docs += docs.len() as u64;
-        for d in docs {
-            next.min_time = next.min_time.min(i64::from(d.time));
-            next.max_time = next.max_time.max(i64::from(d.time));
-        }
-        let before = std::mem::replace(&mut self.coverage, next);
-        if let Err(e) = self.commit(&mut writer) {
-            self.coverage = before;
+        let before = std::mem::replace(&mut index.coverage, next);
+        if let Err(e) = index.commit(&mut writer) {
+            index.coverage = before;
             return Err(e);
         }
         if sealed {
-            let ids = self.index.searchable_segment_ids()?;
+            let ids = index.index.searchable_segment_ids()?;
             if ids.len() > 1 {
                 writer.merge(&ids).wait()?;
             }
         }
         writer.wait_merging_threads()?;
-        self.reader.reload()?;
+        index.reader.reload()?;
         Ok(())
     }
 }
