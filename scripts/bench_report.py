@@ -208,7 +208,7 @@ def markdown(rows, raw, args, mach):
             "restart-after-sigkill", "idle-rss-1000-shards"]
     peers = {"ingest": "Redis XADD", "ingest-large": "disk (dd)", "pull": "Redis XREADGROUP",
              "e2e-latency-p99": "Redis XADD → XREADGROUP", "checkpoint-commits": "Redis XACK"}
-    main += [s for s in by if s.startswith(("query-", "index-", "ingest-with-"))]
+    main += [s for s in by if s.startswith(("query-", "index-", "ingest-with-", "indexing-"))]
     for s in main:
         r = by[s]
         peer = fmt(r["peer"], r["unit"])
