@@ -345,7 +345,7 @@ pub(super) fn page(
     // The k first keys in answer order: a heap whose top is the worst kept. A key of a log
     // read already names it in `found.docs`.
     let mut heap: BinaryHeap<Ordered> = BinaryHeap::with_capacity(k.min(1 << 20) + 1);
-    let mut push = |key: SortKey, doc: Option<usize>| {
+    let keep = |heap: &mut BinaryHeap<Ordered>, key: SortKey, doc: Option<usize>| {
         let o = Ordered { key, reverse, doc };
         if heap.len() < k {
             heap.push(o);
@@ -355,10 +355,24 @@ pub(super) fn page(
         }
     };
     for (i, d) in found.docs.iter().enumerate() {
-        push((d.time, d.time_ns, d.address), Some(i));
+        keep(&mut heap, (d.time, d.time_ns, d.address), Some(i));
     }
     for h in &found.hits {
-        h.for_each_key(|key| push(key, None)).map_err(query_error)?;
+        // Only a hit whose time could enter the heap needs its whole key.
+        h.for_each_candidate(|t, key| {
+            let full = heap.len() >= k;
+            let beaten = heap.peek().is_some_and(|top| {
+                if reverse {
+                    t < top.key.0
+                } else {
+                    t > top.key.0
+                }
+            });
+            if !(full && beaten) {
+                keep(&mut heap, key(), None);
+            }
+        })
+        .map_err(query_error)?;
     }
     let mut kept = heap.into_sorted_vec();
     kept.drain(..offset.min(kept.len()));

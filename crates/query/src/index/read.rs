@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Builder, Int64Builder, StringBuilder};
+use tantivy::columnar::Column;
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery};
 use tantivy::schema::{Field as IxField, IndexRecordOption};
 use tantivy::{DocId, SegmentReader, Term};
@@ -72,10 +73,8 @@ impl Hits {
         let name = self.name(self.view.layout.time).to_string();
         for (seg, docs) in self.pieces() {
             let col = seg.fast_fields().i64(&name).map_err(internal)?;
-            for &d in docs {
-                if let Some(t) = col.first(d) {
-                    f(t);
-                }
+            for t in firsts(&col, docs).into_iter().flatten() {
+                f(t);
             }
         }
         Ok(())
@@ -83,6 +82,15 @@ impl Hits {
 
     /// Calls `f` with the sort key of every hit.
     pub fn for_each_key(&self, mut f: impl FnMut(SortKey)) -> Result<(), QueryError> {
+        self.for_each_candidate(|_, key| f(key()))
+    }
+
+    /// Calls `f` with the time of every hit and a way to read its whole sort key: a caller
+    /// that keeps a few keys reads the time of most hits only.
+    pub fn for_each_candidate(
+        &self,
+        mut f: impl FnMut(u32, &dyn Fn() -> SortKey),
+    ) -> Result<(), QueryError> {
         let l = &self.view.layout;
         for (seg, docs) in self.pieces() {
             let ff = seg.fast_fields();
@@ -90,18 +98,20 @@ impl Hits {
             let ns = ff.u64(self.name(l.time_ns)).map_err(internal)?;
             let cursor = ff.u64(self.name(l.cursor)).map_err(internal)?;
             let pos = ff.u64(self.name(l.pos)).map_err(internal)?;
-            for &d in docs {
-                let t = time.first(d).unwrap_or(0);
-                let n = ns.first(d).unwrap_or(0);
-                f((
-                    t as u32,
-                    n.checked_sub(1).map(|n| n as u32),
-                    LogAddress {
-                        shard: self.view.shard,
-                        cursor: cursor.first(d).unwrap_or(0),
-                        index: pos.first(d).unwrap_or(0) as u32,
-                    },
-                ));
+            for (&d, t) in docs.iter().zip(firsts(&time, docs)) {
+                let t = t.unwrap_or(0) as u32;
+                f(t, &|| {
+                    let n = ns.first(d).unwrap_or(0);
+                    (
+                        t,
+                        n.checked_sub(1).map(|n| n as u32),
+                        LogAddress {
+                            shard: self.view.shard,
+                            cursor: cursor.first(d).unwrap_or(0),
+                            index: pos.first(d).unwrap_or(0) as u32,
+                        },
+                    )
+                });
             }
         }
         Ok(())
@@ -164,8 +174,8 @@ impl Hits {
                                 .fast_fields()
                                 .i64(self.name(f.column))
                                 .map_err(internal)?;
-                            for &d in docs {
-                                b.append_option(col.first(d));
+                            for v in firsts(&col, docs) {
+                                b.append_option(v);
                             }
                         }
                         return Ok(Some(Arc::new(b.finish())));
@@ -177,8 +187,8 @@ impl Hits {
                                 .fast_fields()
                                 .f64(self.name(f.column))
                                 .map_err(internal)?;
-                            for &d in docs {
-                                b.append_option(col.first(d));
+                            for v in firsts(&col, docs) {
+                                b.append_option(v);
                             }
                         }
                         return Ok(Some(Arc::new(b.finish())));
@@ -222,6 +232,16 @@ impl Hits {
         }
         Ok(Some(Arc::new(b.finish())))
     }
+}
+
+/// The first value of `col` for each of `docs`, read in one pass.
+fn firsts<T>(col: &Column<T>, docs: &[DocId]) -> Vec<Option<T>>
+where
+    T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut out = vec![None; docs.len()];
+    col.first_vals(docs, &mut out);
+    out
 }
 
 /// How many logs of `view` `query` hits.
