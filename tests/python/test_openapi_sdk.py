@@ -260,6 +260,25 @@ def test_pull_answers_carry_the_wire_headers(api, proj, encoding):
     assert empty["x-log-count"] == "0" and empty.get("x-log-end-of-cursor") == "1"
 
 
+def test_pull_with_an_spl_query(api, proj):
+    api.create_log_store(proj, m.CreateLogStoreRequest(logstore_name="spl", ttl=30, shard_count=1))
+    for i in range(3):
+        g = group("t", "s", [("env", "prod")], [(NOW, None, [("n", str(i * 10 + j)), ("x", "drop")]) for j in range(10)])
+        api.put_logs(proj, "spl", m.PutLogsRequest(body=g))
+    cursor = api.get_cursor(proj, "spl", "0", m.GetCursorRequest(from_="begin")).body.cursor
+    r = api.pull_logs_with_options(
+        proj, "spl", "0",
+        m.PullLogsRequest(cursor=cursor, count=10, query="* | where cast(n as bigint) % 7 = 0 | project-away x"),
+        m.PullLogsHeaders(accept_encoding="zstd"), RuntimeOptions())
+    got = [as_tuple(g) for g in r.body.log_group_list]
+    want = [("t", "s", [("env", "prod")], [(NOW, None, [("n", str(n))]) for n in range(30) if n % 7 == 0 and n // 10 == i])
+            for i in range(3)]
+    assert got == want
+    assert (r.headers["x-log-count"], r.headers["x-log-rawdatacount"]) == ("3", "3")
+    assert (r.headers["x-log-rawdatalines"], r.headers["x-log-resultlines"]) == ("30", "5")
+    assert cursor_int(r.headers["x-log-cursor"]) == 3
+
+
 def test_cursors_by_position_and_time(api, proj):
     api.create_log_store(proj, m.CreateLogStoreRequest(logstore_name="cur", ttl=30, shard_count=1))
     for i in range(3):

@@ -267,10 +267,16 @@ pub fn search_statement(
     topic: Option<&str>,
 ) -> Result<Searched, QueryError> {
     let l = &view.layout;
-    let mut filter: Vec<(Occur, Box<dyn Query>)> = vec![(
-        Occur::Must,
-        time_between(l.time, from, to.saturating_sub(1)),
-    )];
+    let c = &view.coverage;
+    // An index wholly inside the window needs no time condition, and holds nothing else.
+    let inside = c.min_time >= from && c.max_time < to;
+    let mut filter: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if !inside {
+        filter.push((
+            Occur::Must,
+            time_between(l.time, from, to.saturating_sub(1)),
+        ));
+    }
     if let Some(t) = topic {
         filter.push((
             Occur::Must,
@@ -280,18 +286,18 @@ pub fn search_statement(
             )),
         ));
     }
+    if filter.is_empty() {
+        return Ok(Searched {
+            hits: search(view, p.query.as_ref())?,
+            in_range: c.docs as usize,
+        });
+    }
     let filter = BooleanQuery::new(filter);
     let query = BooleanQuery::new(vec![
         (Occur::Must, p.query.box_clone()),
         (Occur::Must, Box::new(filter.clone()) as Box<dyn Query>),
     ]);
-    let c = &view.coverage;
-    // An index wholly inside the window holds nothing else: no need to count.
-    let in_range = if topic.is_none() && c.min_time >= from && c.max_time < to {
-        c.docs as usize
-    } else {
-        count(view, &filter)?
-    };
+    let in_range = count(view, &filter)?;
     Ok(Searched {
         hits: search(view, &query)?,
         in_range,
