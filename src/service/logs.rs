@@ -84,10 +84,7 @@ impl PullResult {
         let mut raw = b"{\"logGroupList\":[".to_vec();
         let mut bytes = Vec::new();
         for (i, r) in self.records.iter().enumerate() {
-            bytes.clear();
-            decode_into(r, &mut bytes)?;
-            let g = <cairn_proto::LogGroup as prost::Message>::decode(&bytes[..])
-                .map_err(|e| stored_error(r, &e))?;
+            let g = decode_group(r, &mut bytes)?;
             if i > 0 {
                 raw.push(b',');
             }
@@ -256,6 +253,13 @@ pub fn decompress_body(
 /// A record whose stored bytes do not decode.
 fn stored_error(r: &Record, e: &dyn std::fmt::Display) -> Error {
     Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
+}
+
+/// The LogGroup a record holds, decoded; `buf` is scratch space (left holding its bytes).
+pub(super) fn decode_group(r: &Record, buf: &mut Vec<u8>) -> Result<cairn_proto::LogGroup> {
+    buf.clear();
+    decode_into(r, buf)?;
+    <cairn_proto::LogGroup as prost::Message>::decode(&buf[..]).map_err(|e| stored_error(r, &e))
 }
 
 /// Appends the LogGroup a record holds to `out`, decompressing it in place when it is stored
@@ -487,13 +491,6 @@ impl Service {
         let limits = self.query_limits;
         let answer = move |result: PullResult| match &pipeline {
             Some(p) => stream_query::answer(result, p, limits, format, encoding),
-            None if result.records.is_empty() && format == PullFormat::Protobuf => Ok(PullAnswer {
-                count: 0,
-                spl: None,
-                result,
-                body: Vec::new(),
-                raw_len: 0,
-            }),
             None => {
                 let (body, raw_len) = result.encode_as(format, encoding)?;
                 Ok(PullAnswer {

@@ -12,10 +12,9 @@ use cairn_query::index::{plan, Hits, Layout, Plan};
 use cairn_query::sql::{self, ArrayRef, Column, Rows};
 use cairn_query::{Doc, LogAddress, Matcher, QueryError, Schema};
 use cairn_storage::ShardLog;
-use prost::Message;
 
 use super::indexer::fingerprint;
-use super::logs::decode_into;
+use super::logs::decode_group;
 use super::query::{Progress, QueryLimits};
 use super::{Error, Logstore, Result, Service};
 
@@ -247,11 +246,7 @@ pub(super) fn for_each_group(
         let Some(last) = records.last() else { break };
         cursor = last.cursor + 1;
         for r in &records {
-            buf.clear();
-            decode_into(r, &mut buf)?;
-            let group = LogGroup::decode(&buf[..]).map_err(|e| {
-                Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor))
-            })?;
+            let group = decode_group(r, &mut buf)?;
             let g = Group {
                 shard,
                 cursor: r.cursor,

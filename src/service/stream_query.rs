@@ -7,7 +7,7 @@ use cairn_query::spl::{self, Pipeline, SplOutput};
 use cairn_query::QueryError;
 use prost::Message;
 
-use super::logs::{decode_into, json_group, PullAnswer, PullFormat, PullResult};
+use super::logs::{decode_group, json_group, PullAnswer, PullFormat, PullResult};
 use super::query::QueryLimits;
 use super::{Error, Result};
 
@@ -51,12 +51,8 @@ pub(super) fn answer(
     let mut raw_bytes = 0;
     let mut bytes = Vec::new();
     for r in &result.records {
-        bytes.clear();
-        decode_into(r, &mut bytes)?;
+        groups.push(decode_group(r, &mut bytes)?);
         raw_bytes += cairn_proto::framed_len(bytes.len());
-        let g = LogGroup::decode(&bytes[..])
-            .map_err(|e| Error::Internal(format!("stored LogGroup at cursor {}: {e}", r.cursor)))?;
-        groups.push(g);
     }
     let SplOutput {
         groups,

@@ -47,7 +47,8 @@ pub fn run(
     time: Duration,
 ) -> Result<SplOutput, QueryError> {
     let lines_in = groups.iter().map(|g| g.logs.len()).sum();
-    if pipeline.instructions.is_empty() {
+    // Nothing read (a consumer at the end of its shard) or nothing to do: no table is built.
+    if pipeline.instructions.is_empty() || lines_in == 0 {
         return Ok(SplOutput {
             groups: groups.to_vec(),
             lines_in,
@@ -581,10 +582,12 @@ fn rename(batch: &RecordBatch, renames: &[(String, String)]) -> Result<RecordBat
                 "invalid query: project-rename may not rename {old} to {new}"
             )));
         }
-        if let Some(i) = out.iter().position(|(n, _)| n == old) {
-            out.retain(|(n, _)| n != new || n == old);
-            let i = out.iter().position(|(n, _)| n == old).unwrap_or(i);
-            out[i].0 = new.clone();
+        if out.iter().any(|(n, _)| n == old) {
+            // A field already named `new` is replaced.
+            out.retain(|(n, _)| n != new || new == old);
+            if let Some(c) = out.iter_mut().find(|(n, _)| n == old) {
+                c.0 = new.clone();
+            }
         }
     }
     table::batch(out)
