@@ -661,6 +661,57 @@ mod tests {
     }
 
     #[test]
+    fn pages_read_newest_or_oldest_indexes_first_and_answer_as_the_logs_do() {
+        let (svc, _dir, _clock) = service_with_manual_clock(u64::from(T) * 1000);
+        proj_ls1(&svc, 2, 30);
+        svc.create_index("proj", "ls1", line_and_long("n")).unwrap();
+        put(&svc, "ls1", 0, 400);
+        index_all(&svc);
+        // A tail not indexed yet.
+        put(&svc, "ls1", 400, 430);
+        let page = |query: &str, reverse: bool, offset: u64, line: u64| {
+            let q = LogQuery {
+                from: i64::from(T) + 7,
+                to: i64::from(T) + 425,
+                query: query.into(),
+                line,
+                offset,
+                reverse,
+                ..LogQuery::default()
+            };
+            let a = svc.get_logs("proj", "ls1", &q).unwrap();
+            assert_eq!(a.progress, super::super::query::Progress::Complete);
+            assert_eq!(a.processed_rows, 418, "every log of the window is counted");
+            a.rows
+                .iter()
+                .map(|r| r.iter().find(|(k, _)| k == "n").unwrap().1.parse().unwrap())
+                .collect::<Vec<u32>>()
+        };
+        for (query, keep) in [
+            ("*", &(|_: u32| true) as &dyn Fn(u32) -> bool),
+            ("word3", &|i| i % 5 == 3),
+            ("n >= 350 or n < 20", &|i| !(20..350).contains(&i)),
+        ] {
+            let want: Vec<u32> = (7..425).filter(|&i| keep(i)).collect();
+            for (offset, line) in [(0, 100), (0, 3), (90, 100), (5, 40), (400, 100)] {
+                let (o, l) = (offset as usize, line as usize);
+                let oldest: Vec<u32> = want.iter().copied().skip(o).take(l).collect();
+                let newest: Vec<u32> = want.iter().rev().copied().skip(o).take(l).collect();
+                assert_eq!(
+                    page(query, false, offset, line),
+                    oldest,
+                    "{query} {offset} {line}"
+                );
+                assert_eq!(
+                    page(query, true, offset, line),
+                    newest,
+                    "{query} {offset} {line}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn retention_removes_indexes_with_their_segments() {
         let (svc, dir, clock) = service_with_manual_clock(u64::from(T) * 1000);
         proj_ls1(&svc, 1, 1);

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use cairn_proto::logs::LogGroup;
 use cairn_query::index::read::{self, SortKey};
-use cairn_query::index::{plan, Hits, Layout, Plan};
+use cairn_query::index::{plan, Block, Hits, Layout, Plan, View};
 use cairn_query::sql::{self, ArrayRef, Column, Rows};
 use cairn_query::{Doc, LogAddress, Matcher, QueryError, Schema};
 use cairn_storage::ShardLog;
@@ -76,6 +76,11 @@ impl Budget {
         self.started.elapsed() > self.limits.time
     }
 
+    /// Whether `n` bytes more fit the budget.
+    fn fits(&self, n: usize) -> bool {
+        self.held.saturating_add(n) <= self.limits.memory_bytes
+    }
+
     /// Charges `n` bytes; false when past the budget.
     fn hold(&mut self, n: usize) -> bool {
         self.held += n;
@@ -122,20 +127,16 @@ impl Service {
         Ok(found)
     }
 
-    /// Every log of `ls` that `s` matches.
-    pub(super) fn find(&self, ls: &Logstore, s: &Search<'_>, started: Instant) -> Result<Found> {
-        let mut found = Found::new();
-        let mut budget = self.budget(started);
-        let mut keep = |d: &Doc| s.matcher.matches(d, s.schema);
-        let w = s.window;
+    /// The parts of each shard of `ls` a search reads, in cursor order: ranges not indexed
+    /// (yet) and the segment indexes of the logstore's configuration.
+    fn parts(&self, ls: &Logstore) -> Vec<(u32, Vec<Part>)> {
         let config = ls.rec.settings.index.as_ref().map(fingerprint);
-        // The statement planned for the layout of the indexes (all alike but across a
-        // change of configuration).
-        let mut planned: Option<(Arc<Layout>, Plan)> = None;
-        'shards: for (&shard, log) in &ls.logs {
+        let mut out = Vec::with_capacity(ls.logs.len());
+        for (&shard, log) in &ls.logs {
             let views = config
                 .as_deref()
                 .and_then(|c| self.indexes.views(&ls.rec.uid, shard, c));
+            let mut parts = Vec::new();
             let mut cursor = log.begin();
             let end = log.end();
             for v in views.iter().flat_map(|v| v.views.iter()) {
@@ -143,31 +144,55 @@ impl Service {
                 if c.base < cursor || c.through <= c.base {
                     continue;
                 }
-                let gap = (cursor, c.base.min(end));
-                if gap.0 < gap.1 && !scan(log, shard, gap, w, &mut keep, &mut budget, &mut found)? {
-                    break 'shards;
+                if cursor < c.base.min(end) {
+                    parts.push(Part::Scan(cursor, c.base.min(end)));
                 }
                 cursor = c.through;
+                parts.push(Part::Index(v.clone()));
+            }
+            if cursor < end {
+                parts.push(Part::Scan(cursor, end));
+            }
+            out.push((shard, parts));
+        }
+        out
+    }
+
+    /// Every log of `ls` that `s` matches.
+    pub(super) fn find(&self, ls: &Logstore, s: &Search<'_>, started: Instant) -> Result<Found> {
+        let mut found = Found::new();
+        let mut budget = self.budget(started);
+        let mut keep = |d: &Doc| s.matcher.matches(d, s.schema);
+        let mut planned = Planned::default();
+        'shards: for (shard, parts) in self.parts(ls) {
+            let log = ls.shard_log(shard)?;
+            for part in parts {
+                let v = match part {
+                    Part::Scan(from, until) => {
+                        let range = (from, until);
+                        if !scan(
+                            log,
+                            shard,
+                            range,
+                            s.window,
+                            &mut keep,
+                            &mut budget,
+                            &mut found,
+                        )? {
+                            break 'shards;
+                        }
+                        continue;
+                    }
+                    Part::Index(v) => v,
+                };
                 if budget.out_of_time() {
                     found.progress = Progress::Incomplete;
                     break 'shards;
                 }
-                if !c.overlaps(w.from, w.to) {
+                let Some((hits, exact)) = planned.search(&v, s, &mut found)? else {
                     continue;
-                }
-                let p = match &mut planned {
-                    Some((l, p)) if Arc::ptr_eq(l, &v.layout) => &*p,
-                    slot => {
-                        &slot
-                            .insert((v.layout.clone(), plan(s.matcher, &v.layout)))
-                            .1
-                    }
                 };
-                let searched =
-                    read::search_statement(v, p, w.from, w.to, w.topic).map_err(query_error)?;
-                let hits = searched.hits;
-                found.processed += searched.in_range as u64;
-                if p.exact {
+                if exact {
                     if !budget.hold(hits.len() * 4) {
                         found.progress = Progress::Incomplete;
                         break 'shards;
@@ -187,21 +212,167 @@ impl Service {
                     }
                 }
             }
-            if cursor < end
-                && !scan(
-                    log,
-                    shard,
-                    (cursor, end),
-                    w,
-                    &mut keep,
-                    &mut budget,
-                    &mut found,
-                )?
-            {
-                break;
-            }
         }
         Ok(found)
+    }
+
+    /// The logs of `ls` that `s` matches that a search answers: sorted by time (newest first
+    /// with `reverse`), from `offset`, at most `line`; with the logs considered and whether
+    /// that was all of them. Segment indexes are searched in answer order of their times, and
+    /// those whose logs all sort after a full page are not searched.
+    pub(super) fn find_page(
+        &self,
+        ls: &Logstore,
+        s: &Search<'_>,
+        started: Instant,
+        (reverse, offset, line): (bool, usize, usize),
+    ) -> Result<(Vec<Doc>, u64, Progress)> {
+        let mut found = Found::new();
+        let budget = self.budget(started);
+        let mut pager = Pager::new(offset.saturating_add(line), reverse);
+        let mut indexes = Vec::new();
+        let w = s.window;
+        // Ranges not indexed first: they are read log by log whatever their times.
+        'shards: for (shard, parts) in self.parts(ls) {
+            let log = ls.shard_log(shard)?;
+            for part in parts {
+                match part {
+                    Part::Scan(from, until) => {
+                        let range = (from, until);
+                        if !pager.scan(log, shard, range, s, &budget, &mut found)? {
+                            break 'shards;
+                        }
+                    }
+                    Part::Index(v) if v.coverage.overlaps(w.from, w.to) => indexes.push(v),
+                    Part::Index(_) => {}
+                }
+            }
+        }
+        if found.progress == Progress::Complete {
+            self.page_indexes(ls, s, &indexes, &budget, &mut pager, &mut found)?;
+        }
+        Ok((pager.finish(ls, offset)?, found.processed, found.progress))
+    }
+}
+
+impl Service {
+    /// Offers to `pager` the logs of `indexes` that `s` matches, block by block in answer
+    /// order of their times (newest first for a reverse page), up to the first block none of
+    /// whose logs could enter the page.
+    fn page_indexes(
+        &self,
+        ls: &Logstore,
+        s: &Search<'_>,
+        indexes: &[View],
+        budget: &Budget,
+        pager: &mut Pager,
+        found: &mut Found,
+    ) -> Result<()> {
+        let w = s.window;
+        let mut blocks: Vec<(usize, usize, Block)> = Vec::new();
+        for (i, v) in indexes.iter().enumerate() {
+            found.processed +=
+                read::in_range(v, w.from, w.to, w.topic).map_err(query_error)? as u64;
+            for (piece, bs) in v.blocks.iter().enumerate() {
+                blocks.extend(
+                    bs.iter()
+                        .filter(|b| b.min_time < w.to && b.max_time >= w.from)
+                        .map(|b| (i, piece, *b)),
+                );
+            }
+        }
+        let reverse = pager.reverse;
+        blocks.sort_by_key(|(_, _, b)| {
+            if reverse {
+                b.max_time.saturating_neg()
+            } else {
+                b.min_time
+            }
+        });
+        let mut planned = Planned::default();
+        let mut prepared: HashMap<usize, read::Prepared> = HashMap::new();
+        for (i, piece, b) in blocks {
+            // Blocks come in answer order: none after this one could enter either.
+            if !pager.could_take_between(b.min_time, b.max_time) {
+                break;
+            }
+            if budget.out_of_time() || !budget.fits(pager.bytes) {
+                found.progress = Progress::Incomplete;
+                break;
+            }
+            let v = &indexes[i];
+            let (p, exact) = planned.plan(v, s);
+            let search = match prepared.entry(i) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(read::prepare(v, p, w.from, w.to, w.topic).map_err(query_error)?)
+                }
+            };
+            let hits = search.hits_in(piece, b.docs).map_err(query_error)?;
+            if exact {
+                pager.offer_hits(&hits).map_err(query_error)?;
+                continue;
+            }
+            let log = ls.shard_log(v.shard)?;
+            for d in fetch_docs(log, &hits.addresses().map_err(query_error)?)? {
+                if pager.could_take(d.time) && s.matcher.matches(&d, s.schema) {
+                    pager.offer(sort_key(&d), Some(d));
+                }
+            }
+        }
+        if !budget.fits(pager.bytes) {
+            found.progress = Progress::Incomplete;
+        }
+        Ok(())
+    }
+}
+
+/// A part of a shard's logs a search reads.
+enum Part {
+    /// LogGroups `[from, until)`, read and tested log by log.
+    Scan(u64, u64),
+    /// A segment index.
+    Index(View),
+}
+
+/// The statement planned for the layout of the indexes searched (all alike but across a
+/// change of configuration).
+#[derive(Default)]
+struct Planned(Option<(Arc<Layout>, Plan)>);
+
+impl Planned {
+    /// The statement planned for the layout of `v`, and whether its hits are exact
+    /// (otherwise each is to be tested).
+    fn plan(&mut self, v: &View, s: &Search<'_>) -> (&Plan, bool) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|(l, _)| !Arc::ptr_eq(l, &v.layout))
+        {
+            self.0 = None;
+        }
+        let (_, p) = self
+            .0
+            .get_or_insert_with(|| (v.layout.clone(), plan(s.matcher, &v.layout)));
+        (p, p.exact)
+    }
+
+    /// The hits of `s` in `v` and whether they are exact (otherwise each is to be tested);
+    /// none when `v` holds no log of the window. Counts the logs of the window in `found`.
+    fn search(
+        &mut self,
+        v: &View,
+        s: &Search<'_>,
+        found: &mut Found,
+    ) -> Result<Option<(Hits, bool)>> {
+        let w = s.window;
+        if !v.coverage.overlaps(w.from, w.to) {
+            return Ok(None);
+        }
+        let (p, exact) = self.plan(v, s);
+        let searched = read::search_statement(v, p, w.from, w.to, w.topic).map_err(query_error)?;
+        found.processed += searched.in_range as u64;
+        Ok(Some((searched.hits, exact)))
     }
 }
 
@@ -324,78 +495,143 @@ pub(super) fn fetch_docs(log: &ShardLog, addrs: &[LogAddress]) -> Result<Vec<Doc
         .collect())
 }
 
-/// The logs of `found` a search answers: sorted by time (newest first with `reverse`), from
-/// `offset`, at most `line`.
-pub(super) fn page(
-    ls: &Logstore,
-    found: Found,
+/// Where a log read already sorts in a search answer.
+fn sort_key(d: &Doc) -> SortKey {
+    (d.time, d.time_ns, d.address)
+}
+
+/// The first `k` logs in answer order (by time, newest first with `reverse`) of those
+/// offered: a heap whose top is the worst kept, with the logs read already.
+struct Pager {
+    heap: BinaryHeap<Ordered>,
+    k: usize,
     reverse: bool,
-    offset: usize,
-    line: usize,
-) -> Result<Vec<Doc>> {
-    let k = offset.saturating_add(line);
-    if k == 0 {
-        return Ok(Vec::new());
-    }
-    // The k first keys in answer order: a heap whose top is the worst kept. A key of a log
-    // read already names it in `found.docs`.
-    let mut heap: BinaryHeap<Ordered> = BinaryHeap::with_capacity(k.min(1 << 20) + 1);
-    let keep = |heap: &mut BinaryHeap<Ordered>, key: SortKey, doc: Option<usize>| {
-        let o = Ordered { key, reverse, doc };
-        if heap.len() < k {
-            heap.push(o);
-        } else if heap.peek().is_some_and(|top| o < *top) {
-            heap.pop();
-            heap.push(o);
+    /// Rough bytes the heap holds.
+    bytes: usize,
+}
+
+impl Pager {
+    fn new(k: usize, reverse: bool) -> Pager {
+        Pager {
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+            k,
+            reverse,
+            bytes: 0,
         }
-    };
-    for (i, d) in found.docs.iter().enumerate() {
-        keep(&mut heap, (d.time, d.time_ns, d.address), Some(i));
     }
-    for h in &found.hits {
-        // Only a hit whose time could enter the heap needs its whole key.
-        h.for_each_candidate(|t, key| {
-            let full = heap.len() >= k;
-            let beaten = heap.peek().is_some_and(|top| {
-                if reverse {
+
+    /// Whether a log of time `t` sorts after every log kept of a full page.
+    fn beaten(&self, t: u32) -> bool {
+        self.heap.len() >= self.k
+            && self.heap.peek().is_none_or(|top| {
+                if self.reverse {
                     t < top.key.0
                 } else {
                     t > top.key.0
                 }
-            });
-            if !(full && beaten) {
-                keep(&mut heap, key(), None);
+            })
+    }
+
+    /// Whether a log of time `t` could enter the page.
+    fn could_take(&self, t: u32) -> bool {
+        !self.beaten(t)
+    }
+
+    /// Whether a log with a time in `[min, max]` could enter the page.
+    fn could_take_between(&self, min: i64, max: i64) -> bool {
+        let best = if self.reverse { max } else { min };
+        !self.beaten(best.clamp(0, i64::from(u32::MAX)) as u32)
+    }
+
+    fn offer(&mut self, key: SortKey, doc: Option<Doc>) {
+        let o = Ordered {
+            key,
+            reverse: self.reverse,
+            doc,
+        };
+        if self.heap.len() < self.k {
+            self.bytes += o.bytes();
+            self.heap.push(o);
+        } else if self.heap.peek().is_some_and(|top| o < *top) {
+            self.bytes += o.bytes();
+            if let Some(out) = self.heap.pop() {
+                self.bytes -= out.bytes();
             }
-        })
-        .map_err(query_error)?;
-    }
-    let mut kept = heap.into_sorted_vec();
-    kept.drain(..offset.min(kept.len()));
-    let mut wanted: BTreeMap<u32, Vec<LogAddress>> = BTreeMap::new();
-    for o in kept.iter().filter(|o| o.doc.is_none()) {
-        wanted.entry(o.key.2.shard).or_default().push(o.key.2);
-    }
-    let mut fetched: HashMap<LogAddress, Doc> = HashMap::new();
-    for (shard, addrs) in wanted {
-        let log = ls.shard_log(shard)?;
-        for d in fetch_docs(log, &addrs)? {
-            fetched.insert(d.address, d);
+            self.heap.push(o);
         }
     }
-    Ok(kept
-        .iter()
-        .filter_map(|o| match o.doc {
-            Some(i) => found.docs.get(i).cloned(),
-            None => fetched.remove(&o.key.2),
+
+    /// Offers the logs of the LogGroups `[from, until)` of one shard that `s` matches; false
+    /// when a budget ran out.
+    fn scan(
+        &mut self,
+        log: &ShardLog,
+        shard: u32,
+        (from, until): (u64, u64),
+        s: &Search<'_>,
+        budget: &Budget,
+        found: &mut Found,
+    ) -> Result<bool> {
+        for_each_group(log, shard, from, until, |g| {
+            if budget.out_of_time() || !budget.fits(self.bytes) {
+                found.progress = Progress::Incomplete;
+                return Ok(false);
+            }
+            for d in g.docs() {
+                if s.window.contains(&d) {
+                    found.processed += 1;
+                    if self.could_take(d.time) && s.matcher.matches(&d, s.schema) {
+                        self.offer(sort_key(&d), Some(d));
+                    }
+                }
+            }
+            Ok(true)
         })
-        .collect())
+    }
+
+    /// Offers the hits of a segment index; only those whose time could enter have their
+    /// whole key read.
+    fn offer_hits(&mut self, hits: &Hits) -> std::result::Result<(), QueryError> {
+        hits.for_each_candidate(|t, key| {
+            if self.could_take(t) {
+                self.offer(key(), None);
+            }
+        })
+    }
+
+    /// The page from `offset`: the logs not read yet are read now.
+    fn finish(self, ls: &Logstore, offset: usize) -> Result<Vec<Doc>> {
+        let mut kept = self.heap.into_sorted_vec();
+        kept.drain(..offset.min(kept.len()));
+        let mut wanted: BTreeMap<u32, Vec<LogAddress>> = BTreeMap::new();
+        for o in kept.iter().filter(|o| o.doc.is_none()) {
+            wanted.entry(o.key.2.shard).or_default().push(o.key.2);
+        }
+        let mut fetched: HashMap<LogAddress, Doc> = HashMap::new();
+        for (shard, addrs) in wanted {
+            let log = ls.shard_log(shard)?;
+            for d in fetch_docs(log, &addrs)? {
+                fetched.insert(d.address, d);
+            }
+        }
+        Ok(kept
+            .into_iter()
+            .filter_map(|o| o.doc.or_else(|| fetched.remove(&o.key.2)))
+            .collect())
+    }
 }
 
 /// A sort key in answer order, with the log when it was read already.
 struct Ordered {
     key: SortKey,
     reverse: bool,
-    doc: Option<usize>,
+    doc: Option<Doc>,
+}
+
+impl Ordered {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Ordered>() + self.doc.as_ref().map_or(0, doc_bytes)
+    }
 }
 
 impl PartialEq for Ordered {

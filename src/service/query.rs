@@ -13,7 +13,7 @@ use cairn_query::sql::{SqlAnswer, SqlLimits};
 use cairn_query::{analyze::Analyzer, Doc, LogAddress, QueryError};
 use parking_lot::{Condvar, Mutex};
 
-use super::matched::{for_each_group, for_each_time, page, MatchedRows, Search, Window};
+use super::matched::{for_each_group, for_each_time, MatchedRows, Search, Window};
 use super::{Error, Logstore, Result, Service};
 use crate::excerpt::excerpt;
 use crate::meta::index::{FieldIndex, IndexConfig, KeyType, TextRules};
@@ -294,11 +294,10 @@ impl Service {
                 topic: q.topic.as_deref(),
             },
         };
-        let found = self.find(&ls, &search, started)?;
         let mut answer = LogsAnswer {
-            progress: found.progress,
+            progress: Progress::Complete,
             rows: Vec::new(),
-            processed_rows: found.processed,
+            processed_rows: 0,
             elapsed: Duration::ZERO,
             has_sql: compiled.sql.is_some(),
             where_query: where_query.to_string(),
@@ -309,47 +308,54 @@ impl Service {
             keys: Vec::new(),
             column_types: Vec::new(),
         };
-        if let Some(sql) = &compiled.sql {
-            if found.progress == Progress::Incomplete {
-                return Err(Error::QueryBudget(
-                    "the logs to analyse do not fit the query's time or memory budget; narrow the time range or the search"
-                        .into(),
-                ));
-            }
-            let left = self.query_limits.time.saturating_sub(started.elapsed());
-            let limits = SqlLimits {
-                memory_bytes: self.query_limits.memory_bytes,
-                time: left,
-                range: (q.from, q.to),
-            };
-            let tables = [logstore.to_string()];
-            let rows = Arc::new(MatchedRows {
-                docs: found.docs,
-                hits: found.hits,
-                logstore: ls.clone(),
-                max_text_len: schema.max_text_len,
-            });
-            let SqlAnswer { keys, types, rows } =
-                cairn_query::sql::run(sql, &schema, rows, &tables, limits).map_err(query_error)?;
-            answer.rows = rows
-                .into_iter()
-                .map(|r| {
-                    keys.iter()
-                        .cloned()
-                        .zip(r.into_iter().map(|v| v.unwrap_or_else(|| "null".into())))
-                        .collect()
-                })
-                .collect();
-            answer.keys = keys;
-            answer.column_types = types;
-        } else {
+        let Some(sql) = &compiled.sql else {
             let offset = q.offset.min(usize::MAX as u64) as usize;
             let line = q.line.min(MAX_LINES) as usize;
-            answer.rows = page(&ls, found, q.reverse, offset, line)?
+            let (docs, processed, progress) =
+                self.find_page(&ls, &search, started, (q.reverse, offset, line))?;
+            answer.rows = docs
                 .iter()
                 .map(|d| render(d, compiled.with_pack_meta))
                 .collect();
+            answer.processed_rows = processed;
+            answer.progress = progress;
+            answer.elapsed = started.elapsed();
+            return Ok(answer);
+        };
+        let found = self.find(&ls, &search, started)?;
+        answer.processed_rows = found.processed;
+        if found.progress == Progress::Incomplete {
+            return Err(Error::QueryBudget(
+                "the logs to analyse do not fit the query's time or memory budget; narrow the time range or the search"
+                    .into(),
+            ));
         }
+        let left = self.query_limits.time.saturating_sub(started.elapsed());
+        let limits = SqlLimits {
+            memory_bytes: self.query_limits.memory_bytes,
+            time: left,
+            range: (q.from, q.to),
+        };
+        let tables = [logstore.to_string()];
+        let rows = Arc::new(MatchedRows {
+            docs: found.docs,
+            hits: found.hits,
+            logstore: ls.clone(),
+            max_text_len: schema.max_text_len,
+        });
+        let SqlAnswer { keys, types, rows } =
+            cairn_query::sql::run(sql, &schema, rows, &tables, limits).map_err(query_error)?;
+        answer.rows = rows
+            .into_iter()
+            .map(|r| {
+                keys.iter()
+                    .cloned()
+                    .zip(r.into_iter().map(|v| v.unwrap_or_else(|| "null".into())))
+                    .collect()
+            })
+            .collect();
+        answer.keys = keys;
+        answer.column_types = types;
         answer.elapsed = started.elapsed();
         Ok(answer)
     }
@@ -730,7 +736,7 @@ mod tests {
     }
 
     #[test]
-    fn past_the_memory_budget_a_search_is_incomplete_and_an_analysis_refused() {
+    fn past_the_memory_budget_a_deep_page_is_incomplete_and_an_analysis_refused() {
         let (svc, _dir) = service();
         let svc = svc.with_query_limits(QueryLimits {
             time: Duration::from_secs(60),
@@ -738,7 +744,15 @@ mod tests {
             max_running: 1,
         });
         indexed(&svc, 600, 4096);
+        // A search holds the logs of its page: 100 fit, 400 do not.
         let a = svc.get_logs("proj", "ls1", &q("*")).unwrap();
+        assert_eq!(a.progress, Progress::Complete);
+        assert_eq!(a.rows.len(), 100);
+        let deep = LogQuery {
+            offset: 300,
+            ..q("*")
+        };
+        let a = svc.get_logs("proj", "ls1", &deep).unwrap();
         assert_eq!(a.progress, Progress::Incomplete);
         assert!(a.processed_rows < 600);
         let e = svc

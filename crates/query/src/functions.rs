@@ -11,6 +11,7 @@ use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, TimestampMilliseco
 use arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::functions_aggregate::approx_percentile_cont::ApproxPercentileAccumulator;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDF,
@@ -46,6 +47,7 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udaf(AggregateUDF::new_from_impl(a));
     }
+    ctx.register_udaf(AggregateUDF::new_from_impl(ApproxPercentile::new()));
 }
 
 type RowFunction = fn(&[ScalarValue]) -> Result<ScalarValue>;
@@ -363,14 +365,23 @@ impl DateTrunc {
     }
 }
 
+/// Seconds of a unit of fixed length.
+fn fixed_step(unit: &str) -> Option<i64> {
+    match unit {
+        "second" => Some(1),
+        "minute" => Some(60),
+        "hour" => Some(3600),
+        "day" => Some(86_400),
+        _ => None,
+    }
+}
+
 fn truncate(unit: &str, ms: i64) -> Option<i64> {
     let secs = ms.div_euclid(1000);
-    let fixed = |step: i64| Some(secs.div_euclid(step) * step * 1000);
+    if let Some(step) = fixed_step(unit) {
+        return Some(secs.div_euclid(step) * step * 1000);
+    }
     match unit {
-        "second" => fixed(1),
-        "minute" => fixed(60),
-        "hour" => fixed(3600),
-        "day" => fixed(86_400),
         "week" | "month" | "quarter" | "year" => {
             let d = utc(ms)?.date_naive();
             let start = match unit {
@@ -413,12 +424,20 @@ impl ScalarUDFImpl for DateTrunc {
         let out: TimestampMillisecondArray = match times.data_type() {
             DataType::Int64 => {
                 let a = times.as_any().downcast_ref::<Int64Array>().expect("Int64");
-                a.iter()
-                    .map(|v| {
-                        v.and_then(|s| s.checked_mul(1000))
-                            .and_then(|ms| truncate(&unit, ms))
-                    })
-                    .collect()
+                match fixed_step(&unit) {
+                    // Unix seconds cut to a unit of fixed length, without a lookup per row.
+                    Some(step) => a
+                        .iter()
+                        .map(|v| v.and_then(|s| (s.div_euclid(step) * step).checked_mul(1000)))
+                        .collect(),
+                    None => a
+                        .iter()
+                        .map(|v| {
+                            v.and_then(|s| s.checked_mul(1000))
+                                .and_then(|ms| truncate(&unit, ms))
+                        })
+                        .collect(),
+                }
             }
             _ => {
                 let mut out = Vec::with_capacity(times.len());
@@ -653,6 +672,73 @@ impl Accumulator for HistogramAcc {
     }
 }
 
+/// `approx_percentile(x, percentage)`: a t-digest estimate of the `percentage` quantile of `x`
+/// (DataFusion's digest), of the type of `x`. Unlike DataFusion's ordered-set
+/// `approx_percentile_cont`, it asks for no sorted input.
+#[derive(Debug)]
+struct ApproxPercentile {
+    signature: Signature,
+}
+
+impl ApproxPercentile {
+    fn new() -> Self {
+        ApproxPercentile {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for ApproxPercentile {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn name(&self) -> &str {
+        "approx_percentile"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        if !arg_types[0].is_numeric() {
+            return plan_err!("approx_percentile: the values must be numbers");
+        }
+        Ok(arg_types[0].clone())
+    }
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        // The digest's state (`TDigest::to_scalar_state`).
+        let name = |part: &str| format!("{}[{part}]", args.name);
+        Ok(vec![
+            Field::new(name("max_size"), DataType::UInt64, false),
+            Field::new(name("sum"), DataType::Float64, false),
+            Field::new(name("count"), DataType::UInt64, false),
+            Field::new(name("max"), DataType::Float64, false),
+            Field::new(name("min"), DataType::Float64, false),
+            Field::new_list(
+                name("centroids"),
+                Field::new_list_field(DataType::Float64, true),
+                false,
+            ),
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect())
+    }
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(Arc::new(
+            datafusion::arrow::datatypes::Schema::empty(),
+        ));
+        let ColumnarValue::Scalar(p) = args.exprs[1].evaluate(&empty)? else {
+            return plan_err!("approx_percentile: the percentage must be a constant");
+        };
+        let p = match p.cast_to(&DataType::Float64)? {
+            ScalarValue::Float64(Some(p)) if (0.0..=1.0).contains(&p) => p,
+            _ => return plan_err!("approx_percentile: the percentage must be between 0 and 1"),
+        };
+        let t = args.exprs[0].data_type(args.schema)?;
+        Ok(Box::new(ApproxPercentileAccumulator::new(p, t)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,5 +785,48 @@ mod tests {
         assert_eq!(window_millis("30s"), Some(30_000));
         assert_eq!(window_millis("0m"), None);
         assert_eq!(window_millis("5x"), None);
+    }
+
+    #[tokio::test]
+    async fn approx_percentile_needs_no_sorted_input() {
+        use datafusion::datasource::MemTable;
+        let ctx = SessionContext::new();
+        register(&ctx);
+        let g: Vec<i64> = (0..10_000).map(|i| i % 2).collect();
+        let v: Vec<i64> = (0..10_000).map(|i| (i * 7919) % 10_000).collect();
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            Field::new("g", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(g)), Arc::new(Int64Array::from(v))],
+        )
+        .unwrap();
+        let t = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("t", Arc::new(t)).unwrap();
+        let sql = "select g, approx_percentile(v, 0.9) as p from t group by g order by g";
+        let plan = ctx.sql(&format!("explain {sql}")).await.unwrap();
+        let shown = format!("{:?}", plan.collect().await.unwrap());
+        assert!(!shown.contains("SortExec: expr=[v"), "{shown}");
+        let rows = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let p = rows[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(p.len(), 2);
+        for x in p.iter() {
+            let x = x.unwrap();
+            assert!((8_900..=9_100).contains(&x), "{x}");
+        }
+        let bad = async {
+            ctx.sql("select approx_percentile(v, 2) from t")
+                .await?
+                .collect()
+                .await
+        };
+        let e = bad.await.unwrap_err().to_string();
+        assert!(e.contains("between 0 and 1"), "{e}");
     }
 }

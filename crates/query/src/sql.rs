@@ -25,9 +25,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    visit_relations, Expr as SqlExpr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
-    Ident, ObjectName, ObjectNamePart, OrderByExpr, OrderByOptions, Query, SetExpr, Statement,
-    Value, VisitMut, VisitorMut,
+    visit_relations, Expr as SqlExpr, Function, Ident, ObjectName, ObjectNamePart, Query, SetExpr,
+    Statement, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -312,16 +311,22 @@ impl TableProvider for LogTable {
             )),
             e => DataFusionError::External(Box::new(e)),
         })?;
-        let mut batches = Vec::with_capacity(pieces.len());
+        // Batches of at most BATCH_ROWS rows, dealt to the partitions in turn, so that every
+        // partition's thread does its share of the work from the scan on.
+        let mut partitions = vec![Vec::new(); PARTITIONS];
+        let mut next = 0;
         for (n, arrays) in pieces {
             let options = RecordBatchOptions::new().with_row_count(Some(n));
-            batches.push(RecordBatch::try_new_with_options(
-                schema.clone(),
-                arrays,
-                &options,
-            )?);
+            let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)?;
+            let mut at = 0;
+            while at < n {
+                let len = BATCH_ROWS.min(n - at);
+                partitions[next % PARTITIONS].push(batch.slice(at, len));
+                next += 1;
+                at += len;
+            }
         }
-        let mem = MemTable::try_new(schema, vec![batches])?;
+        let mem = MemTable::try_new(schema, partitions)?;
         mem.scan(state, None, &[], limit).await
     }
 }
@@ -420,32 +425,13 @@ impl VisitorMut for Rewrite<'_> {
     }
 }
 
-/// Renames a Presto function DataFusion knows under another name (`approx_percentile(x, p)`
-/// becomes `approx_percentile_cont(p) WITHIN GROUP (ORDER BY x)`), and refuses one `ctx` does
+/// Renames a Presto function DataFusion knows under another name, and refuses one `ctx` does
 /// not know by its name.
 pub(crate) fn rewrite_function(f: &mut Function, ctx: &SessionContext) -> Result<(), QueryError> {
     let Some(ObjectNamePart::Identifier(id)) = f.name.0.last_mut() else {
         return Ok(());
     };
     let lower = id.value.to_lowercase();
-    if lower == "approx_percentile" {
-        *id = Ident::new("approx_percentile_cont");
-        if let FunctionArguments::List(list) = &mut f.args {
-            if list.args.len() == 2 {
-                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) = list.args.remove(0) {
-                    f.within_group = vec![OrderByExpr {
-                        expr: x,
-                        options: OrderByOptions {
-                            asc: None,
-                            nulls_first: None,
-                        },
-                        with_fill: None,
-                    }];
-                }
-            }
-        }
-        return Ok(());
-    }
     if let Some((_, to)) = functions::RENAMED.iter().find(|(from, _)| *from == lower) {
         *id = Ident::new(*to);
         return Ok(());
@@ -577,7 +563,7 @@ fn run_here(
         .build_arc()
         .map_err(|e| QueryError::Internal(e.to_string()))?;
     let config = SessionConfig::new()
-        .with_target_partitions(2)
+        .with_target_partitions(PARTITIONS)
         .with_information_schema(false);
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     functions::register(&ctx);
@@ -631,13 +617,21 @@ fn run_here(
     Ok(answer)
 }
 
+/// Partitions of an analytic statement's plan, each run by a thread of its own.
+const PARTITIONS: usize = 2;
+/// Rows of a batch of the table an analytic statement reads.
+const BATCH_ROWS: usize = 64 * 1024;
+
 /// Plans and runs `statement` within `time`: the answer's schema and rows.
 fn execute(
     ctx: &SessionContext,
     statement: Statement,
     time: Duration,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(PARTITIONS)
+        .thread_name("cairn-sql")
+        .thread_stack_size(SQL_STACK_BYTES)
         .enable_time()
         .build()
         .map_err(|e| QueryError::Internal(e.to_string()))?;

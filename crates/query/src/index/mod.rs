@@ -9,7 +9,7 @@ pub mod store;
 pub use layout::Layout;
 pub use plan::{plan, Plan};
 pub use read::{Hits, SortKey};
-pub use store::{Coverage, SegmentIndex, Unusable, View};
+pub use store::{Block, Coverage, SegmentIndex, Unusable, View};
 
 #[cfg(test)]
 mod tests;

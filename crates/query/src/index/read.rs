@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Builder, Int64Builder, StringBuilder};
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{Field as IxField, IndexRecordOption};
-use tantivy::{DocId, SegmentReader, Term};
+use tantivy::{DocId, DocSet, SegmentReader, Term};
 
 use super::plan::{time_between, Plan};
 use super::store::View;
@@ -35,6 +35,10 @@ pub fn search(view: &View, query: &dyn Query) -> Result<Hits, QueryError> {
     let weight = query
         .weight(EnableScoring::disabled_from_searcher(&view.searcher))
         .map_err(internal)?;
+    hits_of(view, weight.as_ref())
+}
+
+fn hits_of(view: &View, weight: &dyn Weight) -> Result<Hits, QueryError> {
     let mut docs = Vec::new();
     for seg in view.searcher.segment_readers() {
         let mut hit = Vec::new();
@@ -257,15 +261,9 @@ pub struct Searched {
     pub in_range: usize,
 }
 
-/// The logs of `view` with a time in `[from, to)` (and the topic `topic`) that `p` (planned
-/// for the view's layout) hits.
-pub fn search_statement(
-    view: &View,
-    p: &Plan,
-    from: i64,
-    to: i64,
-    topic: Option<&str>,
-) -> Result<Searched, QueryError> {
+/// The condition on time (`[from, to)`) and topic of a search of `view`; none when every log
+/// of the index meets it.
+fn window_filter(view: &View, from: i64, to: i64, topic: Option<&str>) -> Option<BooleanQuery> {
     let l = &view.layout;
     let c = &view.coverage;
     // An index wholly inside the window needs no time condition, and holds nothing else.
@@ -286,20 +284,90 @@ pub fn search_statement(
             )),
         ));
     }
-    if filter.is_empty() {
-        return Ok(Searched {
-            hits: search(view, p.query.as_ref())?,
-            in_range: c.docs as usize,
-        });
+    (!filter.is_empty()).then(|| BooleanQuery::new(filter))
+}
+
+/// A search statement over a window, ready to be run on the blocks of one segment index.
+pub struct Prepared {
+    view: View,
+    weight: Box<dyn Weight>,
+}
+
+/// Prepares the search of `view` for the logs with a time in `[from, to)` (and the topic
+/// `topic`) that `p` (planned for the view's layout) hits.
+pub fn prepare(
+    view: &View,
+    p: &Plan,
+    from: i64,
+    to: i64,
+    topic: Option<&str>,
+) -> Result<Prepared, QueryError> {
+    let query: Box<dyn Query> = match window_filter(view, from, to, topic) {
+        None => p.query.box_clone(),
+        Some(filter) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, p.query.box_clone()),
+            (Occur::Must, Box::new(filter) as Box<dyn Query>),
+        ])),
+    };
+    let weight = query
+        .weight(EnableScoring::disabled_from_searcher(&view.searcher))
+        .map_err(internal)?;
+    Ok(Prepared {
+        view: view.clone(),
+        weight,
+    })
+}
+
+impl Prepared {
+    /// Every hit.
+    pub fn hits(&self) -> Result<Hits, QueryError> {
+        hits_of(&self.view, self.weight.as_ref())
     }
-    let filter = BooleanQuery::new(filter);
-    let query = BooleanQuery::new(vec![
-        (Occur::Must, p.query.box_clone()),
-        (Occur::Must, Box::new(filter.clone()) as Box<dyn Query>),
-    ]);
-    let in_range = count(view, &filter)?;
+
+    /// The hits among the documents `docs` of the index's piece `piece`.
+    pub fn hits_in(&self, piece: usize, docs: (DocId, DocId)) -> Result<Hits, QueryError> {
+        let readers = self.view.searcher.segment_readers();
+        let mut out = vec![Vec::new(); readers.len()];
+        if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
+            let mut scorer = self.weight.scorer(seg, 1.0).map_err(internal)?;
+            let alive = seg.alive_bitset();
+            let mut d = scorer.doc();
+            if d < docs.0 {
+                d = scorer.seek(docs.0);
+            }
+            while d < docs.1 {
+                if alive.is_none_or(|a| a.is_alive(d)) {
+                    hit.push(d);
+                }
+                d = scorer.advance();
+            }
+        }
+        Ok(Hits {
+            view: self.view.clone(),
+            docs: out,
+        })
+    }
+}
+
+/// How many logs of `view` have a time in `[from, to)` (and the topic `topic`).
+pub fn in_range(view: &View, from: i64, to: i64, topic: Option<&str>) -> Result<usize, QueryError> {
+    match window_filter(view, from, to, topic) {
+        Some(filter) => count(view, &filter),
+        None => Ok(view.coverage.docs as usize),
+    }
+}
+
+/// The logs of `view` with a time in `[from, to)` (and the topic `topic`) that `p` (planned
+/// for the view's layout) hits.
+pub fn search_statement(
+    view: &View,
+    p: &Plan,
+    from: i64,
+    to: i64,
+    topic: Option<&str>,
+) -> Result<Searched, QueryError> {
     Ok(Searched {
-        hits: search(view, &query)?,
-        in_range,
+        hits: prepare(view, p, from, to, topic)?.hits()?,
+        in_range: in_range(view, from, to, topic)?,
     })
 }

@@ -3,12 +3,16 @@
 //! it holds. An index is derived data: anything that does not open cleanly, or was built for
 //! another index configuration or other records, is removed and built again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tantivy::indexer::UserOperation;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument};
+use tantivy::{
+    index::SegmentId, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher,
+    SegmentReader, TantivyDocument,
+};
 
 use super::layout::Layout;
 use crate::doc::Doc;
@@ -17,6 +21,8 @@ use crate::doc::Doc;
 pub const FORMAT: u32 = 2;
 /// Memory of the writer that adds a batch of logs.
 const WRITER_BYTES: usize = 48 << 20;
+/// Documents of a piece of an index whose times a [`Block`] bounds.
+pub const BLOCK_DOCS: DocId = 16 * 1024;
 
 /// What a segment index holds, as its commit payload says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +83,21 @@ pub struct View {
     pub searcher: Searcher,
     /// The fields.
     pub layout: Arc<Layout>,
+    /// The blocks of each piece of the searcher, in order.
+    pub blocks: Vec<Arc<[Block]>>,
+}
+
+/// A run of documents of one piece of an index, with the range of their times: a search
+/// for the newest (or oldest) logs visits blocks in that order and stops when the rest
+/// cannot enter its page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Its documents, `[start, end)`.
+    pub docs: (DocId, DocId),
+    /// Earliest log time in it.
+    pub min_time: i64,
+    /// Latest log time in it.
+    pub max_time: i64,
 }
 
 /// One segment's index, open for reading and adding.
@@ -85,6 +106,8 @@ pub struct SegmentIndex {
     reader: IndexReader,
     coverage: Coverage,
     layout: Arc<Layout>,
+    /// The blocks of the pieces of the last view, which never change.
+    blocks: Mutex<HashMap<SegmentId, Arc<[Block]>>>,
 }
 
 /// Why an index on disk cannot be used.
@@ -141,6 +164,7 @@ impl SegmentIndex {
             reader,
             coverage,
             layout: layout.clone(),
+            blocks: Mutex::default(),
         })
     }
 
@@ -160,6 +184,7 @@ impl SegmentIndex {
             index,
             coverage,
             layout: layout.clone(),
+            blocks: Mutex::default(),
         };
         let mut writer = s.writer()?;
         s.commit(&mut writer)?;
@@ -175,11 +200,28 @@ impl SegmentIndex {
 
     /// A view for queries.
     pub fn view(&self, shard: u32) -> View {
+        let searcher = self.reader.searcher();
+        let mut known = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let blocks: Vec<Arc<[Block]>> = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| match known.get(&seg.segment_id()) {
+                Some(b) => b.clone(),
+                None => time_blocks(&self.layout, seg),
+            })
+            .collect();
+        *known = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .zip(blocks.iter().cloned())
+            .collect();
         View {
             shard,
             coverage: self.coverage.clone(),
-            searcher: self.reader.searcher(),
+            searcher,
             layout: self.layout.clone(),
+            blocks,
         }
     }
 
@@ -281,6 +323,48 @@ impl Adding<'_> {
         index.reader.reload()?;
         Ok(())
     }
+}
+
+/// The blocks of one piece, read from its time column; one block of any time when that
+/// cannot be read.
+fn time_blocks(layout: &Layout, seg: &SegmentReader) -> Arc<[Block]> {
+    let max_doc = seg.max_doc();
+    let name = layout.schema.get_field_name(layout.time);
+    let Ok(col) = seg.fast_fields().i64(name) else {
+        return Arc::new([Block {
+            docs: (0, max_doc),
+            min_time: i64::MIN,
+            max_time: i64::MAX,
+        }]);
+    };
+    let mut out = Vec::with_capacity(max_doc.div_ceil(BLOCK_DOCS) as usize);
+    let mut docs = Vec::with_capacity(BLOCK_DOCS as usize);
+    let mut times = Vec::with_capacity(BLOCK_DOCS as usize);
+    let mut start = 0;
+    while start < max_doc {
+        let end = start.saturating_add(BLOCK_DOCS).min(max_doc);
+        docs.clear();
+        docs.extend(start..end);
+        times.clear();
+        times.resize(docs.len(), None);
+        col.first_vals(&docs, &mut times);
+        let (min_time, max_time) = times
+            .iter()
+            .flatten()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        let (min_time, max_time) = if min_time <= max_time {
+            (min_time, max_time)
+        } else {
+            (i64::MIN, i64::MAX)
+        };
+        out.push(Block {
+            docs: (start, end),
+            min_time,
+            max_time,
+        });
+        start = end;
+    }
+    out.into()
 }
 
 fn reader(index: &Index) -> tantivy::Result<IndexReader> {

@@ -325,3 +325,84 @@ fn an_index_reopens_with_its_coverage_and_refuses_another_configuration() {
         Err(super::Unusable::Stale(_))
     ));
 }
+
+#[test]
+fn blocks_bound_their_times_and_together_hit_what_the_index_hits() {
+    let s = schema();
+    let small = docs();
+    // Enough logs for several blocks per piece, with times out of order.
+    let many: Vec<Doc> = (0..(2 * super::store::BLOCK_DOCS as usize + 5000))
+        .map(|i| {
+            let mut d = small[i % small.len()].clone();
+            d.address = LogAddress {
+                shard: 0,
+                cursor: (i / 4) as u64,
+                index: (i % 4) as u32,
+            };
+            d.time = 1_700_000_000 + (i as u32 / 8) + (i as u32 * 7919) % 50;
+            d
+        })
+        .collect();
+    let (_dir, ix) = index_of(&many);
+    let view = ix.view(0);
+    let times: Vec<(LogAddress, i64)> = {
+        let all = search(
+            &view,
+            plan(
+                &Matcher::compile(&parse("*").unwrap(), &s).unwrap(),
+                &view.layout,
+            )
+            .query
+            .as_ref(),
+        )
+        .unwrap();
+        let mut keys = Vec::new();
+        all.for_each_key(|(t, _, a)| keys.push((a, i64::from(t))))
+            .unwrap();
+        keys
+    };
+    assert_eq!(times.len(), many.len());
+    let mut block_count = 0;
+    for (piece, seg) in view.searcher.segment_readers().iter().enumerate() {
+        let blocks = &view.blocks[piece];
+        block_count += blocks.len();
+        // The blocks cover the piece, in order.
+        let mut next = 0;
+        for b in blocks.iter() {
+            assert_eq!(b.docs.0, next);
+            assert!(b.docs.1 > b.docs.0 && b.docs.1 - b.docs.0 <= super::store::BLOCK_DOCS);
+            next = b.docs.1;
+        }
+        assert_eq!(next, seg.max_doc());
+    }
+    assert!(block_count >= 3, "{block_count} blocks");
+    for q in [
+        "*",
+        "refused",
+        "status:500 and path:api/*",
+        "__time__ >= 1700004000",
+    ] {
+        let m = Matcher::compile(&parse(q).unwrap(), &s).unwrap();
+        let p = plan(&m, &view.layout);
+        let (from, to) = (1_700_000_100, 1_700_005_000);
+        let want = search_statement(&view, &p, from, to, None).unwrap().hits;
+        let prepared = super::read::prepare(&view, &p, from, to, None).unwrap();
+        let mut got = Vec::new();
+        for (piece, blocks) in view.blocks.iter().enumerate() {
+            for b in blocks.iter() {
+                let hits = prepared.hits_in(piece, b.docs).unwrap();
+                hits.for_each_key(|(t, _, a)| {
+                    let t = i64::from(t);
+                    assert!(
+                        b.min_time <= t && t <= b.max_time,
+                        "{q}: {t} outside its block {b:?}"
+                    );
+                    got.push(a);
+                })
+                .unwrap();
+            }
+        }
+        assert!(!got.is_empty(), "{q}");
+        assert_eq!(got, want.addresses().unwrap(), "{q}");
+    }
+}
