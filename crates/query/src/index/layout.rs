@@ -71,6 +71,10 @@ pub struct Layout {
     pub max_text_len: usize,
     /// The full-text index's analyzer and coverage.
     line_index: Option<crate::schema::LineIndex>,
+    /// Text keys the full-text index covers with the same analyzer as their own: their
+    /// (first) value's tokens are only in the key's field, which full-text conditions search
+    /// too.
+    pub line_shared: Vec<(String, IxField)>,
     /// The tokenizer of each text field, by name.
     tokenizers: Vec<(String, CairnTokenizer)>,
 }
@@ -165,6 +169,21 @@ impl Layout {
                 },
             );
         }
+        let mut line_shared: Vec<(String, IxField)> = Vec::new();
+        if let Some(l) = &schema.line {
+            for (name, f) in &schema.fields {
+                let key = keys.get(&Target::Content(name.clone()));
+                if let Some(text) = key
+                    .filter(|_| f.kind == FieldType::Text)
+                    .and_then(|k| k.text)
+                {
+                    if l.covers(name) && f.analyzer == l.analyzer {
+                        line_shared.push((name.clone(), text));
+                    }
+                }
+            }
+        }
+        line_shared.sort_by(|a, b| a.0.cmp(&b.0));
         Layout {
             schema: b.build(),
             cursor,
@@ -181,6 +200,7 @@ impl Layout {
             keys,
             max_text_len: schema.max_text_len,
             line_index: schema.line.clone(),
+            line_shared,
             tokenizers: tz,
         }
     }
@@ -202,8 +222,14 @@ impl Layout {
         d.add_i64(self.time, i64::from(doc.time));
         d.add_u64(self.time_ns, doc.time_ns.map_or(0, |n| u64::from(n) + 1));
         if let (Some(field), Some(line)) = (self.line, &self.line_index) {
-            for (k, v) in &doc.contents {
-                if line.covers(k) {
+            for (i, (k, v)) in doc.contents.iter().enumerate() {
+                if !line.covers(k) {
+                    continue;
+                }
+                // The first value of a shared key is in the key's own field.
+                let shared = self.line_shared.iter().any(|(n, _)| n == k)
+                    && doc.contents[..i].iter().all(|(k2, _)| k2 != k);
+                if !shared {
                     d.add_text(field, self.clip(v));
                 }
             }

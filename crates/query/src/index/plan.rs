@@ -71,7 +71,7 @@ pub fn plan(m: &Matcher, layout: &Layout) -> Plan {
             ])))
         }
         Matcher::Line(t) => match layout.line {
-            Some(field) => exact(tokens_query(field, t, "")),
+            Some(field) => exact(line_query(layout, field, t)),
             None => exact(Box::new(EmptyQuery)),
         },
         Matcher::Text(target, _, t) => match target {
@@ -118,6 +118,55 @@ fn regex_char(c: char) -> String {
     }
 }
 
+/// A full-text condition: in the full-text field or in the field of a key whose values it
+/// shares ([`Layout::line_shared`]). A phrase is within one value, so in one field; tokens
+/// that need not be adjacent may each be in another.
+fn line_query(layout: &Layout, line: IxField, t: &Tokens) -> Box<dyn Query> {
+    if layout.line_shared.is_empty() {
+        return tokens_query(line, t, "");
+    }
+    let fields: Vec<IxField> = std::iter::once(line)
+        .chain(layout.line_shared.iter().map(|(_, f)| *f))
+        .collect();
+    let in_any = |t: &Tokens| -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(
+            fields
+                .iter()
+                .map(|&f| (Occur::Should, tokens_query(f, t, "")))
+                .collect(),
+        ))
+    };
+    let needed = needed_tokens(t);
+    if (t.phrase && t.tokens.len() > 1) || needed.len() <= 1 {
+        return in_any(t);
+    }
+    Box::new(BooleanQuery::new(
+        needed
+            .into_iter()
+            .map(|tok| {
+                let one = Tokens {
+                    tokens: vec![tok.clone()],
+                    phrase: false,
+                    wildcards: t.wildcards,
+                };
+                (Occur::Must, in_any(&one))
+            })
+            .collect(),
+    ))
+}
+
+/// The tokens of a condition that are not a phrase that the index must find: a token of `*`
+/// alone matches any token, which any other token of the condition already proves present,
+/// so only alone does it need a pass over the whole term dictionary.
+fn needed_tokens(t: &Tokens) -> Vec<&String> {
+    let any = |tok: &&String| t.wildcards && tok.chars().all(|c| c == '*');
+    if t.tokens.iter().all(|tok| any(&tok)) {
+        t.tokens.iter().take(1).collect()
+    } else {
+        t.tokens.iter().filter(|tok| !any(tok)).collect()
+    }
+}
+
 /// The tokens of a text condition on `field`, each prefixed with `prefix`.
 fn tokens_query(field: IxField, t: &Tokens, prefix: &str) -> Box<dyn Query> {
     if t.tokens.is_empty() {
@@ -131,15 +180,7 @@ fn tokens_query(field: IxField, t: &Tokens, prefix: &str) -> Box<dyn Query> {
             .collect();
         return Box::new(PhraseQuery::new(terms));
     }
-    // A token of `*` alone matches any token, which any other token of the condition already
-    // proves present: only alone does it need a pass over the whole term dictionary.
-    let any = |tok: &&String| t.wildcards && tok.chars().all(|c| c == '*');
-    let needed: Vec<&String> = if t.tokens.iter().all(|tok| any(&tok)) {
-        t.tokens.iter().take(1).collect()
-    } else {
-        t.tokens.iter().filter(|tok| !any(tok)).collect()
-    };
-    let parts: Vec<(Occur, Box<dyn Query>)> = needed
+    let parts: Vec<(Occur, Box<dyn Query>)> = needed_tokens(t)
         .into_iter()
         .map(|tok| {
             let q: Box<dyn Query> = if t.wildcards && tok.contains(['*', '?']) {

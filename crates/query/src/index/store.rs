@@ -18,7 +18,7 @@ use super::layout::Layout;
 use crate::doc::Doc;
 
 /// Version of the payload and of the layout; another one is rebuilt.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// Memory of the writer that adds a batch of logs.
 const WRITER_BYTES: usize = 48 << 20;
 /// Documents of a piece of an index whose times a [`Block`] bounds.
@@ -226,7 +226,7 @@ impl SegmentIndex {
     }
 
     fn writer(&self) -> tantivy::Result<IndexWriter<TantivyDocument>> {
-        self.index.writer_with_num_threads(1, WRITER_BYTES)
+        self.index.writer_with_num_threads(2, WRITER_BYTES)
     }
 
     fn commit(&mut self, writer: &mut IndexWriter<TantivyDocument>) -> tantivy::Result<()> {

@@ -87,6 +87,10 @@ fn docs() -> Vec<Doc> {
             if g.next(5) == 0 {
                 contents.push(("secret".into(), "hunter2 refused".into()));
             }
+            if i % 11 == 0 {
+                // A key twice: the second value is only in the full-text index.
+                contents.push(("path".into(), "/dup/second Login".into()));
+            }
             Doc {
                 address: LogAddress {
                     shard: 0,
@@ -152,6 +156,18 @@ const QUERIES: &[&str] = &[
     "hunter2",
     "(refused or timeout) and not path:health and status >= 200",
     "not (status:500 or status:404)",
+    "users",
+    "mozilla",
+    "\"api users\"",
+    "#\"api orders\"",
+    "api and curl",
+    "static and refused",
+    "cu*",
+    "second",
+    "\"dup second\"",
+    "path:second",
+    "login and not path:login",
+    "\"users 7\" or hunter2",
 ];
 
 fn index_of(docs: &[Doc]) -> (tempfile::TempDir, SegmentIndex) {
@@ -176,6 +192,10 @@ fn the_index_finds_what_the_matcher_finds() {
     let docs = docs();
     let (_dir, ix) = index_of(&docs);
     let view = ix.view(0);
+    assert!(
+        !view.layout.line_shared.is_empty(),
+        "full-text conditions also search keys' fields"
+    );
     assert_eq!(view.coverage.docs, docs.len() as u64);
     assert!(view.coverage.sealed);
     let mut found_some = 0;
