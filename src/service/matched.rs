@@ -2,6 +2,7 @@
 //! indexes where they cover the shard logs, and logs read and tested one by one where they do
 //! not yet (the active tail, segments still being indexed), within the query budgets.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -218,8 +219,8 @@ impl Service {
 
     /// The logs of `ls` that `s` matches that a search answers: sorted by time (newest first
     /// with `reverse`), from `offset`, at most `line`; with the logs considered and whether
-    /// that was all of them. Segment indexes are searched in answer order of their times, and
-    /// those whose logs all sort after a full page are not searched.
+    /// that was all of them. The ranges not indexed are read first; then the blocks of the
+    /// segment indexes in the page's order of their times, until one could not enter it.
     pub(super) fn find_page(
         &self,
         ls: &Logstore,
@@ -253,9 +254,7 @@ impl Service {
         }
         Ok((pager.finish(ls, offset)?, found.processed, found.progress))
     }
-}
 
-impl Service {
     /// Offers to `pager` the logs of `indexes` that `s` matches, block by block in answer
     /// order of their times (newest first for a reverse page), up to the first block none of
     /// whose logs could enter the page.
@@ -303,8 +302,8 @@ impl Service {
             let v = &indexes[i];
             let (p, exact) = planned.plan(v, s);
             let search = match prepared.entry(i) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
                     e.insert(read::prepare(v, p, w.from, w.to, w.topic).map_err(query_error)?)
                 }
             };

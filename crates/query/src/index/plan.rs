@@ -21,35 +21,75 @@ pub struct Plan {
     pub query: Box<dyn Query>,
     /// Whether its hits are exactly the logs the statement matches.
     pub exact: bool,
+    /// Whether searching a few documents of a piece costs little: false when a condition
+    /// (a wildcard over the term dictionary, a range of a key's numbers) finds all of the
+    /// piece's documents before the first.
+    pub blockwise: bool,
 }
 
 fn exact(query: Box<dyn Query>) -> Plan {
-    Plan { query, exact: true }
+    Plan {
+        query,
+        exact: true,
+        blockwise: true,
+    }
 }
 
 fn everything_inexact() -> Plan {
     Plan {
         query: Box::new(AllQuery),
         exact: false,
+        blockwise: true,
     }
 }
 
 /// `m` over the fields of `layout`.
 pub fn plan(m: &Matcher, layout: &Layout) -> Plan {
+    let mut p = plan_of(m, layout);
+    p.blockwise = blockwise(m);
+    p
+}
+
+/// Whether no condition of `m` reads a whole piece to find its first document.
+fn blockwise(m: &Matcher) -> bool {
+    match m {
+        Matcher::All | Matcher::Exists(_) => true,
+        Matcher::And(v) | Matcher::Or(v) => v.iter().all(blockwise),
+        Matcher::Not(inner) => blockwise(inner),
+        Matcher::Line(t) | Matcher::Text(_, _, t) => {
+            // A phrase's tokens are terms; a lone `*` beside other tokens is not looked for.
+            (t.phrase && t.tokens.len() > 1)
+                || !(t.wildcards && needed_tokens(t).iter().any(|tok| tok.contains(['*', '?'])))
+        }
+        Matcher::Number(target, r) => *target == Target::Time || point(r).is_some(),
+    }
+}
+
+/// The one number a range holds, when it is a single number (other than zero, whose two
+/// signs are two terms).
+fn point(r: &Range) -> Option<f64> {
+    match (r.low, r.high) {
+        (Some((a, true)), Some((b, true))) if a == b && a != 0.0 => Some(a),
+        _ => None,
+    }
+}
+
+fn plan_of(m: &Matcher, layout: &Layout) -> Plan {
     match m {
         Matcher::All => exact(Box::new(AllQuery)),
         Matcher::And(v) => {
-            let parts: Vec<Plan> = v.iter().map(|m| plan(m, layout)).collect();
+            let parts: Vec<Plan> = v.iter().map(|m| plan_of(m, layout)).collect();
             let all_exact = parts.iter().all(|p| p.exact);
             Plan {
                 query: Box::new(BooleanQuery::new(
                     parts.into_iter().map(|p| (Occur::Must, p.query)).collect(),
                 )),
                 exact: all_exact,
+                blockwise: true,
             }
         }
         Matcher::Or(v) => {
-            let parts: Vec<Plan> = v.iter().map(|m| plan(m, layout)).collect();
+            let parts: Vec<Plan> = v.iter().map(|m| plan_of(m, layout)).collect();
             if parts.iter().any(|p| !p.exact) {
                 return everything_inexact();
             }
@@ -61,7 +101,7 @@ pub fn plan(m: &Matcher, layout: &Layout) -> Plan {
             )))
         }
         Matcher::Not(inner) => {
-            let p = plan(inner, layout);
+            let p = plan_of(inner, layout);
             if !p.exact {
                 return everything_inexact();
             }
@@ -221,6 +261,13 @@ fn bound<T>(b: Option<(f64, bool)>, term: impl Fn(f64) -> T) -> Bound<T> {
 }
 
 fn number_range(field: IxField, r: &Range) -> Box<dyn Query> {
+    if let Some(v) = point(r) {
+        // A term's postings, which seek, rather than a range's set of every document.
+        return Box::new(TermQuery::new(
+            Term::from_field_f64(field, v),
+            IndexRecordOption::Basic,
+        ));
+    }
     if r.low.is_none() && r.high.is_none() {
         return Box::new(RangeQuery::new(
             Bound::Included(Term::from_field_f64(field, f64::NEG_INFINITY)),

@@ -1,6 +1,8 @@
 //! Reading a segment index: the logs a query hits, their order keys and times, and their
 //! values as Arrow columns for the analytic statement (design §18.6).
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Builder, Int64Builder, StringBuilder};
@@ -291,6 +293,11 @@ fn window_filter(view: &View, from: i64, to: i64, topic: Option<&str>) -> Option
 pub struct Prepared {
     view: View,
     weight: Box<dyn Weight>,
+    /// Whether a few documents are searched alone ([`Plan::blockwise`]); otherwise a piece's
+    /// hits are found once, when first asked for, and kept.
+    blockwise: bool,
+    /// The hits of the pieces searched whole.
+    whole: HashMap<usize, Vec<DocId>>,
 }
 
 /// Prepares the search of `view` for the logs with a time in `[from, to)` (and the topic
@@ -315,6 +322,8 @@ pub fn prepare(
     Ok(Prepared {
         view: view.clone(),
         weight,
+        blockwise: p.blockwise,
+        whole: HashMap::new(),
     })
 }
 
@@ -325,10 +334,26 @@ impl Prepared {
     }
 
     /// The hits among the documents `docs` of the index's piece `piece`.
-    pub fn hits_in(&self, piece: usize, docs: (DocId, DocId)) -> Result<Hits, QueryError> {
+    pub fn hits_in(&mut self, piece: usize, docs: (DocId, DocId)) -> Result<Hits, QueryError> {
         let readers = self.view.searcher.segment_readers();
         let mut out = vec![Vec::new(); readers.len()];
-        if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
+        if !self.blockwise {
+            if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
+                let all = match self.whole.entry(piece) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let mut all = Vec::new();
+                        self.weight
+                            .for_each_no_score(seg, &mut |d: &[DocId]| all.extend_from_slice(d))
+                            .map_err(internal)?;
+                        e.insert(all)
+                    }
+                };
+                let from = all.partition_point(|&d| d < docs.0);
+                let to = all.partition_point(|&d| d < docs.1);
+                hit.extend_from_slice(&all[from..to]);
+            }
+        } else if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
             let mut scorer = self.weight.scorer(seg, 1.0).map_err(internal)?;
             let alive = seg.alive_bitset();
             let mut d = scorer.doc();

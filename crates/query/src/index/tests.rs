@@ -396,17 +396,21 @@ fn blocks_bound_their_times_and_together_hit_what_the_index_hits() {
         assert_eq!(next, seg.max_doc());
     }
     assert!(block_count >= 3, "{block_count} blocks");
-    for q in [
-        "*",
-        "refused",
-        "status:500 and path:api/*",
-        "__time__ >= 1700004000",
+    for (q, blockwise) in [
+        ("*", true),
+        ("refused", true),
+        ("status:500 and path:api/*", true),
+        ("status:500 and path:ap*", false),
+        ("__time__ >= 1700004000", true),
+        ("status >= 404 or rt < 0.5", false),
+        ("status:404 or rt:0.5", true),
     ] {
         let m = Matcher::compile(&parse(q).unwrap(), &s).unwrap();
         let p = plan(&m, &view.layout);
+        assert_eq!(p.blockwise, blockwise, "{q}");
         let (from, to) = (1_700_000_100, 1_700_005_000);
         let want = search_statement(&view, &p, from, to, None).unwrap().hits;
-        let prepared = super::read::prepare(&view, &p, from, to, None).unwrap();
+        let mut prepared = super::read::prepare(&view, &p, from, to, None).unwrap();
         let mut got = Vec::new();
         for (piece, blocks) in view.blocks.iter().enumerate() {
             for b in blocks.iter() {
