@@ -146,13 +146,13 @@ impl Service {
                     continue;
                 }
                 if cursor < c.base.min(end) {
-                    parts.push(Part::Scan(cursor, c.base.min(end)));
+                    parts.push(Part::Scan((cursor, c.base.min(end))));
                 }
                 cursor = c.through;
                 parts.push(Part::Index(v.clone()));
             }
             if cursor < end {
-                parts.push(Part::Scan(cursor, end));
+                parts.push(Part::Scan((cursor, end)));
             }
             out.push((shard, parts));
         }
@@ -169,17 +169,9 @@ impl Service {
             let log = ls.shard_log(shard)?;
             for part in parts {
                 let v = match part {
-                    Part::Scan(from, until) => {
-                        let range = (from, until);
-                        if !scan(
-                            log,
-                            shard,
-                            range,
-                            s.window,
-                            &mut keep,
-                            &mut budget,
-                            &mut found,
-                        )? {
+                    Part::Scan(range) => {
+                        let w = s.window;
+                        if !scan(log, shard, range, w, &mut keep, &mut budget, &mut found)? {
                             break 'shards;
                         }
                         continue;
@@ -238,8 +230,7 @@ impl Service {
             let log = ls.shard_log(shard)?;
             for part in parts {
                 match part {
-                    Part::Scan(from, until) => {
-                        let range = (from, until);
+                    Part::Scan(range) => {
                         if !pager.scan(log, shard, range, s, &budget, &mut found)? {
                             break 'shards;
                         }
@@ -300,7 +291,8 @@ impl Service {
                 break;
             }
             let v = &indexes[i];
-            let (p, exact) = planned.plan(v, s);
+            let p = planned.plan(v, s);
+            let exact = p.exact;
             let search = match prepared.entry(i) {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => {
@@ -329,7 +321,7 @@ impl Service {
 /// A part of a shard's logs a search reads.
 enum Part {
     /// LogGroups `[from, until)`, read and tested log by log.
-    Scan(u64, u64),
+    Scan((u64, u64)),
     /// A segment index.
     Index(View),
 }
@@ -340,9 +332,8 @@ enum Part {
 struct Planned(Option<(Arc<Layout>, Plan)>);
 
 impl Planned {
-    /// The statement planned for the layout of `v`, and whether its hits are exact
-    /// (otherwise each is to be tested).
-    fn plan(&mut self, v: &View, s: &Search<'_>) -> (&Plan, bool) {
+    /// The statement planned for the layout of `v`.
+    fn plan(&mut self, v: &View, s: &Search<'_>) -> &Plan {
         if self
             .0
             .as_ref()
@@ -353,7 +344,7 @@ impl Planned {
         let (_, p) = self
             .0
             .get_or_insert_with(|| (v.layout.clone(), plan(s.matcher, &v.layout)));
-        (p, p.exact)
+        p
     }
 
     /// The hits of `s` in `v` and whether they are exact (otherwise each is to be tested);
@@ -368,10 +359,10 @@ impl Planned {
         if !v.coverage.overlaps(w.from, w.to) {
             return Ok(None);
         }
-        let (p, exact) = self.plan(v, s);
+        let p = self.plan(v, s);
         let searched = read::search_statement(v, p, w.from, w.to, w.topic).map_err(query_error)?;
         found.processed += searched.in_range as u64;
-        Ok(Some((searched.hits, exact)))
+        Ok(Some((searched.hits, p.exact)))
     }
 }
 

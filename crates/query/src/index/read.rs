@@ -337,23 +337,13 @@ impl Prepared {
     pub fn hits_in(&mut self, piece: usize, docs: (DocId, DocId)) -> Result<Hits, QueryError> {
         let readers = self.view.searcher.segment_readers();
         let mut out = vec![Vec::new(); readers.len()];
-        if !self.blockwise {
-            if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
-                let all = match self.whole.entry(piece) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => {
-                        let mut all = Vec::new();
-                        self.weight
-                            .for_each_no_score(seg, &mut |d: &[DocId]| all.extend_from_slice(d))
-                            .map_err(internal)?;
-                        e.insert(all)
-                    }
-                };
-                let from = all.partition_point(|&d| d < docs.0);
-                let to = all.partition_point(|&d| d < docs.1);
-                hit.extend_from_slice(&all[from..to]);
-            }
-        } else if let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) {
+        let (Some(seg), Some(hit)) = (readers.get(piece), out.get_mut(piece)) else {
+            return Ok(Hits {
+                view: self.view.clone(),
+                docs: out,
+            });
+        };
+        if self.blockwise {
             let mut scorer = self.weight.scorer(seg, 1.0).map_err(internal)?;
             let alive = seg.alive_bitset();
             let mut d = scorer.doc();
@@ -366,6 +356,20 @@ impl Prepared {
                 }
                 d = scorer.advance();
             }
+        } else {
+            let all = match self.whole.entry(piece) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let mut all = Vec::new();
+                    self.weight
+                        .for_each_no_score(seg, &mut |d: &[DocId]| all.extend_from_slice(d))
+                        .map_err(internal)?;
+                    e.insert(all)
+                }
+            };
+            let from = all.partition_point(|&d| d < docs.0);
+            let to = all.partition_point(|&d| d < docs.1);
+            hit.extend_from_slice(&all[from..to]);
         }
         Ok(Hits {
             view: self.view.clone(),
